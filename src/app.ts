@@ -1,0 +1,76 @@
+import sensible from '@fastify/sensible'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import { almaKeyProvider } from './clients/alma-key.js'
+import type { Config } from './config.js'
+import almaPlugin from './plugins/alma.js'
+import cachePlugin from './plugins/cache.js'
+import httpContract from './plugins/http-contract.js'
+import resolutionPlugin from './plugins/resolution.js'
+import userQueuePlugin from './plugins/user-queue.js'
+import userRoute from './routes/user.js'
+import userFeeRoute from './routes/user-fee.js'
+import userFeesRoute from './routes/user-fees.js'
+import userLoanRoute from './routes/user-loan.js'
+import userLoansRoute from './routes/user-loans.js'
+import userRequestRoute from './routes/user-request.js'
+import userRequestsRoute from './routes/user-requests.js'
+
+/** The seven endpoints, by the handler names of CONTRACT 6. */
+export const ROUTES = {
+  getUser: userRoute,
+  getUserLoans: userLoansRoute,
+  getUserLoan: userLoanRoute,
+  getUserRequests: userRequestsRoute,
+  getUserRequest: userRequestRoute,
+  getUserFees: userFeesRoute,
+  getUserFee: userFeeRoute
+} satisfies Record<string, FastifyPluginAsync>
+
+export type RouteName = keyof typeof ROUTES
+export const ROUTE_NAMES = Object.keys(ROUTES) as RouteName[]
+
+export interface AppOptions {
+  config: Config
+  /** the routes to serve; a Lambda serves only its own */
+  routes?: readonly RouteName[]
+  logger?: FastifyServerOptions['logger']
+  /** every Alma call of a request is over by then (default 20 s: under API Gateway's 29 s) */
+  requestBudgetMs?: number
+  /** one Alma call, from connect to the last byte (default 8 s) */
+  almaCallTimeoutMs?: number
+  /** 429 and 5xx retries per Alma call (default 2) */
+  almaMaxRetries?: number
+  /** base of the Alma retry backoff (default 250 ms) */
+  almaRetryBaseDelayMs?: number
+}
+
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options
+  const app = Fastify({
+    logger: options.logger ?? { level: process.env.LOG_LEVEL ?? 'info' },
+    // Long enough for a 255-character user ID to reach validation (400) rather than the router (404).
+    routerOptions: { maxParamLength: 512 }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // The response schemas document the records, but fast-json-stringify would
+  // coerce by them (null to "", a string to a number); CONTRACT 2.1 wants every
+  // value as the source gave it. The records are shaped in one place already.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
+
+  await app.register(sensible)
+  await app.register(httpContract)
+  await app.register(cachePlugin, { tables: config.tables })
+  await app.register(almaPlugin, {
+    baseUrl: config.almaApiUrl,
+    apiKey: almaKeyProvider({ key: config.almaApiKey, parameterName: config.almaApiKeyName }),
+    callTimeoutMs: options.almaCallTimeoutMs,
+    maxRetries: options.almaMaxRetries,
+    retryBaseDelayMs: options.almaRetryBaseDelayMs
+  })
+  await app.register(userQueuePlugin, { queueUrl: config.userQueueUrl, endpointOverride: config.sqsEndpointOverride })
+  await app.register(resolutionPlugin, { requestBudgetMs: options.requestBudgetMs ?? 20_000 })
+
+  for (const name of options.routes ?? ROUTE_NAMES) await app.register(ROUTES[name])
+  return app
+}

@@ -1,0 +1,40 @@
+import { ServiceError } from '../errors.js'
+
+export interface AlmaKeySource {
+  /** ALMA_API_KEY: used as is when set */
+  key?: string
+  /** ALMA_API_KEY_NAME: the SSM parameter holding the key */
+  parameterName?: string
+}
+
+/**
+ * The Alma key, read once per process: from the environment, or from SSM with
+ * decryption. A failed SSM read is not remembered, so the next request tries again.
+ */
+export function almaKeyProvider (source: AlmaKeySource): () => Promise<string> {
+  const { key, parameterName } = source
+  if (key !== undefined && key !== '') return () => Promise.resolve(key)
+  if (parameterName === undefined || parameterName === '') throw new Error('ALMA_API_KEY or ALMA_API_KEY_NAME is required')
+
+  let pending: Promise<string> | undefined
+  return () => {
+    pending ??= readParameter(parameterName).catch((error: unknown) => {
+      pending = undefined
+      throw new ServiceError(502, 'The service could not read its Alma API key', { cause: error })
+    })
+    return pending
+  }
+}
+
+async function readParameter (name: string): Promise<string> {
+  // Loaded on first use: a process with ALMA_API_KEY set never pays for the SSM client.
+  const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm')
+  const client = new SSMClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 } })
+  try {
+    const { Parameter } = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }))
+    if (typeof Parameter?.Value !== 'string' || Parameter.Value === '') throw new Error(`SSM parameter ${name} has no value`)
+    return Parameter.Value
+  } finally {
+    client.destroy()
+  }
+}

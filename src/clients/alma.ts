@@ -1,0 +1,214 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Pool } from 'undici'
+import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError } from '../errors.js'
+import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
+import type { AlmaReader } from '../resolution/ports.js'
+
+export interface AlmaClientOptions {
+  /** ALMA_API_URL */
+  baseUrl: string
+  /** resolves the key (from the environment or SSM); may reject, and is asked again next call */
+  apiKey: () => Promise<string>
+  /** budget of one HTTP call, from connect to the end of the body */
+  callTimeoutMs?: number
+  /** 429 and 5xx retries after the first attempt */
+  maxRetries?: number
+  /** base of the exponential backoff */
+  retryBaseDelayMs?: number
+  /** open connections at most; further calls wait. Alma's per-second threshold is shared by the whole institution. */
+  maxConnections?: number
+}
+
+// alma-api.md: the list calls mean "no such user" only with these codes.
+const USER_NOT_FOUND_CODES = new Set(['401861', '401890', '401651'])
+// ...and these are never "not found", whatever the call.
+const KEY_ERROR_CODES = new Set(['INVALID_REQUEST', 'UNAUTHORIZED', '60258'])
+const THRESHOLD_CODES = new Set(['PER_SECOND_THRESHOLD', 'DAILY_THRESHOLD'])
+// A day's quota does not come back within a request; tell callers to come back much later.
+const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
+
+type CallMode = 'list' | 'item'
+
+interface AlmaError { errorCode?: unknown, errorMessage?: unknown }
+
+/** Thrown inside the retry loop for answers worth another attempt. */
+class Retryable extends Error {
+  constructor (readonly final: ServiceError, readonly retryAfterMs: number | undefined) {
+    super(final.message)
+  }
+}
+
+export class AlmaClient implements AlmaReader {
+  readonly #pool: Pool
+  readonly #basePath: string
+  readonly #apiKey: () => Promise<string>
+  readonly #callTimeoutMs: number
+  readonly #maxRetries: number
+  readonly #retryBaseDelayMs: number
+
+  constructor (options: AlmaClientOptions) {
+    const base = new URL(options.baseUrl)
+    this.#basePath = base.pathname.replace(/\/+$/, '')
+    this.#apiKey = options.apiKey
+    this.#callTimeoutMs = options.callTimeoutMs ?? 8000
+    this.#maxRetries = options.maxRetries ?? 2
+    this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 250
+    this.#pool = new Pool(base.origin, {
+      connections: options.maxConnections ?? 10,
+      headersTimeout: this.#callTimeoutMs,
+      bodyTimeout: this.#callTimeoutMs
+    })
+  }
+
+  async list (kind: Kind, userID: string, deadline: number): Promise<AlmaRecord[]> {
+    const spec = KIND_SPECS[kind]
+    const path = `/users/${encodeURIComponent(userID)}/${kind}`
+    if (!spec.almaPaged) return recordsOf(await this.#get(path, {}, 'list', deadline), spec.almaListField)
+
+    const page = (offset: number) => this.#get(path, { limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, 'list', deadline)
+    const first = await page(0)
+    const total = first.total_record_count
+    if (typeof total !== 'number' || !Number.isInteger(total) || total < 0) {
+      throw new AlmaBadGatewayError(`list of ${kind} without a usable total_record_count`)
+    }
+    // Follow total_record_count, not short pages; the remaining pages at once.
+    const offsets: number[] = []
+    for (let offset = ALMA_MAX_PAGE_SIZE; offset < total; offset += ALMA_MAX_PAGE_SIZE) offsets.push(offset)
+    const pages = [first, ...await Promise.all(offsets.map(page))]
+    // Records can shift between pages while a list changes; keep each once.
+    const byID = new Map<unknown, AlmaRecord>()
+    for (const body of pages) {
+      for (const record of recordsOf(body, spec.almaListField)) byID.set(record[spec.idField], record)
+    }
+    return [...byID.values()]
+  }
+
+  async item (kind: Kind, userID: string, itemID: string, deadline: number): Promise<AlmaRecord | undefined> {
+    const path = `/users/${encodeURIComponent(userID)}/${kind}/${encodeURIComponent(itemID)}`
+    try {
+      return await this.#get(path, {}, 'item', deadline)
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined
+      throw error
+    }
+  }
+
+  close (): Promise<void> {
+    return this.#pool.close()
+  }
+
+  /** One Alma GET with bounded retries (exponential backoff, full jitter, Retry-After honoured). */
+  async #get (path: string, query: Record<string, string>, mode: CallMode, deadline: number): Promise<AlmaRecord> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#attempt(path, query, mode, deadline)
+      } catch (error) {
+        if (!(error instanceof Retryable)) throw error
+        const backoff = Math.random() * this.#retryBaseDelayMs * 2 ** attempt
+        const delay = Math.max(backoff, error.retryAfterMs ?? 0)
+        if (attempt >= this.#maxRetries || Date.now() + delay >= deadline) throw error.final
+        await sleep(delay)
+      }
+    }
+  }
+
+  async #attempt (path: string, query: Record<string, string>, mode: CallMode, deadline: number): Promise<AlmaRecord> {
+    const remaining = deadline - Date.now()
+    if (remaining <= 0) throw new AlmaTimeoutError()
+    const apiKey = await this.#apiKey()
+    let response
+    try {
+      response = await this.#pool.request({
+        method: 'GET',
+        path: `${this.#basePath}/almaws/v1${path}`,
+        query,
+        headers: { authorization: `apikey ${apiKey}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(Math.min(this.#callTimeoutMs, remaining))
+      })
+    } catch (error) {
+      throw callFailure(error)
+    }
+    let text: string
+    try {
+      text = await response.body.text()
+    } catch (error) {
+      throw callFailure(error)
+    }
+    const status = response.statusCode
+    const body = parseJSON(text)
+
+    if (status === 200) {
+      if (isObject(body)) return body
+      throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
+    }
+    const almaError = firstAlmaError(body)
+    const code = typeof almaError?.errorCode === 'string' ? almaError.errorCode : undefined
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after'])
+
+    if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
+      if (code === 'DAILY_THRESHOLD') {
+        throw new AlmaThrottledError(Math.ceil((retryAfterMs ?? DAILY_THRESHOLD_RETRY_AFTER_SECONDS * 1000) / 1000))
+      }
+      const retryAfterSeconds = Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000))
+      throw new Retryable(new AlmaThrottledError(retryAfterSeconds), retryAfterMs)
+    }
+    if (status >= 500) {
+      throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs)
+    }
+    if (status === 401 || status === 403 || (code !== undefined && KEY_ERROR_CODES.has(code))) {
+      throw new AlmaBadGatewayError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
+    }
+    if (almaError !== undefined && (status === 400 || status === 404)) {
+      if (mode === 'item') throw new NotFoundError('not found')
+      if (code !== undefined && USER_NOT_FOUND_CODES.has(code)) throw new NotFoundError('User not found')
+    }
+    throw new AlmaBadGatewayError(`unexpected status ${status}${code === undefined ? '' : ` code ${code}`}`)
+  }
+}
+
+function callFailure (error: unknown): ServiceError | Retryable {
+  const name = (error as { name?: unknown }).name
+  if (name === 'TimeoutError' || name === 'AbortError' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
+    return new AlmaTimeoutError({ cause: error })
+  }
+  // Refused or reset connections: Alma (or the way to it) is down for now.
+  return new Retryable(new AlmaBadGatewayError('could not reach Alma', { cause: error }), undefined)
+}
+
+function recordsOf (body: AlmaRecord, listField: string): AlmaRecord[] {
+  // alma-api.md: with zero records the list key may be absent altogether.
+  const records = body[listField] ?? []
+  if (!Array.isArray(records) || !records.every(isObject)) {
+    throw new AlmaBadGatewayError(`list body whose ${listField} is not an array of objects`)
+  }
+  return records
+}
+
+function firstAlmaError (body: unknown): AlmaError | undefined {
+  if (!isObject(body) || body.errorsExist !== true) return undefined
+  const errors = (body.errorList as { error?: unknown } | undefined)?.error
+  const first: unknown = Array.isArray(errors) ? errors[0] : errors
+  return isObject(first) ? first : {}
+}
+
+/** Retry-After in milliseconds: delta-seconds or an HTTP date (RFC 9110 10.2.3). */
+export function parseRetryAfter (value: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value
+  if (text === undefined || text.trim() === '') return undefined
+  const seconds = Number(text)
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}
+
+function parseJSON (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+function isObject (value: unknown): value is AlmaRecord {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}

@@ -1,0 +1,103 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
+import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
+
+export interface CacheTables {
+  users: string
+  loans: string
+  requests: string
+  fees: string
+}
+
+export interface DynamoCacheOptions {
+  tables: CacheTables
+  /** AWS SDK retry budget per call (attempts, first included) */
+  maxAttempts?: number
+  connectionTimeoutMs?: number
+  requestTimeoutMs?: number
+  /** rounds of BatchGetItem for keys DynamoDB left unprocessed */
+  unprocessedRetries?: number
+}
+
+// CONTRACT 4: the key attribute of each table.
+const KEY_ATTRIBUTE: Record<CacheTable, string> = {
+  users: 'primary_id',
+  loans: 'loan_id',
+  requests: 'request_id',
+  fees: 'id'
+}
+
+/** BatchGetItem takes 100 keys at most. */
+const BATCH_LIMIT = 100
+
+export class DynamoCache implements CacheReader {
+  readonly #documents: DynamoDBDocumentClient
+  readonly #tables: CacheTables
+  readonly #tableOf: Map<string, CacheTable>
+  readonly #unprocessedRetries: number
+
+  constructor (options: DynamoCacheOptions) {
+    this.#tables = options.tables
+    this.#tableOf = new Map(Object.entries(options.tables).map(([table, name]) => [name, table as CacheTable]))
+    this.#unprocessedRetries = options.unprocessedRetries ?? 3
+    // Endpoint and credentials come from the environment (AWS_ENDPOINT_URL_DYNAMODB and the
+    // usual chain). Timeouts are ours: the SDK's defaults would let a hung DynamoDB hold a request.
+    const client = new DynamoDBClient({
+      maxAttempts: options.maxAttempts ?? 3,
+      requestHandler: {
+        connectionTimeout: options.connectionTimeoutMs ?? 1000,
+        requestTimeout: options.requestTimeoutMs ?? 2000
+      }
+    })
+    // Numbers as JSON would read them: a huge number in a bad row must not throw the whole batch away.
+    this.#documents = DynamoDBDocumentClient.from(client, { unmarshallOptions: { wrapNumbers: Number } })
+  }
+
+  destroy (): void {
+    this.#documents.destroy()
+  }
+
+  async getUser (userKey: string): Promise<unknown> {
+    const { Item } = await this.#documents.send(new GetCommand({ TableName: this.#tables.users, Key: { primary_id: userKey } }))
+    return Item
+  }
+
+  async getRows (keys: readonly CacheKey[]): Promise<CacheRows> {
+    const unique = new Map(keys.map((key) => [`${key.table}\0${key.id}`, key]))
+    const chunks: CacheKey[][] = []
+    for (const key of unique.values()) {
+      const last = chunks.at(-1)
+      if (last !== undefined && last.length < BATCH_LIMIT) last.push(key)
+      else chunks.push([key])
+    }
+    const rows = new Map<CacheTable, Map<string, unknown>>()
+    await Promise.all(chunks.map((chunk) => this.#batchGet(chunk, rows)))
+    return rows
+  }
+
+  async #batchGet (chunk: readonly CacheKey[], rows: Map<CacheTable, Map<string, unknown>>): Promise<void> {
+    let requestItems: Record<string, { Keys: Record<string, unknown>[] }> | undefined = {}
+    for (const { table, id } of chunk) {
+      const name = this.#tables[table]
+      requestItems[name] ??= { Keys: [] }
+      requestItems[name].Keys.push({ [KEY_ATTRIBUTE[table]]: id })
+    }
+    for (let round = 0; requestItems !== undefined && Object.keys(requestItems).length > 0; round++) {
+      if (round > this.#unprocessedRetries) throw new Error(`BatchGetItem left keys unprocessed after ${round} rounds`)
+      if (round > 0) await sleep(Math.random() * 50 * 2 ** round)
+      const output = await this.#documents.send(new BatchGetCommand({ RequestItems: requestItems }))
+      for (const [name, items] of Object.entries(output.Responses ?? {})) {
+        const table = this.#tableOf.get(name) as CacheTable
+        const byKey = rows.get(table) ?? new Map<string, unknown>()
+        rows.set(table, byKey)
+        for (const item of items) {
+          const key = item[KEY_ATTRIBUTE[table]]
+          if (typeof key === 'string') byKey.set(key, item)
+        }
+      }
+      requestItems = output.UnprocessedKeys as typeof requestItems
+    }
+  }
+}
+

@@ -1,0 +1,39 @@
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
+import type { UserQueue } from '../resolution/ports.js'
+
+export interface SqsUserQueueOptions {
+  queueUrl: string
+  /** set when AWS_ENDPOINT_URL_SQS names an emulator (CONTRACT 5) */
+  endpointOverride: boolean
+  maxAttempts?: number
+  connectionTimeoutMs?: number
+  requestTimeoutMs?: number
+}
+
+/** The users queue of CONTRACT 3.5, read by the bulk updater. */
+export class SqsUserQueue implements UserQueue {
+  readonly #client: SQSClient
+  readonly #queueUrl: string
+
+  constructor (options: SqsUserQueueOptions) {
+    this.#queueUrl = options.queueUrl
+    this.#client = new SQSClient({
+      // By default the SDK sends to the queue URL's host; emulators name queues with hosts that need not resolve.
+      useQueueUrlAsEndpoint: !options.endpointOverride,
+      maxAttempts: options.maxAttempts ?? 2,
+      requestHandler: {
+        connectionTimeout: options.connectionTimeoutMs ?? 1000,
+        requestTimeout: options.requestTimeoutMs ?? 2000
+      }
+    })
+  }
+
+  async send (userID: string): Promise<void> {
+    // The body is the Alma user ID exactly as the caller wrote it.
+    await this.#client.send(new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: userID }))
+  }
+
+  destroy (): void {
+    this.#client.destroy()
+  }
+}

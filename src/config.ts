@@ -1,0 +1,60 @@
+import type { CacheTables } from './clients/dynamo-cache.js'
+
+/** The runtime configuration of CONTRACT 5, the same for the Lambdas and the server. */
+export interface Config {
+  tables: CacheTables
+  userQueueUrl: string
+  /** AWS_ENDPOINT_URL_SQS is set: send there whatever host the queue URL names */
+  sqsEndpointOverride: boolean
+  almaApiUrl: string
+  almaApiKey?: string
+  almaApiKeyName?: string
+}
+
+export const DEFAULT_ALMA_API_URL = 'https://api-eu.hosted.exlibrisgroup.com'
+
+const REQUIRED = [
+  'USER_CACHE_TABLE_NAME',
+  'LOAN_CACHE_TABLE_NAME',
+  'REQUEST_CACHE_TABLE_NAME',
+  'FEE_CACHE_TABLE_NAME',
+  'USER_QUEUE_URL',
+  'AWS_REGION'
+] as const
+
+export class ConfigError extends Error {
+  constructor (readonly missing: readonly string[]) {
+    super(`Missing configuration: ${missing.join(', ')}. See the configuration table in README.md.`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Reads CONTRACT 5 from the environment; throws one error naming every missing variable. */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const value = (name: string) => {
+    const text = env[name]?.trim()
+    return text === undefined || text === '' ? undefined : text
+  }
+  const missing: string[] = REQUIRED.filter((name) => value(name) === undefined)
+  if (value('ALMA_API_KEY') === undefined && value('ALMA_API_KEY_NAME') === undefined) {
+    missing.push('ALMA_API_KEY_NAME (or ALMA_API_KEY)')
+  }
+  const almaApiUrl = value('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL
+  if (!URL.canParse(almaApiUrl)) missing.push('ALMA_API_URL (not a URL)')
+  if (missing.length > 0) throw new ConfigError(missing)
+
+  const required = (name: typeof REQUIRED[number]) => value(name) as string
+  return {
+    tables: {
+      users: required('USER_CACHE_TABLE_NAME'),
+      loans: required('LOAN_CACHE_TABLE_NAME'),
+      requests: required('REQUEST_CACHE_TABLE_NAME'),
+      fees: required('FEE_CACHE_TABLE_NAME')
+    },
+    userQueueUrl: required('USER_QUEUE_URL'),
+    sqsEndpointOverride: value('AWS_ENDPOINT_URL_SQS') !== undefined,
+    almaApiUrl,
+    almaApiKey: value('ALMA_API_KEY'),
+    almaApiKeyName: value('ALMA_API_KEY_NAME')
+  }
+}

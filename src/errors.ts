@@ -1,0 +1,45 @@
+// Errors that carry their CONTRACT 2.3 status. Their messages are what the
+// caller reads, so they never hold internals; the cause holds those, for the log.
+
+export class ServiceError extends Error {
+  constructor (readonly statusCode: number, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+export class NotFoundError extends ServiceError {
+  constructor (message: string) {
+    super(404, message)
+  }
+}
+
+/** Alma answered something unusable: an unexpected error, a bad key, a body that is not JSON. */
+export class AlmaBadGatewayError extends ServiceError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(502, 'Alma answered with an unusable response', options)
+    this.detail = message
+  }
+
+  /** for the log only */
+  readonly detail: string
+}
+
+/** Alma kept answering 429 after the bounded retries. */
+export class AlmaThrottledError extends ServiceError {
+  constructor (readonly retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(503, 'Alma is refusing requests for now; retry later', options)
+  }
+}
+
+/** Alma did not answer within the time budget. */
+export class AlmaTimeoutError extends ServiceError {
+  constructor (options?: { cause?: unknown }) {
+    super(504, 'Alma did not answer in time', options)
+  }
+}
+
+export type AlmaUnavailableError = AlmaBadGatewayError | AlmaThrottledError | AlmaTimeoutError
+
+export const isAlmaUnavailable = (error: unknown): error is AlmaUnavailableError =>
+  error instanceof AlmaBadGatewayError || error instanceof AlmaThrottledError || error instanceof AlmaTimeoutError

@@ -1,0 +1,43 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError } from 'fastify'
+import fp from 'fastify-plugin'
+import { AlmaBadGatewayError, AlmaThrottledError, ServiceError } from '../errors.js'
+
+const body = (statusCode: number, message: string) => ({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message })
+
+/** CONTRACT 2.3: JSON errors without internals, and `Cache-Control: no-store` on every answer. */
+export default fp(async (fastify) => {
+  fastify.addHook('onRequest', async (_request, reply) => {
+    // The data is personal: no shared or private cache may keep any answer, errors included.
+    reply.header('cache-control', 'no-store')
+  })
+
+  fastify.setNotFoundHandler(async (request, reply) => {
+    return reply.code(404).send(body(404, `No route for ${request.method} ${request.url.split('?')[0]}`))
+  })
+
+  fastify.setErrorHandler(async (error: FastifyError, request, reply) => {
+    if (error.validation !== undefined) {
+      const field = error.validation[0]?.instancePath.replace(/^\//, '') || 'request'
+      return reply.code(400).send(body(400, `Invalid ${field}: ${describeRule(field)}`))
+    }
+    const statusCode = error.statusCode ?? 500
+    if (statusCode >= 500) {
+      // The alarm-worthy detail goes to the log only.
+      const detail = error instanceof AlmaBadGatewayError ? error.detail : undefined
+      request.log.error({ err: error, detail }, 'request failed')
+    } else {
+      request.log.info({ statusCode, reason: error.message }, 'request refused')
+    }
+    if (error instanceof AlmaThrottledError) reply.header('retry-after', String(error.retryAfterSeconds))
+    // Our own errors carry a caller-safe message; anything else is a bug and says nothing about itself.
+    const safe = error instanceof ServiceError || statusCode < 500
+    return reply.code(statusCode).send(body(statusCode, safe ? error.message : 'Internal Server Error'))
+  })
+}, { name: 'http-contract' })
+
+function describeRule (field: string): string {
+  return field === 'userID'
+    ? 'must be 1 to 255 letters, digits and . _ - @ +, with at least one letter or digit'
+    : 'must be 1 to 64 letters, digits and . _ -, with at least one letter or digit'
+}

@@ -1,0 +1,10 @@
+// CONTRACT 2.2. At least one letter or digit: `.` and `..` survive
+// percent-encoding and would walk up Alma's URL tree.
+export const USER_ID_PATTERN = /^(?=.*[A-Za-z0-9])[A-Za-z0-9._@+-]{1,255}$/
+export const ITEM_ID_PATTERN = /^(?=.*[A-Za-z0-9])[A-Za-z0-9._-]{1,64}$/
+
+export const isItemID = (value: unknown): value is string =>
+  typeof value === 'string' && ITEM_ID_PATTERN.test(value)
+
+// CONTRACT 3.1 and 4: cache keys and owner attributes are lowercased IDs.
+export const userCacheKey = (userID: string): string => userID.toLowerCase()

@@ -1,0 +1,81 @@
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { Fee, Loan, Request } from '../schemas/records.js'
+
+export type Kind = 'loans' | 'requests' | 'fees'
+export const KINDS: readonly Kind[] = ['loans', 'requests', 'fees']
+
+export type AlmaRecord = Record<string, unknown>
+
+/** Alma's largest `limit` on the paged list calls (alma-api.md). */
+export const ALMA_MAX_PAGE_SIZE = 100
+
+// Everything that differs between loans, requests and fees, in one table, so
+// that the rules of CONTRACT 3 are written once for all three kinds.
+export interface KindSpec {
+  kind: Kind
+  /** item ID field, in the cache key and in Alma's records (CONTRACT 4) */
+  idField: string
+  /** attribute of the users row listing this kind's IDs */
+  userIdsField: string
+  /** owner of a cached row, already lowercased by the writer */
+  ownerOf: (row: AlmaRecord) => unknown
+  /** cache validity number (unix seconds) */
+  validityField: string
+  /** key of the records array in Alma's list body */
+  almaListField: string
+  /** Alma pages this list (loans, requests) or sends it whole (fees) */
+  almaPaged: boolean
+  /** the CONTRACT 2.1 fields, in order */
+  fields: readonly string[]
+  /** true when the record's fields have the JSON types the contract expects */
+  hasExpectedTypes: (record: unknown) => boolean
+  /** Alma's JSON names some fields differently from the record (see alma-api.md) */
+  almaFieldNames?: Readonly<Record<string, string>>
+}
+
+const checkerOf = (schema: typeof Loan | typeof Request | typeof Fee) => {
+  const checker = TypeCompiler.Compile(schema)
+  return (record: unknown) => checker.Check(record)
+}
+
+export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
+  loans: {
+    kind: 'loans',
+    idField: 'loan_id',
+    userIdsField: 'loan_ids',
+    ownerOf: (row) => row.user_id,
+    validityField: 'expiry_date',
+    almaListField: 'item_loan',
+    almaPaged: true,
+    fields: Object.keys(Loan.properties),
+    hasExpectedTypes: checkerOf(Loan)
+  },
+  requests: {
+    kind: 'requests',
+    idField: 'request_id',
+    userIdsField: 'request_ids',
+    ownerOf: (row) => row.user_primary_id,
+    // A request's expiry_date is Alma's own date string; the cache's number is apart.
+    validityField: 'record_expiry_date',
+    almaListField: 'user_request',
+    almaPaged: true,
+    fields: Object.keys(Request.properties),
+    hasExpectedTypes: checkerOf(Request)
+  },
+  fees: {
+    kind: 'fees',
+    idField: 'id',
+    userIdsField: 'fee_ids',
+    ownerOf: (row) => {
+      const owner = row.user_primary_id
+      return typeof owner === 'object' && owner !== null ? (owner as AlmaRecord).value : undefined
+    },
+    validityField: 'expiry_date',
+    almaListField: 'fee',
+    almaPaged: false,
+    fields: Object.keys(Fee.properties),
+    hasExpectedTypes: checkerOf(Fee),
+    // Alma's JSON drops the XML wrapper: transactions arrive as `transaction`.
+    almaFieldNames: { transactions: 'transaction' }
+  }
+}

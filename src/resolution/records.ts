@@ -1,0 +1,74 @@
+import { isItemID, userCacheKey } from './identifiers.js'
+import { KIND_SPECS, KINDS, type AlmaRecord, type Kind, type KindSpec } from './kinds.js'
+
+/**
+ * The record of CONTRACT 2.1, from a cached row or an Alma record alike: only
+ * the contract's fields, each value exactly as the source gave it. This is the
+ * one place that decides what a caller sees of a record.
+ */
+export function toRecord (spec: KindSpec, source: AlmaRecord): AlmaRecord {
+  const record: AlmaRecord = {}
+  for (const field of spec.fields) {
+    const sourceName = field in source ? field : spec.almaFieldNames?.[field]
+    if (sourceName !== undefined && sourceName in source) record[field] = source[sourceName]
+  }
+  return record
+}
+
+export interface CachedItem {
+  record: AlmaRecord
+  /** its validity number is at least now (CONTRACT 3.2) */
+  fresh: boolean
+}
+
+const isPlainObject = (value: unknown): value is AlmaRecord =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/**
+ * A cached row as a record of `userID`, or undefined when the row cannot be
+ * used at all: missing, of another user (CONTRACT 3.2), or with attributes of
+ * unexpected types (CONTRACT 4). An expired row is returned with fresh false:
+ * it may still be served as stale (CONTRACT 3.7).
+ */
+export function readCachedItem (spec: KindSpec, row: unknown, userID: string, now: number): CachedItem | undefined {
+  if (!isPlainObject(row)) return undefined
+  const owner = spec.ownerOf(row)
+  if (typeof owner !== 'string' || owner.toLowerCase() !== userCacheKey(userID)) return undefined
+  const validUntil = row[spec.validityField]
+  if (typeof validUntil !== 'number' || Number.isNaN(validUntil)) return undefined
+  const record = toRecord(spec, row)
+  if (!spec.hasExpectedTypes(record)) return undefined
+  return { record, fresh: validUntil >= now }
+}
+
+/**
+ * More IDs than this in one list of a users row is not a patron's record but a
+ * corrupt or hostile row: it is treated as missing rather than fanned out into
+ * hundreds of cache reads.
+ */
+export const MAX_CACHED_IDS_PER_LIST = 1000
+
+export interface CachedUser {
+  /** its expiry_date is at least now (CONTRACT 3.1) */
+  fresh: boolean
+  ids: Record<Kind, string[]>
+}
+
+/**
+ * A users row, or undefined when it is missing or unusable. ID lists may be
+ * lists or string sets (CONTRACT 4); an absent list is an empty one.
+ */
+export function readCachedUser (row: unknown, userID: string, now: number): CachedUser | undefined {
+  if (!isPlainObject(row)) return undefined
+  if (row.primary_id !== userCacheKey(userID)) return undefined
+  const expiry = row.expiry_date
+  if (typeof expiry !== 'number' || Number.isNaN(expiry)) return undefined
+  const ids = {} as Record<Kind, string[]>
+  for (const kind of KINDS) {
+    const listed = row[KIND_SPECS[kind].userIdsField]
+    const values = listed === undefined ? [] : listed instanceof Set ? [...listed] : listed
+    if (!Array.isArray(values) || values.length > MAX_CACHED_IDS_PER_LIST || !values.every(isItemID)) return undefined
+    ids[kind] = [...new Set(values)]
+  }
+  return { fresh: expiry >= now, ids }
+}

@@ -1,0 +1,221 @@
+import { isAlmaUnavailable, NotFoundError } from '../errors.js'
+import { userCacheKey } from './identifiers.js'
+import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, KINDS, type AlmaRecord, type Kind } from './kinds.js'
+import type { CacheKey, CacheOutcome, CacheRows, ResolutionContext, Resolved } from './ports.js'
+import { readCachedItem, readCachedUser, toRecord, type CachedItem, type CachedUser } from './records.js'
+
+// The rules of CONTRACT section 3, in the order a request meets them.
+
+export interface UserSummary {
+  primary_id: string
+  loans: AlmaRecord[]
+  requests: AlmaRecord[]
+  fees: AlmaRecord[]
+}
+
+/** get-user (3.3 for all three lists). */
+export async function resolveUser (ctx: ResolutionContext, userID: string): Promise<Resolved<UserSummary>> {
+  const { value, cache } = await resolveLists(ctx, userID, KINDS)
+  return { value: { primary_id: userID, loans: value.loans, requests: value.requests, fees: value.fees }, cache }
+}
+
+/** get-user-loans, get-user-requests, get-user-fees (3.3). */
+export async function resolveList (ctx: ResolutionContext, userID: string, kind: Kind): Promise<Resolved<AlmaRecord[]>> {
+  const { value, cache } = await resolveLists(ctx, userID, [kind])
+  return { value: value[kind], cache }
+}
+
+/** get-user-loan, get-user-request, get-user-fee (3.4). */
+export async function resolveItem (ctx: ResolutionContext, userID: string, kind: Kind, itemID: string): Promise<Resolved<AlmaRecord>> {
+  const userKey = userCacheKey(userID)
+  const rows = await readRows(ctx, [{ table: 'users', id: userKey }, { table: kind, id: itemID }])
+  const user = readCachedUser(rows.get('users')?.get(userKey), userID, ctx.now())
+  const cached = readCachedItem(KIND_SPECS[kind], rows.get(kind)?.get(itemID), userID, ctx.now())
+  const resolve = () => itemFromCacheOrAlma(ctx, userID, kind, itemID, cached)
+  return user?.fresh ? resolve() : whileQueueing(ctx, userID, resolve)
+}
+
+type Lists = Record<Kind, AlmaRecord[]>
+type Source = 'cache' | 'alma' | 'stale'
+
+function outcomeOf (sources: ReadonlySet<Source>): CacheOutcome {
+  if (sources.has('stale')) return 'stale'
+  if (sources.has('alma')) return sources.has('cache') ? 'partial' : 'miss'
+  return 'hit'
+}
+
+async function resolveLists (ctx: ResolutionContext, userID: string, kinds: readonly Kind[]): Promise<Resolved<Lists>> {
+  const user = await readUser(ctx, userID)
+  if (user?.fresh) return listsFromCachedUser(ctx, userID, user, kinds)
+  return whileQueueing(ctx, userID, () => listsFromAlma(ctx, userID, kinds, user))
+}
+
+/** 3.3, valid user record: the IDs come from it, the items from one batched read. */
+async function listsFromCachedUser (ctx: ResolutionContext, userID: string, user: CachedUser, kinds: readonly Kind[]): Promise<Resolved<Lists>> {
+  const rows = await readRows(ctx, kinds.flatMap((kind) => user.ids[kind].map((id) => ({ table: kind, id }))))
+  const sources = new Set<Source>()
+  const lists = emptyLists()
+  await Promise.all(kinds.map(async (kind) => {
+    lists[kind] = await completeList(ctx, userID, kind, user.ids[kind], cachedItems(ctx, userID, kind, user.ids[kind], rows), sources)
+  }))
+  return { value: lists, cache: outcomeOf(sources) }
+}
+
+/**
+ * The listed items in the user record's order: valid ones from the cache, the
+ * others from Alma by whichever costs fewer calls, one GET per item or the
+ * user's list pages. Either way the same items come back; items Alma no longer
+ * has are left out.
+ */
+async function completeList (
+  ctx: ResolutionContext, userID: string, kind: Kind, ids: readonly string[],
+  cached: ReadonlyMap<string, CachedItem>, sources: Set<Source>
+): Promise<AlmaRecord[]> {
+  const spec = KIND_SPECS[kind]
+  const missing = ids.filter((id) => cached.get(id)?.fresh !== true)
+  if (missing.length < ids.length) sources.add('cache')
+  if (missing.length === 0) return ids.map((id) => (cached.get(id) as CachedItem).record)
+
+  const pageCalls = spec.almaPaged ? Math.ceil(ids.length / ALMA_MAX_PAGE_SIZE) : 1
+  let fromAlma: ReadonlyMap<string, AlmaRecord>
+  try {
+    fromAlma = pageCalls < missing.length
+      ? await fromListPages(ctx, userID, kind)
+      : await oneByOne(ctx, userID, kind, missing, cached, sources)
+    sources.add('alma')
+  } catch (error) {
+    // 3.7: with an expired copy of every missing item, the list can still be whole.
+    if (!isAlmaUnavailable(error) || !missing.every((id) => cached.has(id))) throw error
+    logStale(ctx, kind, error)
+    sources.add('stale')
+    fromAlma = new Map(missing.map((id) => [id, (cached.get(id) as CachedItem).record]))
+  }
+  return ids.flatMap((id) => {
+    const item = cached.get(id)
+    const record = item?.fresh === true ? item.record : fromAlma.get(id)
+    return record === undefined ? [] : [record]
+  })
+}
+
+/** The user's whole list from Alma, by item ID. */
+async function fromListPages (ctx: ResolutionContext, userID: string, kind: Kind): Promise<Map<string, AlmaRecord>> {
+  const spec = KIND_SPECS[kind]
+  const records = await ctx.alma.list(kind, userID, ctx.deadline)
+  return new Map(records.map((record) => [String(record[spec.idField]), toRecord(spec, record)]))
+}
+
+/** Per-item Alma calls, each falling back to its own expired copy when Alma fails. */
+async function oneByOne (
+  ctx: ResolutionContext, userID: string, kind: Kind, missing: readonly string[],
+  cached: ReadonlyMap<string, CachedItem>, sources: Set<Source>
+): Promise<Map<string, AlmaRecord>> {
+  const spec = KIND_SPECS[kind]
+  const found = new Map<string, AlmaRecord>()
+  await Promise.all(missing.map(async (id) => {
+    try {
+      const record = await ctx.alma.item(kind, userID, id, ctx.deadline)
+      if (record !== undefined) found.set(id, toRecord(spec, record))
+    } catch (error) {
+      const copy = cached.get(id)
+      if (copy === undefined || !isAlmaUnavailable(error)) throw error
+      logStale(ctx, kind, error)
+      sources.add('stale')
+      found.set(id, copy.record)
+    }
+  }))
+  return found
+}
+
+/** 3.3, user record missing or expired: the lists come from Alma's list endpoints. */
+async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: readonly Kind[], expiredUser: CachedUser | undefined): Promise<Resolved<Lists>> {
+  const lists = emptyLists()
+  try {
+    await Promise.all(kinds.map(async (kind) => {
+      const records = await ctx.alma.list(kind, userID, ctx.deadline)
+      lists[kind] = records.map((record) => toRecord(KIND_SPECS[kind], record))
+    }))
+    return { value: lists, cache: 'miss' }
+  } catch (error) {
+    if (expiredUser === undefined || !isAlmaUnavailable(error)) throw error
+    // 3.7: the expired user record and expired items, if every item still has a copy.
+    const rows = await readRows(ctx, kinds.flatMap((kind) => expiredUser.ids[kind].map((id) => ({ table: kind, id }))))
+    for (const kind of kinds) {
+      const ids = expiredUser.ids[kind]
+      const cached = cachedItems(ctx, userID, kind, ids, rows)
+      if (!ids.every((id) => cached.has(id))) throw error
+      lists[kind] = ids.map((id) => (cached.get(id) as CachedItem).record)
+    }
+    logStale(ctx, 'user', error)
+    return { value: lists, cache: 'stale' }
+  }
+}
+
+/** 3.4: a valid item is returned; otherwise Alma's item endpoint answers. */
+async function itemFromCacheOrAlma (
+  ctx: ResolutionContext, userID: string, kind: Kind, itemID: string, cached: CachedItem | undefined
+): Promise<Resolved<AlmaRecord>> {
+  if (cached?.fresh === true) return { value: cached.record, cache: 'hit' }
+  try {
+    const record = await ctx.alma.item(kind, userID, itemID, ctx.deadline)
+    if (record === undefined) throw new NotFoundError(`No ${singular[kind]} ${itemID} for user ${userID}`)
+    return { value: toRecord(KIND_SPECS[kind], record), cache: 'miss' }
+  } catch (error) {
+    if (cached === undefined || !isAlmaUnavailable(error)) throw error
+    logStale(ctx, kind, error)
+    return { value: cached.record, cache: 'stale' }
+  }
+}
+
+const singular: Record<Kind, string> = { loans: 'loan', requests: 'request', fees: 'fee' }
+
+/**
+ * 3.5: the user is queued for a refresh while the request is resolved, and the
+ * send completes before the answer (a Lambda is frozen once it answers). A
+ * failed send is logged and never fails the request.
+ */
+async function whileQueueing<T> (ctx: ResolutionContext, userID: string, resolve: () => Promise<T>): Promise<T> {
+  const queued = ctx.queue.send(userID).catch((error: unknown) => {
+    ctx.log.error({ err: error }, 'could not queue the user for a cache refresh')
+  })
+  try {
+    return await resolve()
+  } finally {
+    await queued
+  }
+}
+
+/** 3.7: a failing cache is a cache that missed. */
+async function readUser (ctx: ResolutionContext, userID: string): Promise<CachedUser | undefined> {
+  try {
+    return readCachedUser(await ctx.cache.getUser(userCacheKey(userID)), userID, ctx.now())
+  } catch (error) {
+    ctx.log.warn({ err: error }, 'cache read failed; answering from Alma')
+    return undefined
+  }
+}
+
+async function readRows (ctx: ResolutionContext, keys: readonly CacheKey[]): Promise<CacheRows> {
+  if (keys.length === 0) return new Map()
+  try {
+    return await ctx.cache.getRows(keys)
+  } catch (error) {
+    ctx.log.warn({ err: error }, 'cache read failed; answering from Alma')
+    return new Map()
+  }
+}
+
+function cachedItems (ctx: ResolutionContext, userID: string, kind: Kind, ids: readonly string[], rows: CacheRows): Map<string, CachedItem> {
+  const items = new Map<string, CachedItem>()
+  const now = ctx.now()
+  for (const id of ids) {
+    const item = readCachedItem(KIND_SPECS[kind], rows.get(kind)?.get(id), userID, now)
+    if (item !== undefined) items.set(id, item)
+  }
+  return items
+}
+
+function logStale (ctx: ResolutionContext, what: string, error: unknown): void {
+  ctx.log.warn({ err: error, stale: what }, 'Alma failed; serving an expired cache copy')
+}
+
+const emptyLists = (): Lists => ({ loans: [], requests: [], fees: [] })
