@@ -1,0 +1,44 @@
+import { pathToFileURL } from 'node:url'
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+
+export interface ServerOptions {
+  config: Config
+  port: number
+  host: string
+  /** after the app has closed, on SIGINT, SIGTERM or a crash */
+  onClose?: () => Promise<void>
+}
+
+/** The local HTTP server of CONTRACT 6: the same app as the Lambdas, on one port. */
+export async function startServer ({ config, port, host, onClose }: ServerOptions) {
+  const app = await buildApp({ config })
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'server closing after an error')
+    else app.log.info({ signal }, 'server closing')
+    await app.close()
+    await onClose?.()
+  })
+  await app.listen({ port, host })
+  return app
+}
+
+function readPort (text: string | undefined): number {
+  const port = Number(text ?? 3000)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT (not a port number: ${text})`])
+  return port
+}
+
+async function main () {
+  try {
+    await startServer({ config: loadConfig(), port: readPort(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' })
+  } catch (error) {
+    // A configuration error is the operator's to fix: one line, no stack.
+    console.error(error instanceof ConfigError ? error.message : error)
+    process.exit(1)
+  }
+}
+
+// Run when started as a program (node dist/server.js), not when imported.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main()

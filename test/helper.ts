@@ -1,0 +1,47 @@
+import type { Test } from 'tap'
+import { buildApp, type AppOptions } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { AlmaSimulator } from '../dev/alma-simulator.js'
+import { startEmbeddedStack, type EmbeddedStack, type EmbeddedStackOptions } from '../dev/embedded-stack.js'
+
+export const ALMA_TEST_KEY = 'test-simulator-key-not-secret'
+
+export interface TestStack extends EmbeddedStack {
+  alma: AlmaSimulator
+}
+
+/** dynalite, fauxqs and the Alma simulator, and the process environment pointing at them. */
+export async function startTestStack (t: Test, options: EmbeddedStackOptions = {}): Promise<TestStack> {
+  const stack = await startEmbeddedStack({ almaApiKey: ALMA_TEST_KEY, ...options })
+  Object.assign(process.env, stack.env)
+  t.teardown(() => stack.close())
+  return stack as TestStack
+}
+
+export interface TestApp {
+  app: Awaited<ReturnType<typeof buildApp>>
+  /** every log line the app wrote, parsed */
+  logs: Array<Record<string, unknown>>
+  /** the raw log output, for searching */
+  rawLogs: () => string
+}
+
+/** The app as `npm run dev` builds it, configured by the stack's environment only. */
+export async function buildTestApp (t: Test, overrides: Partial<AppOptions> = {}): Promise<TestApp> {
+  const lines: string[] = []
+  const app = await buildApp({
+    config: loadConfig(),
+    logger: { level: 'debug', stream: { write: (line: string) => { lines.push(line) } } },
+    almaRetryBaseDelayMs: 5,
+    ...overrides
+  })
+  t.teardown(() => app.close())
+  return {
+    app,
+    get logs () { return lines.map((line) => JSON.parse(line) as Record<string, unknown>) },
+    rawLogs: () => lines.join('')
+  }
+}
+
+export const DAY = 24 * 60 * 60
+export const nowSeconds = () => Math.floor(Date.now() / 1000)

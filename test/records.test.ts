@@ -1,0 +1,75 @@
+import t from 'tap'
+import { almaFee, almaLoan, almaRequest, almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { KIND_SPECS } from '../src/resolution/kinds.js'
+import { MAX_CACHED_IDS_PER_LIST, readCachedItem, readCachedUser, toRecord } from '../src/resolution/records.js'
+
+const NOW = 1_800_000_000
+
+t.test('toRecord keeps exactly the contract fields, values untouched', async (t) => {
+  const loan = { ...almaLoan('u1', 4), user_id: 'u1', expiry_date: NOW, extra: 'x' }
+  const record = toRecord(KIND_SPECS.loans, loan)
+  t.same(Object.keys(record), KIND_SPECS.loans.fields.filter((field) => field in loan))
+  t.equal(record.author, null, 'null stays null')
+  t.equal(record.renewable, true)
+  t.notOk('user_id' in record, 'cache-only attributes never appear')
+  t.notOk('expiry_date' in record)
+  t.notOk('extra' in record)
+
+  const sparse = toRecord(KIND_SPECS.loans, { loan_id: '1', title: 'only' })
+  t.same(sparse, { loan_id: '1', title: 'only' }, 'missing fields are left out, not defaulted')
+})
+
+t.test("a fee's Alma `transaction` is the record's `transactions`", async (t) => {
+  const fee = almaFee('u1', 2)
+  const record = toRecord(KIND_SPECS.fees, fee)
+  t.same(record.transactions, fee.transaction)
+  t.notOk('transaction' in record)
+  t.equal(record.creation_time, 1730419200000, 'epoch milliseconds stay a number')
+})
+
+t.test('cached rows and Alma records give the same record', async (t) => {
+  const records = almaUserRecords('same-user', { loans: 2, requests: 2, fees: 2 })
+  const rows = cacheRowsOf('same-user', records, NOW + 10)
+  for (const kind of ['loans', 'requests', 'fees'] as const) {
+    rows[kind].forEach((row, i) => {
+      const cached = readCachedItem(KIND_SPECS[kind], row, 'same-user', NOW)
+      t.same(cached?.record, toRecord(KIND_SPECS[kind], records[kind][i] as Record<string, unknown>), `${kind} ${i}`)
+    })
+  }
+})
+
+t.test('readCachedItem: ownership, validity and types', async (t) => {
+  const [row] = cacheRowsOf('Owner', { loans: [almaLoan('owner', 1)], requests: [], fees: [] }, NOW).loans
+  t.same(readCachedItem(KIND_SPECS.loans, row, 'OWNER', NOW)?.fresh, true, 'owner compared case-insensitively; expiry equal to now is valid')
+  t.same(readCachedItem(KIND_SPECS.loans, row, 'owner', NOW + 1)?.fresh, false, 'expired copy kept as stale-able')
+  t.equal(readCachedItem(KIND_SPECS.loans, row, 'someone-else', NOW), undefined, 'another user never sees it')
+  t.equal(readCachedItem(KIND_SPECS.loans, undefined, 'owner', NOW), undefined)
+  t.equal(readCachedItem(KIND_SPECS.loans, 'text', 'owner', NOW), undefined)
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, expiry_date: String(NOW) }, 'owner', NOW), undefined, 'validity of the wrong type')
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, renewable: 'yes' }, 'owner', NOW), undefined, 'field of the wrong type')
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, loan_id: undefined }, 'owner', NOW), undefined, 'missing key attribute')
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, user_id: undefined }, 'owner', NOW), undefined, 'missing owner')
+
+  const request = { ...almaRequest('owner', 1), user_primary_id: 'owner', record_expiry_date: NOW, expiry_date: '2027-01-31Z' }
+  t.ok(readCachedItem(KIND_SPECS.requests, request, 'owner', NOW)?.fresh, "a request's expiry_date is Alma's date, not validity")
+  t.equal(readCachedItem(KIND_SPECS.requests, { ...request, record_expiry_date: undefined }, 'owner', NOW), undefined)
+
+  const fee = { ...almaFee('owner', 1), expiry_date: NOW }
+  t.ok(readCachedItem(KIND_SPECS.fees, fee, 'owner', NOW), 'fee owner from user_primary_id.value')
+  t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, user_primary_id: 'owner' }, 'owner', NOW), undefined, 'fee owner must be a map')
+})
+
+t.test('readCachedUser', async (t) => {
+  const row = { primary_id: 'u1', expiry_date: NOW, loan_ids: ['a1', 'a1', 'b2'], request_ids: new Set(['r1']) }
+  t.same(readCachedUser(row, 'U1', NOW), { fresh: true, ids: { loans: ['a1', 'b2'], requests: ['r1'], fees: [] } },
+    'lists or sets, deduplicated; an absent list is empty; key compared lowercased')
+  t.equal(readCachedUser(row, 'U1', NOW + 1)?.fresh, false)
+  t.equal(readCachedUser(undefined, 'u1', NOW), undefined)
+  t.equal(readCachedUser({ ...row, primary_id: 'u2' }, 'u1', NOW), undefined)
+  t.equal(readCachedUser({ ...row, expiry_date: 'soon' }, 'u1', NOW), undefined)
+  t.equal(readCachedUser({ ...row, loan_ids: 'a1' }, 'u1', NOW), undefined)
+  t.equal(readCachedUser({ ...row, loan_ids: ['../admin'] }, 'u1', NOW), undefined, 'an ID that breaks 2.2 is never used')
+  t.equal(readCachedUser({ ...row, loan_ids: [1, 2] }, 'u1', NOW), undefined)
+  const huge = Array.from({ length: MAX_CACHED_IDS_PER_LIST + 1 }, (_, i) => `id${i}`)
+  t.equal(readCachedUser({ ...row, loan_ids: huge }, 'u1', NOW), undefined, 'an outsized list is not fanned out')
+})
