@@ -20,8 +20,8 @@ export async function startTestStack (t: Test, options: EmbeddedStackOptions = {
 
 export interface TestApp {
   app: Awaited<ReturnType<typeof buildApp>>
-  /** every log line the app wrote, parsed */
-  logs: Array<Record<string, unknown>>
+  /** every log line the app wrote so far, parsed */
+  logs: () => Array<Record<string, unknown>>
   /** the raw log output, for searching */
   rawLogs: () => string
 }
@@ -38,7 +38,7 @@ export async function buildTestApp (t: Test, overrides: Partial<AppOptions> = {}
   t.teardown(() => app.close())
   return {
     app,
-    get logs () { return lines.map((line) => JSON.parse(line) as Record<string, unknown>) },
+    logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     rawLogs: () => lines.join('')
   }
 }

@@ -55,7 +55,7 @@ async function listsFromCachedUser (ctx: ResolutionContext, userID: string, user
   const rows = await readRows(ctx, kinds.flatMap((kind) => user.ids[kind].map((id) => ({ table: kind, id }))))
   const sources = new Set<Source>()
   const lists = emptyLists()
-  await Promise.all(kinds.map(async (kind) => {
+  await settleAll(kinds.map(async (kind) => {
     lists[kind] = await completeList(ctx, userID, kind, user.ids[kind], cachedItems(ctx, userID, kind, user.ids[kind], rows), sources)
   }))
   return { value: lists, cache: outcomeOf(sources) }
@@ -111,7 +111,7 @@ async function oneByOne (
 ): Promise<Map<string, AlmaRecord>> {
   const spec = KIND_SPECS[kind]
   const found = new Map<string, AlmaRecord>()
-  await Promise.all(missing.map(async (id) => {
+  await settleAll(missing.map(async (id) => {
     try {
       const record = await ctx.alma.item(kind, userID, id, ctx.deadline)
       if (record !== undefined) found.set(id, toRecord(spec, record))
@@ -130,7 +130,7 @@ async function oneByOne (
 async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: readonly Kind[], expiredUser: CachedUser | undefined): Promise<Resolved<Lists>> {
   const lists = emptyLists()
   try {
-    await Promise.all(kinds.map(async (kind) => {
+    await settleAll(kinds.map(async (kind) => {
       const records = await ctx.alma.list(kind, userID, ctx.deadline)
       lists[kind] = records.map((record) => toRecord(KIND_SPECS[kind], record))
     }))
@@ -216,6 +216,17 @@ function cachedItems (ctx: ResolutionContext, userID: string, kind: Kind, ids: r
 
 function logStale (ctx: ResolutionContext, what: string, error: unknown): void {
   ctx.log.warn({ err: error, stale: what }, 'Alma failed; serving an expired cache copy')
+}
+
+/**
+ * Promise.all that waits for every promise before it rejects: a request must
+ * not answer while some of its Alma calls are still under way.
+ */
+async function settleAll<T> (promises: ReadonlyArray<Promise<T>>): Promise<T[]> {
+  const results = await Promise.allSettled(promises)
+  const failed = results.find((result) => result.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value)
 }
 
 const emptyLists = (): Lists => ({ loans: [], requests: [], fees: [] })

@@ -1,0 +1,228 @@
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+
+// A stand-in for Ex Libris Alma's Users API, speaking the HTTP behaviour of
+// shared/alma-api.md: the key check, JSON only on request, paging (default 10,
+// at most 100) with total_record_count, list keys absent when empty, Alma's
+// error bodies and codes, and faults on demand (429, 5xx, silence, latency).
+
+export type AlmaRecord = Record<string, unknown>
+
+export interface SimulatedUser {
+  primary_id: string
+  loans?: AlmaRecord[]
+  requests?: AlmaRecord[]
+  fees?: AlmaRecord[]
+}
+
+export interface AlmaCall { method: string, path: string, query: Record<string, string>, status: number }
+
+export interface InjectedFault {
+  status: number
+  retryAfter?: string
+  /** raw body, sent as text/plain; default: an Alma error body fitting the status */
+  body?: string
+  errorCode?: string
+}
+
+export interface AlmaSimulatorOptions {
+  apiKey: string
+  latencyMs?: number
+  host?: string
+  port?: number
+}
+
+type ListKind = 'loans' | 'requests' | 'fees'
+const LIST_FIELD: Record<ListKind, string> = { loans: 'item_loan', requests: 'user_request', fees: 'fee' }
+const ID_FIELD: Record<ListKind, string> = { loans: 'loan_id', requests: 'request_id', fees: 'id' }
+const ITEM_NOT_FOUND: Record<ListKind, [string, string]> = {
+  loans: ['401823', 'Loan ID does not exist'],
+  requests: ['401907', 'No request found for the given request ID'],
+  fees: ['401665', 'Fine not found']
+}
+
+class AlmaAnswer extends Error {
+  constructor (readonly status: number, readonly errorCode: string, readonly errorMessage: string) {
+    super(errorMessage)
+  }
+}
+
+export class AlmaSimulator {
+  latencyMs: number
+  readonly calls: AlmaCall[] = []
+  readonly #users = new Map<string, SimulatedUser>()
+  readonly #faults: Array<InjectedFault | 'hang'> = []
+  readonly #pending = new Set<NodeJS.Timeout>()
+  readonly #apiKey: string
+  readonly #server = Fastify({ logger: false, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } })
+  #url = ''
+  #trackingId = 0
+
+  private constructor (options: AlmaSimulatorOptions) {
+    this.#apiKey = options.apiKey
+    this.latencyMs = options.latencyMs ?? 0
+    for (const kind of ['loans', 'requests', 'fees'] as const) {
+      this.#server.get(`/almaws/v1/users/:userId/${kind}`, (request, reply) => this.#answer(request, reply, () => this.#list(kind, request)))
+      this.#server.get(`/almaws/v1/users/:userId/${kind}/:itemId`, (request, reply) => this.#answer(request, reply, () => this.#item(kind, request)))
+    }
+    this.#server.setNotFoundHandler((request, reply) => this.#answer(request, reply, () => {
+      throw new AlmaAnswer(400, '401652', 'General Error - An error has occurred while processing the request.')
+    }))
+  }
+
+  static async start (options: AlmaSimulatorOptions): Promise<AlmaSimulator> {
+    const simulator = new AlmaSimulator(options)
+    await simulator.#server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 })
+    const { address, port } = simulator.#server.server.address() as AddressInfo
+    simulator.#url = `http://${address}:${port}`
+    return simulator
+  }
+
+  /** base URL; the client appends /almaws/v1/... */
+  get url (): string { return this.#url }
+
+  callsTo (pathPrefix: string): AlmaCall[] {
+    return this.calls.filter((call) => call.path.startsWith(pathPrefix))
+  }
+
+  resetCalls (): void { this.calls.length = 0 }
+
+  addUser (user: SimulatedUser): void { this.#users.set(user.primary_id.toLowerCase(), user) }
+
+  removeUser (primaryId: string): void { this.#users.delete(primaryId.toLowerCase()) }
+
+  clear (): void {
+    this.#users.clear()
+    this.clearFaults()
+    this.resetCalls()
+  }
+
+  /** The next `count` requests that pass the key check answer with this fault. */
+  injectFaults (count: number, fault: InjectedFault): void {
+    for (let i = 0; i < count; i++) this.#faults.push(fault)
+  }
+
+  /** The next `count` requests never answer (until close). */
+  hang (count: number): void {
+    for (let i = 0; i < count; i++) this.#faults.push('hang')
+  }
+
+  clearFaults (): void { this.#faults.length = 0 }
+
+  async close (): Promise<void> {
+    for (const timer of this.#pending) clearTimeout(timer)
+    this.#pending.clear()
+    await this.#server.close()
+  }
+
+  async #answer (request: FastifyRequest, reply: FastifyReply, work: () => AlmaRecord): Promise<FastifyReply | undefined> {
+    const [path = ''] = request.url.split('?')
+    const call: AlmaCall = { method: request.method, path, query: { ...(request.query as Record<string, string>) }, status: 0 }
+    this.calls.push(call)
+    if (this.latencyMs > 0) await this.#sleep(this.latencyMs)
+
+    let status = 200
+    let body: AlmaRecord
+    try {
+      if (request.headers.authorization !== `apikey ${this.#apiKey}`) {
+        throw new AlmaAnswer(401, 'UNAUTHORIZED', 'API-key not defined or not configured to allow this API.')
+      }
+      const fault = this.#faults.shift()
+      if (fault === 'hang') {
+        call.status = -1
+        return reply.hijack() // the socket stays open, unanswered, until close()
+      }
+      if (fault !== undefined) return this.#sendFault(call, reply, fault)
+      body = work()
+    } catch (error) {
+      if (!(error instanceof AlmaAnswer)) throw error
+      status = error.status
+      body = this.#errorBody(error.errorCode, error.errorMessage)
+    }
+    call.status = status
+    return this.#send(request, reply, status, body)
+  }
+
+  #sendFault (call: AlmaCall, reply: FastifyReply, fault: InjectedFault): FastifyReply {
+    call.status = fault.status
+    if (fault.retryAfter !== undefined) reply.header('retry-after', fault.retryAfter)
+    reply.code(fault.status)
+    if (fault.body !== undefined) return reply.type('text/plain').send(fault.body)
+    const [code, message] = fault.status === 429
+      ? [fault.errorCode ?? 'PER_SECOND_THRESHOLD', 'HTTP requests are more than allowed per second']
+      : [fault.errorCode ?? 'INTERNAL_SERVER_ERROR', 'Internal server error']
+    return reply.type('application/json').send(JSON.stringify(this.#errorBody(code, message)))
+  }
+
+  #send (request: FastifyRequest, reply: FastifyReply, status: number, body: AlmaRecord): FastifyReply {
+    reply.code(status)
+    const query = request.query as Record<string, string>
+    if (String(request.headers.accept).includes('application/json') || query.format === 'json') {
+      return reply.type('application/json').send(JSON.stringify(body))
+    }
+    // Without asking for JSON, Alma answers XML.
+    return reply.type('application/xml').send(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result total_record_count="${String(body.total_record_count ?? '')}"/>`)
+  }
+
+  #user (request: FastifyRequest): SimulatedUser {
+    const { userId } = request.params as { userId: string }
+    const user = this.#users.get(userId.toLowerCase())
+    if (user === undefined) throw new AlmaAnswer(400, '401861', `User with identifier ${userId} was not found.`)
+    return user
+  }
+
+  #list (kind: ListKind, request: FastifyRequest): AlmaRecord {
+    const records = this.#user(request)[kind] ?? []
+    const body: AlmaRecord = { total_record_count: records.length }
+    let page = records
+    if (kind === 'fees') {
+      body.total_sum = records.reduce((sum, fee) => sum + (typeof fee.balance === 'number' ? fee.balance : 0), 0)
+      body.currency = 'GBP'
+    } else {
+      const query = request.query as Record<string, string | undefined>
+      const limit = integerParameter(query.limit, 10, 100)
+      const offset = integerParameter(query.offset, 0, Number.MAX_SAFE_INTEGER)
+      page = records.slice(offset, offset + limit)
+    }
+    // With no records on the page, Alma leaves the list key out altogether.
+    return page.length === 0 ? body : { [LIST_FIELD[kind]]: page, ...body }
+  }
+
+  #item (kind: ListKind, request: FastifyRequest): AlmaRecord {
+    const user = this.#user(request)
+    const { itemId } = request.params as { itemId: string }
+    const record = (user[kind] ?? []).find((candidate) => candidate[ID_FIELD[kind]] === itemId)
+    if (record !== undefined) return record
+    // Real Alma sometimes reports a missing item as "General Error"; IDs starting
+    // with g get that answer here, so that tests can ask for it deterministically.
+    if (/^g/i.test(itemId)) throw new AlmaAnswer(400, '401652', 'General Error - An error has occurred while processing the request.')
+    const [code, message] = ITEM_NOT_FOUND[kind]
+    throw new AlmaAnswer(400, code, message)
+  }
+
+  #errorBody (errorCode: string, errorMessage: string): AlmaRecord {
+    this.#trackingId++
+    return {
+      errorsExist: true,
+      errorList: { error: [{ errorCode, errorMessage, trackingId: `E01-SIM-${this.#trackingId}` }] },
+      result: null
+    }
+  }
+
+  #sleep (ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(timer)
+        resolve()
+      }, ms)
+      this.#pending.add(timer)
+    })
+  }
+}
+
+function integerParameter (text: string | undefined, fallback: number, max: number): number {
+  if (text === undefined) return fallback
+  const value = Number(text)
+  if (!/^\d+$/.test(text) || value > max) throw new AlmaAnswer(400, '401666', `Invalid parameter value: ${text}`)
+  return value
+}

@@ -1,0 +1,255 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { KIND_SPECS } from '../src/resolution/kinds.js'
+import { toRecord } from '../src/resolution/records.js'
+import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
+
+// CONTRACT 2.2, 2.3, 3.6 and 3.7: statuses, headers and degraded modes.
+
+const stack = await startTestStack(t)
+const { app, rawLogs } = await buildTestApp(t, { almaCallTimeoutMs: 300 })
+const get = (url: string) => app.inject({ method: 'GET', url })
+
+const records = almaUserRecords('faults-1', { loans: 3, requests: 1, fees: 1 })
+stack.alma.addUser({ primary_id: 'faults-1', ...records })
+stack.alma.addUser({ primary_id: 'faults-2', ...records })
+const loanID = String(records.loans[0]?.loan_id)
+
+t.beforeEach(() => {
+  stack.alma.clearFaults()
+  stack.alma.resetCalls()
+})
+
+/** Runs `build` with some process variables changed (the AWS SDK reads endpoints from there). */
+async function withEnv<T> (changes: Record<string, string | undefined>, build: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(changes).map((name) => [name, process.env[name]]))
+  const apply = (values: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  }
+  apply(changes)
+  try {
+    return await build()
+  } finally {
+    apply(saved)
+  }
+}
+
+async function closedPort (): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return `http://127.0.0.1:${port}`
+}
+
+t.test('400: identifiers that break 2.2 never reach the cache or Alma', async (t) => {
+  const bad = [
+    '/users/..%2Fadmin', '/users/a%2F..%2F..%2Fconf', '/users/a%3Fx=1', '/users/a%23frag',
+    '/users/a%20b', `/users/${'a'.repeat(256)}`, '/users/%00', '/users/caf%C3%A9',
+    '/users/ok/loans/a%2Fb', '/users/ok/loans/_.-', `/users/ok/requests/${'r'.repeat(65)}`, '/users/ok/fees/a@b', '/users/ok/fees/-'
+  ]
+  for (const url of bad) {
+    const response = await get(url)
+    t.equal(response.statusCode, 400, url)
+    t.equal(response.headers['cache-control'], 'no-store')
+    const body = response.json()
+    t.same(Object.keys(body).sort(), ['error', 'message', 'statusCode'])
+    t.equal(body.error, 'Bad Request')
+  }
+  t.equal(stack.alma.calls.length, 0, 'no Alma path was reached')
+
+  t.match((await get('/users/ok/loans/_.-')).json().message, /loanID/)
+
+  // inject() resolves dot segments as a URL would (test/server.test.ts sends them raw):
+  // whatever is left of the path, no Alma call follows.
+  for (const url of ['/users/..', '/users/.', '/users/ok/loans/..', '/users/%2e%2e/loans']) {
+    t.not((await get(url)).statusCode, 200, url)
+  }
+  t.equal(stack.alma.calls.length, 0)
+
+  const longest = await get(`/users/${'a'.repeat(255)}`)
+  t.equal(longest.statusCode, 404, 'a 255-character ID is valid (and unknown to Alma)')
+})
+
+t.test('404 for unknown routes, as JSON, with no-store', async (t) => {
+  for (const url of ['/', '/nothing', '/users/faults-1/things', '/users/faults-1/loans/1/more']) {
+    const response = await get(url)
+    t.equal(response.statusCode, 404, url)
+    t.equal(response.json().statusCode, 404)
+    t.equal(response.headers['cache-control'], 'no-store')
+  }
+  const post = await app.inject({ method: 'POST', url: '/users/faults-1' })
+  t.equal(post.statusCode, 404)
+})
+
+t.test('identifiers are percent-encoded into Alma URLs', async (t) => {
+  stack.alma.addUser({ primary_id: 'o+brien@uni.ac.uk' })
+  const response = await get('/users/o+brien@uni.ac.uk/fees')
+  t.equal(response.statusCode, 200)
+  t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/o%2Bbrien%40uni.ac.uk/fees'])
+})
+
+t.test('Alma 5xx: retried, then 502 without internals', async (t) => {
+  stack.alma.injectFaults(3, { status: 500, body: 'java.lang.NullPointerException at com.exlibris.Secret' })
+  const response = await get(`/users/faults-1/loans/${loanID}`)
+  t.equal(response.statusCode, 502)
+  t.same(response.json(), { statusCode: 502, error: 'Bad Gateway', message: 'Alma answered with an unusable response' })
+  t.equal(stack.alma.calls.length, 3, 'first attempt and two retries')
+  t.notMatch(response.body, /java|exlibris|Secret/)
+})
+
+t.test('Alma 5xx once, then fine: 200', async (t) => {
+  stack.alma.injectFaults(1, { status: 503 })
+  const response = await get(`/users/faults-1/loans/${loanID}`)
+  t.equal(response.statusCode, 200)
+  t.equal(stack.alma.calls.length, 2)
+})
+
+t.test('Alma 200 with a body that is not JSON: 502', async (t) => {
+  stack.alma.injectFaults(1, { status: 200, body: '<html>maintenance</html>' })
+  const response = await get('/users/faults-1/fees')
+  t.equal(response.statusCode, 502)
+})
+
+t.test('Alma 429: retried honouring Retry-After, then 503 with Retry-After', async (t) => {
+  stack.alma.injectFaults(3, { status: 429, retryAfter: '0' })
+  const response = await get('/users/faults-1/requests')
+  t.equal(response.statusCode, 503)
+  t.equal(response.headers['retry-after'], '1')
+  t.equal(response.json().error, 'Service Unavailable')
+  t.equal(stack.alma.calls.length, 3)
+
+  stack.alma.resetCalls()
+  stack.alma.injectFaults(1, { status: 429, retryAfter: '0' })
+  const recovered = await get('/users/faults-1/requests')
+  t.equal(recovered.statusCode, 200, '429 once, then fine')
+  t.equal(stack.alma.calls.length, 2)
+})
+
+t.test('a Retry-After beyond the request budget is not waited for', async (t) => {
+  stack.alma.injectFaults(1, { status: 429, retryAfter: '120' })
+  const started = Date.now()
+  const response = await get('/users/faults-1/requests')
+  t.equal(response.statusCode, 503)
+  t.equal(response.headers['retry-after'], '120')
+  t.ok(Date.now() - started < 5000)
+})
+
+t.test('Alma never answers: 504 within the call budget', async (t) => {
+  stack.alma.hang(3)
+  const response = await get(`/users/faults-1/loans/${loanID}`)
+  t.equal(response.statusCode, 504)
+  t.same(response.json(), { statusCode: 504, error: 'Gateway Timeout', message: 'Alma did not answer in time' })
+})
+
+t.test('Alma fails, expired copy exists: the copy, X-Cache stale', async (t) => {
+  const rows = cacheRowsOf('faults-1', records, nowSeconds() - DAY)
+  await stack.writeCacheRows(rows)
+  stack.alma.injectFaults(20, { status: 500 })
+
+  const item = await get(`/users/faults-1/loans/${loanID}`)
+  t.equal(item.statusCode, 200)
+  t.equal(item.headers['x-cache'], 'stale')
+  t.same(item.json(), toRecord(KIND_SPECS.loans, records.loans[0] as Record<string, unknown>))
+
+  const user = await get('/users/faults-1')
+  t.equal(user.statusCode, 200)
+  t.equal(user.headers['x-cache'], 'stale', 'expired user record and expired items')
+  t.equal(user.json().loans.length, 3)
+})
+
+t.test('Alma fails, no copy: the error stands', async (t) => {
+  stack.alma.addUser({ primary_id: 'faults-nocopy', loans: [] })
+  stack.alma.injectFaults(3, { status: 500 })
+  const response = await get('/users/faults-nocopy/loans')
+  t.equal(response.statusCode, 502)
+})
+
+t.test('a wrong Alma key is 502 with an alarm line, and the key appears nowhere', async (t) => {
+  const wrongKey = 'wrong-key-that-must-not-leak-42'
+  stack.alma.addUser({ primary_id: 'faults-key' })
+  await withEnv({ ALMA_API_KEY: wrongKey }, async () => {
+    const { app: misconfigured, rawLogs: misLogs } = await buildTestApp(t)
+    const response = await misconfigured.inject({ method: 'GET', url: '/users/faults-key/loans' })
+    t.equal(response.statusCode, 502)
+    t.notMatch(response.body, wrongKey)
+    t.notMatch(JSON.stringify(response.headers), wrongKey)
+    t.match(misLogs(), /refused the API key/, 'an operator can alarm on this')
+    t.notMatch(misLogs(), wrongKey)
+  })
+  t.notMatch(rawLogs(), ALMA_TEST_KEY, 'nor the good key, in all the failures above')
+})
+
+t.test('DynamoDB unreachable: served from Alma as a miss, failure logged', async (t) => {
+  const rows = cacheRowsOf('faults-1', records, nowSeconds() + DAY)
+  await stack.writeCacheRows(rows)
+  await withEnv({ AWS_ENDPOINT_URL_DYNAMODB: await closedPort() }, async () => {
+    const { app: noCache, rawLogs: noCacheLogs } = await buildTestApp(t)
+    const response = await noCache.inject({ method: 'GET', url: '/users/faults-1' })
+    t.equal(response.statusCode, 200)
+    t.equal(response.headers['x-cache'], 'miss', 'valid rows exist, but the cache cannot be read')
+    t.match(noCacheLogs(), /cache read failed/)
+    const item = await noCache.inject({ method: 'GET', url: `/users/faults-1/loans/${loanID}` })
+    t.equal(item.statusCode, 200)
+    t.equal(item.headers['x-cache'], 'miss')
+  })
+})
+
+t.test('SQS unreachable: 200 all the same, failure logged', async (t) => {
+  await withEnv({ AWS_ENDPOINT_URL_SQS: await closedPort() }, async () => {
+    const { app: noQueue, rawLogs: noQueueLogs } = await buildTestApp(t)
+    const response = await noQueue.inject({ method: 'GET', url: '/users/faults-2/fees' })
+    t.equal(response.statusCode, 200)
+    t.match(noQueueLogs(), /could not queue the user/)
+  })
+})
+
+t.test('the key from SSM: read once, a failure retried on the next request', async (t) => {
+  let failing = true
+  const asked: string[] = []
+  const ssm: Server = createServer((request, response) => {
+    let body = ''
+    request.on('data', (chunk) => { body += chunk })
+    request.on('end', () => {
+      asked.push(String(request.headers['x-amz-target']))
+      response.setHeader('content-type', 'application/x-amz-json-1.1')
+      if (failing) {
+        response.statusCode = 500
+        response.end(JSON.stringify({ __type: 'InternalServerError', message: 'down' }))
+        return
+      }
+      const { Name, WithDecryption } = JSON.parse(body)
+      t.equal(WithDecryption, true, 'read with decryption')
+      response.end(JSON.stringify({ Parameter: { Name, Type: 'SecureString', Value: ALMA_TEST_KEY, Version: 1 } }))
+    })
+  })
+  await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => ssm.close(resolve)))
+
+  const { app: fromSsm } = await withEnv({
+    ALMA_API_KEY: undefined,
+    ALMA_API_KEY_NAME: '/alma/api-key',
+    AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${(ssm.address() as AddressInfo).port}`
+  }, async () => {
+    const built = await buildTestApp(t)
+    // The SSM client is made on first use, so the endpoint must stay set until then.
+    const failed = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+    t.equal(failed.statusCode, 502)
+    t.same(failed.json().message, 'The service could not read its Alma API key')
+    failing = false
+    const first = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+    t.equal(first.statusCode, 200, 'the failure was not cached')
+    return built
+  })
+  const again = await fromSsm.inject({ method: 'GET', url: '/users/faults-2/requests' })
+  t.equal(again.statusCode, 200)
+  t.ok(asked.every((target) => target === 'AmazonSSM.GetParameter'))
+  const successful = asked.length
+  await fromSsm.inject({ method: 'GET', url: '/users/faults-2/loans' })
+  t.equal(asked.length, successful, 'read once per process')
+})

@@ -1,0 +1,184 @@
+import t from 'tap'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { Type } from '@sinclair/typebox'
+import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { Fee, Loan, Request } from '../src/schemas/records.js'
+import { toRecord } from '../src/resolution/records.js'
+import { KIND_SPECS, type AlmaRecord } from '../src/resolution/kinds.js'
+import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
+
+// CONTRACT 3.3 and 3.5 through the HTTP surface, against dynalite, fauxqs and
+// the Alma simulator.
+
+const stack = await startTestStack(t)
+const { app, logs } = await buildTestApp(t)
+
+// The 200 bodies must match the documented schemas, with nothing extra.
+const summaryShape = TypeCompiler.Compile(Type.Object({
+  primary_id: Type.String(),
+  loans: Type.Array(Type.Object(Loan.properties, { additionalProperties: false })),
+  requests: Type.Array(Type.Object(Request.properties, { additionalProperties: false })),
+  fees: Type.Array(Type.Object(Fee.properties, { additionalProperties: false }))
+}, { additionalProperties: false }))
+
+const recordsOf = (records: ReturnType<typeof almaUserRecords>) => ({
+  loans: records.loans.map((record) => toRecord(KIND_SPECS.loans, record)),
+  requests: records.requests.map((record) => toRecord(KIND_SPECS.requests, record)),
+  fees: records.fees.map((record) => toRecord(KIND_SPECS.fees, record))
+})
+
+const get = (url: string) => app.inject({ method: 'GET', url })
+
+t.test('cached user: all from the cache, no Alma call, nobody queued', async (t) => {
+  const records = almaUserRecords('cached-1', { loans: 30, requests: 10, fees: 5 })
+  stack.alma.addUser({ primary_id: 'cached-1', ...records })
+  await stack.writeCacheRows(cacheRowsOf('cached-1', records, nowSeconds() + DAY))
+  stack.alma.resetCalls()
+  const queuedBefore = stack.queuedUserIDs().length
+
+  const response = await get('/users/cached-1')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'hit')
+  t.equal(response.headers['cache-control'], 'no-store')
+  const body = response.json()
+  t.same(body, { primary_id: 'cached-1', ...recordsOf(records) })
+  t.ok(summaryShape.Check(body), 'matches the documented schema, no extra field')
+  t.equal(stack.alma.calls.length, 0, 'a hit makes no Alma call')
+  t.equal(stack.queuedUserIDs().length, queuedBefore, 'a valid user record is not queued')
+
+  for (const kind of ['loans', 'requests', 'fees'] as const) {
+    const list = await get(`/users/CACHED-1/${kind}`)
+    t.equal(list.statusCode, 200, kind)
+    t.equal(list.headers['x-cache'], 'hit', `${kind}: the key is the lowercased user ID`)
+    t.same(list.json(), recordsOf(records)[kind])
+  }
+  t.equal(stack.alma.calls.length, 0)
+})
+
+t.test('user only in Alma: every list paged from Alma, user queued once as written', async (t) => {
+  const records = almaUserRecords('alma-only-1', { loans: 145, requests: 23, fees: 4 })
+  stack.alma.addUser({ primary_id: 'alma-only-1', ...records })
+  stack.alma.resetCalls()
+  const queuedBefore = stack.queuedUserIDs().length
+
+  const response = await get('/users/Alma-Only-1')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'miss')
+  const body = response.json()
+  t.equal(body.primary_id, 'Alma-Only-1', 'primary_id echoes the ID as written')
+  t.same({ loans: body.loans, requests: body.requests, fees: body.fees }, recordsOf(records), 'lists complete past one page')
+  t.ok(summaryShape.Check(body))
+
+  const calls = stack.alma.calls.map((call) => `${call.path}?${new URLSearchParams(call.query)}`).sort()
+  t.same(calls, [
+    '/almaws/v1/users/Alma-Only-1/fees?',
+    '/almaws/v1/users/Alma-Only-1/loans?limit=100&offset=0',
+    '/almaws/v1/users/Alma-Only-1/loans?limit=100&offset=100',
+    '/almaws/v1/users/Alma-Only-1/requests?limit=100&offset=0'
+  ], 'pages of 100, no per-item calls')
+  t.same(stack.queuedUserIDs().slice(queuedBefore), ['Alma-Only-1'], 'queued once, body exactly as the caller wrote it')
+})
+
+t.test('expired user record: served from Alma and queued', async (t) => {
+  const records = almaUserRecords('expired-1', { loans: 2, requests: 1, fees: 1 })
+  stack.alma.addUser({ primary_id: 'expired-1', ...records })
+  await stack.writeCacheRows(cacheRowsOf('expired-1', records, nowSeconds() - 1))
+  stack.alma.resetCalls()
+  const queuedBefore = stack.queuedUserIDs().length
+
+  const response = await get('/users/expired-1/loans')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'miss')
+  t.same(response.json(), recordsOf(records).loans)
+  t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/expired-1/loans'])
+  t.same(stack.queuedUserIDs().slice(queuedBefore), ['expired-1'])
+})
+
+t.test('valid user, some items not valid: the cheaper of item calls and list pages', async (t) => {
+  const records = almaUserRecords('partial-1', { loans: 12, requests: 3, fees: 2 })
+  stack.alma.addUser({ primary_id: 'partial-1', ...records })
+  const rows = cacheRowsOf('partial-1', records, nowSeconds() + DAY)
+  const expired = cacheRowsOf('partial-1', records, nowSeconds() - DAY)
+  // Loans: 3 expired, 2 absent from the cache: one list page beats five item calls.
+  await stack.writeCacheRows({ ...rows, loans: [...rows.loans.slice(0, 7), ...expired.loans.slice(7, 10)], requests: rows.requests.slice(0, 2) })
+  stack.alma.resetCalls()
+
+  const loans = await get('/users/partial-1/loans')
+  t.equal(loans.statusCode, 200)
+  t.equal(loans.headers['x-cache'], 'partial')
+  t.same(loans.json(), recordsOf(records).loans, 'the whole list, in the user record order')
+  t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/partial-1/loans'], 'one list page')
+
+  // Requests: one missing of three: one item call beats a page only on a tie, and is exact.
+  stack.alma.resetCalls()
+  const requests = await get('/users/partial-1/requests')
+  t.equal(requests.headers['x-cache'], 'partial')
+  t.same(requests.json(), recordsOf(records).requests)
+  t.same(stack.alma.calls.map((call) => call.path), [`/almaws/v1/users/partial-1/requests/${records.requests[2]?.request_id}`])
+  t.same(stack.alma.calls[0]?.query, {}, 'an item call, not a page')
+})
+
+t.test('items Alma no longer has are left out', async (t) => {
+  const records = almaUserRecords('gone-1', { loans: 3, requests: 0, fees: 0 })
+  const rows = cacheRowsOf('gone-1', records, nowSeconds() + DAY)
+  await stack.writeCacheRows({ ...rows, loans: rows.loans.slice(0, 2) })
+  // Alma has returned the third loan since the cache was written.
+  stack.alma.addUser({ primary_id: 'gone-1', ...records, loans: records.loans.slice(0, 2) })
+  stack.alma.resetCalls()
+
+  const response = await get('/users/gone-1/loans')
+  t.equal(response.statusCode, 200)
+  t.same(response.json(), recordsOf(records).loans.slice(0, 2))
+  t.equal(response.headers['x-cache'], 'partial', 'Alma was asked, and answered "not found"')
+})
+
+t.test('a cached user with 250 loans reads them in batches of at most 100', async (t) => {
+  const records = almaUserRecords('many-1', { loans: 250, requests: 0, fees: 0 })
+  await stack.writeCacheRows(cacheRowsOf('many-1', records, nowSeconds() + DAY))
+  stack.alma.resetCalls()
+  const response = await get('/users/many-1/loans')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'hit')
+  t.equal(response.json().length, 250)
+  t.same(response.json(), recordsOf(records).loans)
+  t.equal(stack.alma.calls.length, 0)
+})
+
+t.test('an empty user: empty lists, the list keys absent in Alma', async (t) => {
+  stack.alma.addUser({ primary_id: 'empty-1' })
+  const response = await get('/users/empty-1')
+  t.equal(response.statusCode, 200)
+  t.same(response.json(), { primary_id: 'empty-1', loans: [], requests: [], fees: [] })
+})
+
+t.test('a user neither cached nor in Alma is 404, and was queued', async (t) => {
+  const queuedBefore = stack.queuedUserIDs().length
+  const response = await get('/users/nobody-1/loans')
+  t.equal(response.statusCode, 404)
+  t.same(response.json(), { statusCode: 404, error: 'Not Found', message: 'User not found' })
+  t.equal(response.headers['cache-control'], 'no-store')
+  t.notOk(response.headers['x-cache'], 'X-Cache is for 200s')
+  t.same(stack.queuedUserIDs().slice(queuedBefore), ['nobody-1'])
+})
+
+t.test('corrupt cache rows are misses, never 500s', async (t) => {
+  const records = almaUserRecords('corrupt-1', { loans: 2, requests: 1, fees: 1 })
+  stack.alma.addUser({ primary_id: 'corrupt-1', ...records })
+  const rows = cacheRowsOf('corrupt-1', records, nowSeconds() + DAY)
+  await stack.writeCacheRows({
+    ...rows,
+    loans: [{ ...rows.loans[0], renewable: 'sometimes' } as AlmaRecord, { ...rows.loans[1], expiry_date: 'never' } as AlmaRecord],
+    requests: [{ ...rows.requests[0], user_primary_id: 42 } as AlmaRecord]
+  })
+  stack.alma.resetCalls()
+  const response = await get('/users/corrupt-1')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'partial', 'the fee was fine')
+  t.same(response.json(), { primary_id: 'corrupt-1', ...recordsOf(records) })
+
+  await stack.writeCacheRows({ user: { ...rows.user, loan_ids: 'not-a-list' } })
+  const corruptUser = await get('/users/corrupt-1')
+  t.equal(corruptUser.statusCode, 200)
+  t.equal(corruptUser.headers['x-cache'], 'miss', 'a corrupt user row is a missing one')
+  t.ok(logs().some((line) => (line.res as { statusCode?: number } | undefined)?.statusCode === 200), 'the app logs its answers')
+})
