@@ -14,22 +14,27 @@ export interface ServerOptions {
 /** The local HTTP server of CONTRACT 6: the same app as the Lambdas, on one port. */
 export async function startServer ({ config, port, host, onClose }: ServerOptions) {
   const app = await buildApp({ config })
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  /* c8 ignore next 5: runs on a signal, in the spawned server of test/server.test.ts */
+  const graceful = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'server closing after an error')
     else app.log.info({ signal }, 'server closing')
     await app.close()
+  })
+  app.addHook('onClose', async () => {
+    graceful.uninstall()
     await onClose?.()
   })
   await app.listen({ port, host })
   return app
 }
 
-function readPort (text: string | undefined): number {
+export function readPort (text: string | undefined): number {
   const port = Number(text ?? 3000)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT (not a port number: ${text})`])
   return port
 }
 
+/* c8 ignore start: the program itself is run as dist/server.js by test/server.test.ts */
 async function main () {
   try {
     await startServer({ config: loadConfig(), port: readPort(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' })
@@ -42,3 +47,4 @@ async function main () {
 
 // Run when started as a program (node dist/server.js), not when imported.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main()
+/* c8 ignore stop */

@@ -163,6 +163,32 @@ t.test('Alma fails, expired copy exists: the copy, X-Cache stale', async (t) => 
   t.equal(user.json().loans.length, 3)
 })
 
+t.test('valid user record, Alma fails: expired item copies fill the list, X-Cache stale', async (t) => {
+  const many = almaUserRecords('faults-stale-list', { loans: 12, requests: 3, fees: 0 })
+  stack.alma.addUser({ primary_id: 'faults-stale-list', ...many })
+  const fresh = cacheRowsOf('faults-stale-list', many, nowSeconds() + DAY)
+  const expired = cacheRowsOf('faults-stale-list', many, nowSeconds() - DAY)
+  // Loans: 5 of 12 expired (the list-page path); requests: 1 of 3 expired (the per-item path).
+  await stack.writeCacheRows({
+    user: fresh.user,
+    loans: [...fresh.loans.slice(0, 7), ...expired.loans.slice(7)],
+    requests: [...fresh.requests.slice(0, 2), ...expired.requests.slice(2)]
+  })
+  stack.alma.injectFaults(20, { status: 500 })
+  for (const kind of ['loans', 'requests'] as const) {
+    const response = await get(`/users/faults-stale-list/${kind}`)
+    t.equal(response.statusCode, 200, kind)
+    t.equal(response.headers['x-cache'], 'stale', kind)
+    t.same(response.json(), many[kind].map((record) => toRecord(KIND_SPECS[kind], record)), `${kind}: whole, in order`)
+  }
+
+  // Without a copy of every missing item the list cannot be whole: the error stands.
+  await stack.writeCacheRows({ user: { ...fresh.user, loan_ids: [...(fresh.user.loan_ids as string[]), 'uncached1', 'uncached2'] } })
+  stack.alma.clearFaults()
+  stack.alma.injectFaults(20, { status: 500 })
+  t.equal((await get('/users/faults-stale-list/loans')).statusCode, 502)
+})
+
 t.test('Alma fails, no copy: the error stands', async (t) => {
   stack.alma.addUser({ primary_id: 'faults-nocopy', loans: [] })
   stack.alma.injectFaults(3, { status: 500 })

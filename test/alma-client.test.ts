@@ -1,0 +1,94 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { AlmaSimulator } from '../dev/alma-simulator.js'
+import { almaUserRecords } from '../dev/demo-records.js'
+import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
+import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError } from '../src/errors.js'
+
+// The Alma client against the simulator, over HTTP: what each Alma answer becomes.
+
+const KEY = 'client-test-key'
+const alma = await AlmaSimulator.start({ apiKey: KEY })
+t.teardown(() => alma.close())
+const client = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, retryBaseDelayMs: 5, callTimeoutMs: 500 })
+t.teardown(() => client.close())
+const soon = () => Date.now() + 5000
+
+const records = almaUserRecords('client-1', { loans: 250, requests: 0, fees: 3 })
+alma.addUser({ primary_id: 'client-1', ...records })
+
+t.beforeEach(() => {
+  alma.clearFaults()
+  alma.resetCalls()
+})
+
+t.test('lists follow total_record_count, pages fetched at once after the first', async (t) => {
+  t.same(await client.list('loans', 'client-1', soon()), records.loans)
+  t.same(alma.calls.map((call) => call.query.offset), ['0', '100', '200'])
+  t.same(await client.list('requests', 'client-1', soon()), [], 'an absent list key is an empty list')
+  t.same(await client.list('fees', 'client-1', soon()), records.fees, 'fees are not paged')
+  await t.rejects(client.list('loans', 'nobody', soon()), NotFoundError)
+})
+
+t.test('unusable answers are 502s', async (t) => {
+  alma.injectFaults(1, { status: 200, body: '{"item_loan": []}' })
+  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'no total_record_count')
+  alma.injectFaults(1, { status: 200, body: '{"item_loan": "one", "total_record_count": 1}' })
+  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'list is not an array of objects')
+  alma.injectFaults(1, { status: 200, body: '[1, 2]' })
+  await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'not an object')
+  alma.injectFaults(1, { status: 404, body: 'Not Found' })
+  await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'a 404 that is not Alma speaking')
+  alma.injectFaults(1, { status: 400, errorCode: '401666' })
+  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'on a list, only user codes mean not found')
+  alma.injectFaults(1, { status: 302, body: '' })
+  await t.rejects(client.item('fees', 'client-1', 'x1', soon()), AlmaBadGatewayError)
+})
+
+t.test('the daily threshold is not retried', async (t) => {
+  alma.injectFaults(3, { status: 429, errorCode: 'DAILY_THRESHOLD' })
+  const error = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+  t.type(error, AlmaThrottledError)
+  t.equal((error as AlmaThrottledError).retryAfterSeconds, 3600)
+  t.equal(alma.calls.length, 1)
+})
+
+t.test('Retry-After as an HTTP date is honoured', async (t) => {
+  alma.injectFaults(1, { status: 429, retryAfter: new Date(Date.now() + 1000).toUTCString() })
+  const started = Date.now()
+  t.ok(await client.item('fees', 'client-1', String(records.fees[0]?.id), soon()))
+  t.ok(Date.now() - started >= 500, 'waited for the date (to the second)')
+})
+
+t.test('a spent budget makes no call', async (t) => {
+  await t.rejects(client.item('fees', 'client-1', 'x1', Date.now() - 1), AlmaTimeoutError)
+  t.equal(alma.calls.length, 0)
+})
+
+t.test('Alma unreachable: retried, then 502', async (t) => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  const down = new AlmaClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: async () => KEY, retryBaseDelayMs: 5 })
+  t.teardown(() => down.close())
+  await t.rejects(down.list('fees', 'client-1', soon()), AlmaBadGatewayError)
+})
+
+t.test('a base URL with a path keeps it', async (t) => {
+  const prefixed = new AlmaClient({ baseUrl: `${alma.url}/proxy/`, apiKey: async () => KEY })
+  t.teardown(() => prefixed.close())
+  await prefixed.item('fees', 'client-1', 'x1', soon()).catch(() => undefined)
+  t.same(alma.calls.map((call) => call.path), ['/proxy/almaws/v1/users/client-1/fees/x1'])
+})
+
+t.test('parseRetryAfter', async (t) => {
+  t.equal(parseRetryAfter('2'), 2000)
+  t.equal(parseRetryAfter(['3']), 3000)
+  t.equal(parseRetryAfter(undefined), undefined)
+  t.equal(parseRetryAfter(' '), undefined)
+  t.equal(parseRetryAfter('-1'), undefined)
+  t.equal(parseRetryAfter('soon'), undefined)
+  t.equal(parseRetryAfter(new Date(Date.now() - 60_000).toUTCString()), 0, 'a date in the past: now')
+})

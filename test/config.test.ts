@@ -1,0 +1,39 @@
+import t from 'tap'
+import { ConfigError, DEFAULT_ALMA_API_URL, loadConfig } from '../src/config.js'
+
+const complete = {
+  USER_CACHE_TABLE_NAME: 'users',
+  LOAN_CACHE_TABLE_NAME: 'loans',
+  REQUEST_CACHE_TABLE_NAME: 'requests',
+  FEE_CACHE_TABLE_NAME: 'fees',
+  USER_QUEUE_URL: 'https://sqs.eu-west-2.amazonaws.com/123456789012/users',
+  AWS_REGION: 'eu-west-2',
+  ALMA_API_KEY_NAME: '/alma/key'
+}
+
+t.test('every missing variable is named in one error', async (t) => {
+  const error = t.throws(() => loadConfig({})) as ConfigError
+  t.type(error, ConfigError)
+  t.same(error.missing, [
+    'USER_CACHE_TABLE_NAME', 'LOAN_CACHE_TABLE_NAME', 'REQUEST_CACHE_TABLE_NAME', 'FEE_CACHE_TABLE_NAME',
+    'USER_QUEUE_URL', 'AWS_REGION', 'ALMA_API_KEY_NAME (or ALMA_API_KEY)'
+  ])
+  t.match(error.message, /^Missing configuration: USER_CACHE_TABLE_NAME, .*ALMA_API_KEY_NAME/)
+  t.same((t.throws(() => loadConfig({ ...complete, USER_QUEUE_URL: '  ' })) as ConfigError).missing, ['USER_QUEUE_URL'], 'blank is missing')
+  t.same((t.throws(() => loadConfig({ ...complete, ALMA_API_URL: 'not a url' })) as ConfigError).missing, ['ALMA_API_URL (not a URL)'])
+})
+
+t.test('a complete environment', async (t) => {
+  t.same(loadConfig(complete), {
+    tables: { users: 'users', loans: 'loans', requests: 'requests', fees: 'fees' },
+    userQueueUrl: complete.USER_QUEUE_URL,
+    sqsEndpointOverride: false,
+    almaApiUrl: DEFAULT_ALMA_API_URL,
+    almaApiKey: undefined,
+    almaApiKeyName: '/alma/key'
+  })
+  const local = loadConfig({ ...complete, ALMA_API_KEY_NAME: undefined, ALMA_API_KEY: 'k', AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:4566', ALMA_API_URL: 'http://127.0.0.1:9000' })
+  t.equal(local.almaApiKey, 'k', 'ALMA_API_KEY stands in for the SSM parameter')
+  t.equal(local.sqsEndpointOverride, true)
+  t.equal(local.almaApiUrl, 'http://127.0.0.1:9000')
+})

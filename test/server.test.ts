@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { get } from 'node:http'
+import { request } from 'undici'
+import t from 'tap'
+import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { loadConfig } from '../src/config.js'
+import { readPort, startServer } from '../src/server.js'
+import { DAY, nowSeconds, startTestStack } from './helper.js'
+
+// The server of CONTRACT 6: in-process, and as the built dist/server.js run by node.
+
+process.env.LOG_LEVEL = 'silent'
+const stack = await startTestStack(t)
+const records = almaUserRecords('server-1', { loans: 2, requests: 1, fees: 1 })
+stack.alma.addUser({ primary_id: 'server-1', ...records })
+await stack.writeCacheRows(cacheRowsOf('server-1', records, nowSeconds() + DAY))
+
+t.test('readPort', async (t) => {
+  t.equal(readPort(undefined), 3000)
+  t.equal(readPort('8080'), 8080)
+  t.throws(() => readPort('http'), /PORT/)
+  t.throws(() => readPort('70000'), /PORT/)
+})
+
+t.test('over real HTTP, dot segments and all', async (t) => {
+  let closed = false
+  const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1', onClose: async () => { closed = true } })
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const hit = await request(`${base}/users/server-1`)
+  t.equal(hit.statusCode, 200)
+  t.equal(hit.headers['x-cache'], 'hit')
+  t.equal((await hit.body.json() as { loans: unknown[] }).loans.length, 2)
+
+  stack.alma.resetCalls()
+  for (const path of ['/users/..', '/users/.', '/users/server-1/loans/..', '/users/server-1/fees/.']) {
+    // node:http sends the path as written; a URL parser would resolve the dots first.
+    const { statusCode, body } = await rawGet(base, path)
+    t.equal(statusCode, 400, path)
+    t.match(body, /"error":"Bad Request"/)
+  }
+  t.equal(stack.alma.calls.length, 0)
+  await app.close()
+  t.ok(closed, 'onClose ran')
+})
+
+function rawGet (base: string, path: string): Promise<{ statusCode: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port: new URL(base).port, path }, (response) => {
+      let body = ''
+      response.on('data', (chunk: Buffer) => { body += chunk.toString() })
+      response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, body }))
+    }).on('error', reject)
+  })
+}
+
+function waitForLine (child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} in: ${seen}`)), 20_000)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString()
+      const match = seen.match(pattern)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(match[1] ?? match[0])
+      }
+    })
+  })
+}
+
+// The bundle inlines its dependencies; its coverage would count theirs as ours.
+const NO_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+
+t.test('npm run build, then node dist/server.js', async (t) => {
+  const build = spawn(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' })
+  const [code] = await once(build, 'exit')
+  t.equal(code, 0, 'built')
+
+  // The test runner's own variables pass through; the service's are left out.
+  const bareEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !(name in stack.env) && name !== 'ALMA_API_KEY_NAME'))
+  const bare = spawn(process.execPath, ['dist/server.js'], { env: { ...bareEnv, ...NO_COVERAGE } })
+  let stderr = ''
+  bare.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const [bareCode] = await once(bare, 'exit')
+  t.equal(bareCode, 1, 'stops without configuration')
+  t.match(stderr, /USER_CACHE_TABLE_NAME, LOAN_CACHE_TABLE_NAME, REQUEST_CACHE_TABLE_NAME, FEE_CACHE_TABLE_NAME, USER_QUEUE_URL, AWS_REGION, ALMA_API_KEY_NAME/)
+  t.notMatch(stderr, /at .*\.js:\d+/, 'one clear line, no stack trace')
+
+  const server = spawn(process.execPath, ['dist/server.js'], {
+    env: { ...process.env, ...stack.env, ...NO_COVERAGE, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' }
+  })
+  t.teardown(() => { server.kill('SIGKILL') })
+  const base = await waitForLine(server, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
+  const urls = ['/users/server-1', '/users/server-1/loans', '/users/server-1/requests', '/users/server-1/fees',
+    `/users/server-1/loans/${records.loans[0]?.loan_id}`, `/users/server-1/requests/${records.requests[0]?.request_id}`, `/users/server-1/fees/${records.fees[0]?.id}`]
+  for (const url of urls) {
+    const response = await request(`${base}${url}`)
+    t.equal(response.statusCode, 200, url)
+    t.equal(response.headers['x-cache'], 'hit', url)
+    await response.body.dump()
+  }
+  server.kill('SIGTERM')
+  const [exitCode] = await once(server, 'exit')
+  t.equal(exitCode, 0, 'graceful shutdown on SIGTERM')
+})
