@@ -63,7 +63,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(cachePlugin, { tables: config.tables })
   await app.register(almaPlugin, {
     baseUrl: config.almaApiUrl,
-    apiKey: almaKeyProvider({ key: config.almaApiKey, parameterName: config.almaApiKeyName }),
+    apiKey: almaKeyProvider(config.almaKey),
     callTimeoutMs: options.almaCallTimeoutMs,
     maxRetries: options.almaMaxRetries,
     retryBaseDelayMs: options.almaRetryBaseDelayMs

@@ -1,3 +1,4 @@
+import type { AlmaKeySource } from './clients/alma-key.js'
 import type { CacheTables } from './clients/dynamo-cache.js'
 
 /** The runtime configuration of CONTRACT 5, the same for the Lambdas and the server. */
@@ -7,8 +8,8 @@ export interface Config {
   /** AWS_ENDPOINT_URL_SQS is set: send there whatever host the queue URL names */
   sqsEndpointOverride: boolean
   almaApiUrl: string
-  almaApiKey?: string
-  almaApiKeyName?: string
+  /** ALMA_API_KEY when set, else the SSM parameter ALMA_API_KEY_NAME */
+  almaKey: AlmaKeySource
 }
 
 export const DEFAULT_ALMA_API_URL = 'https://api-eu.hosted.exlibrisgroup.com'
@@ -36,9 +37,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     return text === undefined || text === '' ? undefined : text
   }
   const missing: string[] = REQUIRED.filter((name) => value(name) === undefined)
-  if (value('ALMA_API_KEY') === undefined && value('ALMA_API_KEY_NAME') === undefined) {
-    missing.push('ALMA_API_KEY_NAME (or ALMA_API_KEY)')
-  }
+  const key = value('ALMA_API_KEY')
+  const parameterName = value('ALMA_API_KEY_NAME')
+  if (key === undefined && parameterName === undefined) missing.push('ALMA_API_KEY_NAME (or ALMA_API_KEY)')
   const almaApiUrl = value('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL
   if (!URL.canParse(almaApiUrl)) missing.push('ALMA_API_URL (not a URL)')
   if (missing.length > 0) throw new ConfigError(missing)
@@ -54,7 +55,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     userQueueUrl: required('USER_QUEUE_URL'),
     sqsEndpointOverride: value('AWS_ENDPOINT_URL_SQS') !== undefined,
     almaApiUrl,
-    almaApiKey: value('ALMA_API_KEY'),
-    almaApiKeyName: value('ALMA_API_KEY_NAME')
+    almaKey: key !== undefined ? { key } : { parameterName: parameterName as string }
   }
 }

@@ -42,8 +42,19 @@ t.test('unusable answers are 502s', async (t) => {
   await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'a 404 that is not Alma speaking')
   alma.injectFaults(1, { status: 400, errorCode: '401666' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'on a list, only user codes mean not found')
+  alma.injectFaults(1, { status: 403, body: 'Forbidden' })
+  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'a refused key, however it is worded')
   alma.injectFaults(1, { status: 302, body: '' })
   await t.rejects(client.item('fees', 'client-1', 'x1', soon()), AlmaBadGatewayError)
+})
+
+t.test('Alma error bodies in their variants', async (t) => {
+  alma.injectFaults(1, { status: 400, body: '{"errorsExist":true,"errorList":{"error":{"errorCode":"401861","errorMessage":"no user"}}}' })
+  await t.rejects(client.list('loans', 'client-1', soon()), NotFoundError, 'a single error as an object, not a list')
+  alma.injectFaults(1, { status: 404, errorCode: '401890' })
+  await t.rejects(client.list('loans', 'client-1', soon()), NotFoundError, '404 with a user code')
+  alma.injectFaults(1, { status: 400, body: '{"errorsExist":true}' })
+  t.equal(await client.item('loans', 'client-1', 'x1', soon()), undefined, 'an item error without a list is still "not there"')
 })
 
 t.test('the daily threshold is not retried', async (t) => {

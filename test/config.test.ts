@@ -29,11 +29,10 @@ t.test('a complete environment', async (t) => {
     userQueueUrl: complete.USER_QUEUE_URL,
     sqsEndpointOverride: false,
     almaApiUrl: DEFAULT_ALMA_API_URL,
-    almaApiKey: undefined,
-    almaApiKeyName: '/alma/key'
+    almaKey: { parameterName: '/alma/key' }
   })
   const local = loadConfig({ ...complete, ALMA_API_KEY_NAME: undefined, ALMA_API_KEY: 'k', AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:4566', ALMA_API_URL: 'http://127.0.0.1:9000' })
-  t.equal(local.almaApiKey, 'k', 'ALMA_API_KEY stands in for the SSM parameter')
+  t.same(local.almaKey, { key: 'k' }, 'ALMA_API_KEY stands in for the SSM parameter')
   t.equal(local.sqsEndpointOverride, true)
   t.equal(local.almaApiUrl, 'http://127.0.0.1:9000')
 })

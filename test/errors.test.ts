@@ -189,6 +189,38 @@ t.test('valid user record, Alma fails: expired item copies fill the list, X-Cach
   t.equal((await get('/users/faults-stale-list/loans')).statusCode, 502)
 })
 
+t.test('Alma never answers, expired copy exists: the copy', async (t) => {
+  await stack.writeCacheRows(cacheRowsOf('faults-1', records, nowSeconds() - DAY))
+  stack.alma.hang(3)
+  const response = await get(`/users/faults-1/loans/${loanID}`)
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'stale')
+})
+
+t.test('Alma fails for an item with no copy: the error stands', async (t) => {
+  const few = almaUserRecords('faults-item-nocopy', { loans: 3, requests: 0, fees: 0 })
+  stack.alma.addUser({ primary_id: 'faults-item-nocopy', ...few })
+  const rows = cacheRowsOf('faults-item-nocopy', few, nowSeconds() + DAY)
+  await stack.writeCacheRows({ ...rows, loans: rows.loans.slice(0, 2) })
+  stack.alma.injectFaults(3, { status: 500 })
+  t.equal((await get('/users/faults-item-nocopy/loans')).statusCode, 502)
+
+  // An expired user record with an item row gone: no whole stale list either.
+  await stack.writeCacheRows({ user: { ...rows.user, expiry_date: nowSeconds() - 1 } })
+  stack.alma.injectFaults(3, { status: 500 })
+  t.equal((await get('/users/faults-item-nocopy/loans')).statusCode, 502)
+})
+
+t.test('a bug is a bare 500: no message, no stack, no path', async (t) => {
+  const { app: buggy, rawLogs: buggyLogs } = await buildTestApp(t)
+  buggy.get('/boom', async () => { throw new Error('ENOENT: /var/task/secret/config.json') })
+  const response = await buggy.inject({ method: 'GET', url: '/boom' })
+  t.equal(response.statusCode, 500)
+  t.same(response.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' })
+  t.equal(response.headers['cache-control'], 'no-store')
+  t.match(buggyLogs(), /secret\/config\.json/, 'the internals go to the log')
+})
+
 t.test('Alma fails, no copy: the error stands', async (t) => {
   stack.alma.addUser({ primary_id: 'faults-nocopy', loans: [] })
   stack.alma.injectFaults(3, { status: 500 })
@@ -237,6 +269,7 @@ t.test('SQS unreachable: 200 all the same, failure logged', async (t) => {
 
 t.test('the key from SSM: read once, a failure retried on the next request', async (t) => {
   let failing = true
+  let empty = false
   const asked: string[] = []
   const ssm: Server = createServer((request, response) => {
     let body = ''
@@ -247,6 +280,10 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
       if (failing) {
         response.statusCode = 500
         response.end(JSON.stringify({ __type: 'InternalServerError', message: 'down' }))
+        return
+      }
+      if (empty) {
+        response.end(JSON.stringify({ Parameter: { Name: 'x', Type: 'SecureString' } }))
         return
       }
       const { Name, WithDecryption } = JSON.parse(body)
@@ -268,6 +305,9 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
     t.equal(failed.statusCode, 502)
     t.same(failed.json().message, 'The service could not read its Alma API key')
     failing = false
+    empty = true
+    t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, 'a parameter without a value')
+    empty = false
     const first = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
     t.equal(first.statusCode, 200, 'the failure was not cached')
     return built

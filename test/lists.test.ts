@@ -182,3 +182,28 @@ t.test('corrupt cache rows are misses, never 500s', async (t) => {
   t.equal(corruptUser.headers['x-cache'], 'miss', 'a corrupt user row is a missing one')
   t.ok(logs().some((line) => (line.res as { statusCode?: number } | undefined)?.statusCode === 200), 'the app logs its answers')
 })
+
+t.test('valid user record, nothing of it cached: a miss, fees from their one list call', async (t) => {
+  const records = almaUserRecords('uncached-items-1', { loans: 1, requests: 0, fees: 3 })
+  stack.alma.addUser({ primary_id: 'uncached-items-1', ...records })
+  await stack.writeCacheRows({ user: cacheRowsOf('uncached-items-1', records, nowSeconds() + DAY).user })
+  stack.alma.resetCalls()
+  const response = await get('/users/uncached-items-1')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'miss')
+  t.same(response.json(), { primary_id: 'uncached-items-1', ...recordsOf(records) })
+  t.same(stack.alma.calls.map((call) => call.path).sort(), [
+    '/almaws/v1/users/uncached-items-1/fees',
+    `/almaws/v1/users/uncached-items-1/loans/${records.loans[0]?.loan_id}`
+  ], 'one fee list beats three fee calls; one loan call ties a page and is exact')
+})
+
+t.test('valid user record with empty lists: a hit with no item reads', async (t) => {
+  await stack.writeCacheRows({ user: { primary_id: 'empty-cached-1', expiry_date: nowSeconds() + DAY } })
+  stack.alma.resetCalls()
+  const response = await get('/users/empty-cached-1')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'hit')
+  t.same(response.json(), { primary_id: 'empty-cached-1', loans: [], requests: [], fees: [] })
+  t.equal(stack.alma.calls.length, 0)
+})

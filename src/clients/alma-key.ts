@@ -1,21 +1,15 @@
 import { ServiceError } from '../errors.js'
 
-export interface AlmaKeySource {
-  /** ALMA_API_KEY: used as is when set */
-  key?: string
-  /** ALMA_API_KEY_NAME: the SSM parameter holding the key */
-  parameterName?: string
-}
+/** ALMA_API_KEY, used as is; or ALMA_API_KEY_NAME, the SSM parameter holding the key. */
+export type AlmaKeySource = { key: string } | { parameterName: string }
 
 /**
  * The Alma key, read once per process: from the environment, or from SSM with
  * decryption. A failed SSM read is not remembered, so the next request tries again.
  */
 export function almaKeyProvider (source: AlmaKeySource): () => Promise<string> {
-  const { key, parameterName } = source
-  if (key !== undefined && key !== '') return () => Promise.resolve(key)
-  if (parameterName === undefined || parameterName === '') throw new Error('ALMA_API_KEY or ALMA_API_KEY_NAME is required')
-
+  if ('key' in source) return () => Promise.resolve(source.key)
+  const { parameterName } = source
   let pending: Promise<string> | undefined
   return () => {
     pending ??= readParameter(parameterName).catch((error: unknown) => {

@@ -116,25 +116,23 @@ export class AlmaClient implements AlmaReader {
     const remaining = deadline - Date.now()
     if (remaining <= 0) throw new AlmaTimeoutError()
     const apiKey = await this.#apiKey()
-    let response
+    let status: number
+    let headers: Record<string, string | string[] | undefined>
+    let text: string
     try {
-      response = await this.#pool.request({
+      const response = await this.#pool.request({
         method: 'GET',
         path: `${this.#basePath}/almaws/v1${path}`,
         query,
         headers: { authorization: `apikey ${apiKey}`, accept: 'application/json' },
         signal: AbortSignal.timeout(Math.min(this.#callTimeoutMs, remaining))
       })
-    } catch (error) {
-      throw callFailure(error)
-    }
-    let text: string
-    try {
+      status = response.statusCode
+      headers = response.headers
       text = await response.body.text()
     } catch (error) {
       throw callFailure(error)
     }
-    const status = response.statusCode
     const body = parseJSON(text)
 
     if (status === 200) {
@@ -143,7 +141,7 @@ export class AlmaClient implements AlmaReader {
     }
     const almaError = firstAlmaError(body)
     const code = typeof almaError?.errorCode === 'string' ? almaError.errorCode : undefined
-    const retryAfterMs = parseRetryAfter(response.headers['retry-after'])
+    const retryAfterMs = parseRetryAfter(headers['retry-after'])
 
     if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
       if (code === 'DAILY_THRESHOLD') {

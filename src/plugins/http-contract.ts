@@ -3,7 +3,7 @@ import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
 import { AlmaBadGatewayError, AlmaThrottledError, ServiceError } from '../errors.js'
 
-const body = (statusCode: number, message: string) => ({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message })
+const body = (statusCode: number, message: string) => ({ statusCode, error: String(STATUS_CODES[statusCode]), message })
 
 /** CONTRACT 2.3: JSON errors without internals, and `Cache-Control: no-store` on every answer. */
 export default fp(async (fastify) => {
@@ -18,7 +18,8 @@ export default fp(async (fastify) => {
 
   fastify.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error.validation !== undefined) {
-      const field = error.validation[0]?.instancePath.replace(/^\//, '') || 'request'
+      // Only path parameters are validated here: the field is userID or an item ID.
+      const field = String(error.validation[0]?.instancePath).slice(1)
       return reply.code(400).send(body(400, `Invalid ${field}: ${describeRule(field)}`))
     }
     const statusCode = error.statusCode ?? 500
