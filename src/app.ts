@@ -48,7 +48,7 @@ export interface AppOptions {
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({
-    logger: options.logger ?? { level: process.env.LOG_LEVEL ?? 'info' },
+    logger: options.logger ?? { level: config.logLevel },
     // Long enough for a 255-character user ID to reach validation (400) rather than the router (404).
     routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()

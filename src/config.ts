@@ -10,7 +10,12 @@ export interface Config {
   almaApiUrl: string
   /** ALMA_API_KEY when set, else the SSM parameter ALMA_API_KEY_NAME */
   almaKey: AlmaKeySource
+  /** LOG_LEVEL, default info */
+  logLevel: LogLevel
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
 
 export const DEFAULT_ALMA_API_URL = 'https://api-eu.hosted.exlibrisgroup.com'
 
@@ -42,6 +47,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (key === undefined && parameterName === undefined) missing.push('ALMA_API_KEY_NAME (or ALMA_API_KEY)')
   const almaApiUrl = value('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL
   if (!URL.canParse(almaApiUrl)) missing.push('ALMA_API_URL (not a URL)')
+  const logLevel = value('LOG_LEVEL') ?? 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) missing.push(`LOG_LEVEL (one of ${LOG_LEVELS.join(', ')})`)
   if (missing.length > 0) throw new ConfigError(missing)
 
   const required = (name: typeof REQUIRED[number]) => value(name) as string
@@ -55,6 +62,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     userQueueUrl: required('USER_QUEUE_URL'),
     sqsEndpointOverride: value('AWS_ENDPOINT_URL_SQS') !== undefined,
     almaApiUrl,
-    almaKey: key !== undefined ? { key } : { parameterName: parameterName as string }
+    almaKey: key !== undefined ? { key } : { parameterName: parameterName as string },
+    logLevel: logLevel as LogLevel
   }
 }

@@ -21,6 +21,7 @@ t.test('every missing variable is named in one error', async (t) => {
   t.match(error.message, /^Missing configuration: USER_CACHE_TABLE_NAME, .*ALMA_API_KEY_NAME/)
   t.same((t.throws(() => loadConfig({ ...complete, USER_QUEUE_URL: '  ' })) as ConfigError).missing, ['USER_QUEUE_URL'], 'blank is missing')
   t.same((t.throws(() => loadConfig({ ...complete, ALMA_API_URL: 'not a url' })) as ConfigError).missing, ['ALMA_API_URL (not a URL)'])
+  t.match((t.throws(() => loadConfig({ ...complete, LOG_LEVEL: 'verbose' })) as ConfigError).missing, [/^LOG_LEVEL \(one of fatal, /])
 })
 
 t.test('a complete environment', async (t) => {
@@ -29,10 +30,12 @@ t.test('a complete environment', async (t) => {
     userQueueUrl: complete.USER_QUEUE_URL,
     sqsEndpointOverride: false,
     almaApiUrl: DEFAULT_ALMA_API_URL,
-    almaKey: { parameterName: '/alma/key' }
+    almaKey: { parameterName: '/alma/key' },
+    logLevel: 'info'
   })
   const local = loadConfig({ ...complete, ALMA_API_KEY_NAME: undefined, ALMA_API_KEY: 'k', AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:4566', ALMA_API_URL: 'http://127.0.0.1:9000' })
   t.same(local.almaKey, { key: 'k' }, 'ALMA_API_KEY stands in for the SSM parameter')
   t.equal(local.sqsEndpointOverride, true)
   t.equal(local.almaApiUrl, 'http://127.0.0.1:9000')
+  t.equal(loadConfig({ ...complete, LOG_LEVEL: 'warn' }).logLevel, 'warn')
 })

@@ -129,6 +129,11 @@ t.test('Alma 429: retried honouring Retry-After, then 503 with Retry-After', asy
   const recovered = await get('/users/faults-1/requests')
   t.equal(recovered.statusCode, 200, '429 once, then fine')
   t.equal(stack.alma.calls.length, 2)
+
+  stack.alma.injectFaults(3, { status: 429 })
+  const unsaid = await get('/users/faults-1/requests')
+  t.equal(unsaid.statusCode, 503)
+  t.equal(unsaid.headers['retry-after'], '1', 'a second when Alma does not say')
 })
 
 t.test('a Retry-After beyond the request budget is not waited for', async (t) => {

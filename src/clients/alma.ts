@@ -98,18 +98,17 @@ export class AlmaClient implements AlmaReader {
   }
 
   /** One Alma GET with bounded retries (exponential backoff, full jitter, Retry-After honoured). */
-  async #get (path: string, query: Record<string, string>, mode: CallMode, deadline: number): Promise<AlmaRecord> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#attempt(path, query, mode, deadline)
-      } catch (error) {
-        if (!(error instanceof Retryable)) throw error
-        const backoff = Math.random() * this.#retryBaseDelayMs * 2 ** attempt
-        const delay = Math.max(backoff, error.retryAfterMs ?? 0)
-        if (attempt >= this.#maxRetries || Date.now() + delay >= deadline) throw error.final
-        await sleep(delay)
-      }
+  async #get (path: string, query: Record<string, string>, mode: CallMode, deadline: number, attempt = 0): Promise<AlmaRecord> {
+    try {
+      return await this.#attempt(path, query, mode, deadline)
+    } catch (error) {
+      if (!(error instanceof Retryable)) throw error
+      const backoff = Math.random() * this.#retryBaseDelayMs * 2 ** attempt
+      const delay = Math.max(backoff, error.retryAfterMs ?? 0)
+      if (attempt >= this.#maxRetries || Date.now() + delay >= deadline) throw error.final
+      await sleep(delay)
     }
+    return this.#get(path, query, mode, deadline, attempt + 1)
   }
 
   async #attempt (path: string, query: Record<string, string>, mode: CallMode, deadline: number): Promise<AlmaRecord> {

@@ -87,7 +87,7 @@ export class DynamoCache implements CacheReader {
       if (round > this.#unprocessedRetries) throw new Error(`BatchGetItem left keys unprocessed after ${round} rounds`)
       if (round > 0) await sleep(Math.random() * 50 * 2 ** round)
       const output = await this.#documents.send(new BatchGetCommand({ RequestItems: requestItems }))
-      for (const [name, items] of Object.entries(output.Responses ?? {})) {
+      for (const [name, items] of Object.entries({ ...output.Responses })) {
         const table = this.#tableOf.get(name) as CacheTable
         const byKey = rows.get(table) ?? new Map<string, unknown>()
         rows.set(table, byKey)
