@@ -1,17 +1,31 @@
-// npm run build: the self-contained bundles of CONTRACT 6.
+// npm run build: the self-contained bundles of CONTRACT 6, dependencies inlined.
+// Both are CommonJS: Lambda loads a .js handler as CommonJS unless a package.json
+// beside it says otherwise, and the deployed package holds dist/lambda.js alone.
+import { mkdir, writeFile } from 'node:fs/promises'
 import { build } from 'esbuild'
 
 const shared = {
   bundle: true,
   platform: 'node',
   target: 'node20',
-  format: 'esm',
+  format: 'cjs',
   sourcemap: true,
   minify: true,
   legalComments: 'linked',
   logLevel: 'warning',
-  // Some dependencies still call require() for Node's own modules.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
+  metafile: true
 }
 
-await build({ ...shared, entryPoints: ['src/server.ts'], outfile: 'dist/server.js' })
+await mkdir('dist', { recursive: true })
+// In this repository package.json says "module"; dist/ is CommonJS, as deployed.
+await writeFile('dist/package.json', '{ "type": "commonjs" }\n')
+
+const bundles = await Promise.all([
+  build({ ...shared, entryPoints: ['src/start-server.ts'], outfile: 'dist/server.js' }),
+  build({ ...shared, entryPoints: ['src/lambda.ts'], outfile: 'dist/lambda.js' })
+])
+for (const { metafile } of bundles) {
+  for (const [file, { bytes }] of Object.entries(metafile.outputs)) {
+    if (file.endsWith('.js')) console.log(`${file}: ${(bytes / 1024).toFixed(0)} KiB`)
+  }
+}

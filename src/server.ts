@@ -1,7 +1,6 @@
-import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, type Config } from './config.js'
 
 export interface ServerOptions {
   config: Config
@@ -33,18 +32,3 @@ export function readPort (text: string | undefined): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT (not a port number: ${text})`])
   return port
 }
-
-/* c8 ignore start: the program itself is run as dist/server.js by test/server.test.ts */
-async function main () {
-  try {
-    await startServer({ config: loadConfig(), port: readPort(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' })
-  } catch (error) {
-    // A configuration error is the operator's to fix: one line, no stack.
-    console.error(error instanceof ConfigError ? error.message : error)
-    process.exit(1)
-  }
-}
-
-// Run when started as a program (node dist/server.js), not when imported.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main()
-/* c8 ignore stop */

@@ -72,11 +72,8 @@ function waitForLine (child: ChildProcess, pattern: RegExp): Promise<string> {
 // The bundle inlines its dependencies; its coverage would count theirs as ours.
 const NO_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 
-t.test('npm run build, then node dist/server.js', async (t) => {
-  const build = spawn(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' })
-  const [code] = await once(build, 'exit')
-  t.equal(code, 0, 'built')
-
+// tap runs `npm run build` (scripts/build.mjs) before any test file.
+t.test('node dist/server.js', async (t) => {
   // The test runner's own variables pass through; the service's are left out.
   const bareEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !(name in stack.env) && name !== 'ALMA_API_KEY_NAME'))
   const bare = spawn(process.execPath, ['dist/server.js'], { env: { ...bareEnv, ...NO_COVERAGE } })

@@ -1,0 +1,54 @@
+import t from 'tap'
+import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import * as lambda from '../src/lambda.js'
+import { ROUTE_NAMES } from '../src/app.js'
+import { answerOf } from './support/answers.js'
+import { httpApiEvent, lambdaContext, restApiEvent } from './support/api-gateway-events.js'
+import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
+
+// The seven handlers of src/lambda.ts, in this process: each answers API Gateway
+// events exactly as the HTTP server answers the same request.
+
+process.env.LOG_LEVEL = 'silent'
+const stack = await startTestStack(t)
+const cached = almaUserRecords('lambda-1', { loans: 3, requests: 2, fees: 2 })
+const almaOnly = almaUserRecords('lambda-2', { loans: 2, requests: 1, fees: 1 })
+stack.alma.addUser({ primary_id: 'lambda-1', ...cached })
+stack.alma.addUser({ primary_id: 'lambda-2', ...almaOnly })
+await stack.writeCacheRows(cacheRowsOf('lambda-1', cached, nowSeconds() + DAY))
+const { app: server } = await buildTestApp(t)
+
+const PATHS: Record<typeof ROUTE_NAMES[number], string[]> = {
+  getUser: ['/users/lambda-1', '/users/LAMBDA-2', '/users/nobody', '/users/bad%20id'],
+  getUserLoans: ['/users/lambda-1/loans', '/users/lambda-2/loans'],
+  getUserLoan: [`/users/lambda-1/loans/${cached.loans[0]?.loan_id}`, '/users/lambda-1/loans/0000', '/users/lambda-1/loans/a..b%2F'],
+  getUserRequests: ['/users/lambda-1/requests', '/users/lambda-2/requests'],
+  getUserRequest: [`/users/lambda-1/requests/${cached.requests[1]?.request_id}`, `/users/lambda-2/requests/${almaOnly.requests[0]?.request_id}`],
+  getUserFees: ['/users/lambda-1/fees', '/users/nobody/fees'],
+  getUserFee: [`/users/lambda-1/fees/${cached.fees[0]?.id}`, `/users/lambda-2/fees/${cached.fees[0]?.id}`]
+}
+
+t.test('every handler answers as the server does, to REST and HTTP API events', async (t) => {
+  for (const route of ROUTE_NAMES) {
+    for (const path of PATHS[route]) {
+      const expected = answerOf(await server.inject({ method: 'GET', url: path }))
+      t.same(answerOf(await lambda[route](restApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (REST API)`)
+      t.same(answerOf(await lambda[route](httpApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (HTTP API)`)
+    }
+  }
+})
+
+t.test('a decoded path (as HTTP APIs send it) cannot cut an ID short', async (t) => {
+  for (const id of ['lambda-1#x', 'lambda-1 x', 'lambda-1?x', 'lambda-1%', 'lambda-1/..']) {
+    const event = { ...httpApiEvent('/users/lambda-1'), rawPath: `/users/${id}` }
+    const response = await lambda.getUser(event, lambdaContext('getUser'))
+    // Dot segments are resolved before routing: `/users/` is left, an empty ID.
+    t.equal(response.statusCode, 400, id)
+    t.notMatch(response.body, /"loans"/, `${id}: nobody's records`)
+  }
+})
+
+t.test('a handler serves its own route only', async (t) => {
+  const response = await lambda.getUserLoans(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserLoans'))
+  t.equal(response.statusCode, 404)
+})
