@@ -1,9 +1,10 @@
-import { createServer, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { KIND_SPECS } from '../src/resolution/kinds.js'
 import { toRecord } from '../src/resolution/records.js'
+import { startSsmPeer } from './support/ssm-peer.js'
 import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
 // CONTRACT 2.2, 2.3, 3.6 and 3.7: statuses, headers and degraded modes.
@@ -273,54 +274,32 @@ t.test('SQS unreachable: 200 all the same, failure logged', async (t) => {
 })
 
 t.test('the key from SSM: read once, a failure retried on the next request', async (t) => {
-  let failing = true
-  let empty = false
-  const asked: string[] = []
-  const ssm: Server = createServer((request, response) => {
-    let body = ''
-    request.on('data', (chunk) => { body += chunk })
-    request.on('end', () => {
-      asked.push(String(request.headers['x-amz-target']))
-      response.setHeader('content-type', 'application/x-amz-json-1.1')
-      if (failing) {
-        response.statusCode = 500
-        response.end(JSON.stringify({ __type: 'InternalServerError', message: 'down' }))
-        return
-      }
-      if (empty) {
-        response.end(JSON.stringify({ Parameter: { Name: 'x', Type: 'SecureString' } }))
-        return
-      }
-      const { Name, WithDecryption } = JSON.parse(body)
-      t.equal(WithDecryption, true, 'read with decryption')
-      response.end(JSON.stringify({ Parameter: { Name, Type: 'SecureString', Value: ALMA_TEST_KEY, Version: 1 } }))
-    })
-  })
-  await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => ssm.close(resolve)))
+  const ssm = await startSsmPeer(ALMA_TEST_KEY)
+  t.teardown(() => ssm.close())
+  ssm.mode = 'fail'
 
   const { app: fromSsm } = await withEnv({
     ALMA_API_KEY: undefined,
     ALMA_API_KEY_NAME: '/alma/api-key',
-    AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${(ssm.address() as AddressInfo).port}`
+    AWS_ENDPOINT_URL_SSM: ssm.url
   }, async () => {
     const built = await buildTestApp(t)
     // The SSM client is made on first use, so the endpoint must stay set until then.
     const failed = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
     t.equal(failed.statusCode, 502)
     t.same(failed.json().message, 'The service could not read its Alma API key')
-    failing = false
-    empty = true
+    ssm.mode = 'no-value'
     t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, 'a parameter without a value')
-    empty = false
+    ssm.mode = 'answer'
     const first = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
     t.equal(first.statusCode, 200, 'the failure was not cached')
     return built
   })
   const again = await fromSsm.inject({ method: 'GET', url: '/users/faults-2/requests' })
   t.equal(again.statusCode, 200)
-  t.ok(asked.every((target) => target === 'AmazonSSM.GetParameter'))
-  const successful = asked.length
+  t.ok(ssm.asked.every(({ target, name, withDecryption }) =>
+    target === 'AmazonSSM.GetParameter' && name === '/alma/api-key' && withDecryption === true), 'GetParameter, with decryption')
+  const successful = ssm.asked.length
   await fromSsm.inject({ method: 'GET', url: '/users/faults-2/loans' })
-  t.equal(asked.length, successful, 'read once per process')
+  t.equal(ssm.asked.length, successful, 'read once per process')
 })

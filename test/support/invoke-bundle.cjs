@@ -1,0 +1,32 @@
+// Loads a Lambda bundle the way the Lambda Node.js runtime does (CommonJS, from
+// a directory holding nothing else) and invokes its handlers with the events
+// read as JSON from stdin: [{ handler, event }]. Writes the responses as JSON.
+// Usage: node invoke-bundle.cjs <directory holding lambda.js>
+const { randomUUID } = require('node:crypto')
+const path = require('node:path')
+
+async function main () {
+  const bundle = require(path.resolve(process.argv[2], 'lambda.js'))
+  let input = ''
+  for await (const chunk of process.stdin) input += chunk
+  const results = []
+  for (const { handler, event } of JSON.parse(input)) {
+    const context = {
+      functionName: handler,
+      awsRequestId: randomUUID(),
+      invokedFunctionArn: `arn:aws:lambda:eu-west-2:123456789012:function:${handler}`,
+      getRemainingTimeInMillis: () => 25_000
+    }
+    try {
+      results.push({ response: await bundle[handler](event, context) })
+    } catch (error) {
+      results.push({ error: String(error && error.message) })
+    }
+  }
+  process.stdout.write(JSON.stringify({ node: process.version, results }))
+}
+
+main().then(() => process.exit(0), (error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,47 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+// A stand-in for SSM's GetParameter over its real JSON protocol (AWS JSON 1.1),
+// so that the AWS SDK client is tested as it is, not mocked.
+
+export type SsmMode = 'answer' | 'fail' | 'no-value'
+
+export interface SsmPeer {
+  url: string
+  /** what each request asked for: the X-Amz-Target and the body */
+  asked: Array<{ target: string, name: unknown, withDecryption: unknown }>
+  mode: SsmMode
+  /** the next `count` requests fail whatever the mode */
+  failNext (count: number): void
+  close (): Promise<void>
+}
+
+export async function startSsmPeer (value: string): Promise<SsmPeer> {
+  const server = createServer((request, response) => {
+    let body = ''
+    request.on('data', (chunk: Buffer) => { body += chunk.toString() })
+    request.on('end', () => {
+      const { Name, WithDecryption } = JSON.parse(body) as { Name?: unknown, WithDecryption?: unknown }
+      peer.asked.push({ target: String(request.headers['x-amz-target']), name: Name, withDecryption: WithDecryption })
+      response.setHeader('content-type', 'application/x-amz-json-1.1')
+      if (failures > 0 || peer.mode === 'fail') {
+        failures--
+        response.statusCode = 500
+        response.end(JSON.stringify({ __type: 'InternalServerError', message: 'down' }))
+      } else {
+        const Value = peer.mode === 'answer' ? value : undefined
+        response.end(JSON.stringify({ Parameter: { Name, Type: 'SecureString', Value, Version: 1 } }))
+      }
+    })
+  })
+  let failures = 0
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const peer: SsmPeer = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    asked: [],
+    mode: 'answer',
+    failNext: (count) => { failures = count },
+    close: () => new Promise((resolve) => { server.close(() => resolve()) })
+  }
+  return peer
+}
