@@ -1,3 +1,4 @@
+import cors from '@fastify/cors'
 import sensible from '@fastify/sensible'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
@@ -60,6 +61,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(sensible)
   await app.register(httpContract)
+  // Browser apps on other origins; API Gateway answers their preflight requests itself.
+  if (config.corsOrigins !== undefined) await app.register(cors, { origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins, methods: ['GET'], maxAge: 600 })
   await app.register(cachePlugin, { tables: config.tables })
   await app.register(almaPlugin, {
     baseUrl: config.almaApiUrl,

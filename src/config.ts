@@ -12,6 +12,8 @@ export interface Config {
   almaKey: AlmaKeySource
   /** LOG_LEVEL, default info */
   logLevel: LogLevel
+  /** CORS_ORIGINS: browser origins allowed to call the API (`*` for any); none when unset */
+  corsOrigins?: string[]
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -63,6 +65,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     sqsEndpointOverride: value('AWS_ENDPOINT_URL_SQS') !== undefined,
     almaApiUrl,
     almaKey: key !== undefined ? { key } : { parameterName: parameterName as string },
-    logLevel: logLevel as LogLevel
+    logLevel: logLevel as LogLevel,
+    corsOrigins: value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
   }
 }

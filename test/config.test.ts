@@ -31,11 +31,14 @@ t.test('a complete environment', async (t) => {
     sqsEndpointOverride: false,
     almaApiUrl: DEFAULT_ALMA_API_URL,
     almaKey: { parameterName: '/alma/key' },
-    logLevel: 'info'
+    logLevel: 'info',
+    corsOrigins: undefined
   })
   const local = loadConfig({ ...complete, ALMA_API_KEY_NAME: undefined, ALMA_API_KEY: 'k', AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:4566', ALMA_API_URL: 'http://127.0.0.1:9000' })
   t.same(local.almaKey, { key: 'k' }, 'ALMA_API_KEY stands in for the SSM parameter')
   t.equal(local.sqsEndpointOverride, true)
   t.equal(local.almaApiUrl, 'http://127.0.0.1:9000')
   t.equal(loadConfig({ ...complete, LOG_LEVEL: 'warn' }).logLevel, 'warn')
+  t.same(loadConfig({ ...complete, CORS_ORIGINS: 'https://app.example.ac.uk, https://m.example.ac.uk,' }).corsOrigins,
+    ['https://app.example.ac.uk', 'https://m.example.ac.uk'])
 })

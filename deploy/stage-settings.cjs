@@ -1,0 +1,90 @@
+// The deploy-time settings of serverless.yml for the stage chosen with --stage
+// (CONTRACT 5): only stg and prod, each from its own variables. Every problem is
+// reported at once, in one message, before anything is packaged or deployed.
+const { existsSync } = require('node:fs')
+const path = require('node:path')
+
+const STAGES = ['stg', 'prod']
+
+const RESOURCES = {
+  userQueueUrl: 'USER_QUEUE_URL',
+  userQueueArn: 'USER_QUEUE_ARN',
+  userTable: 'USER_CACHE_TABLE_NAME',
+  loanTable: 'LOAN_CACHE_TABLE_NAME',
+  requestTable: 'REQUEST_CACHE_TABLE_NAME',
+  feeTable: 'FEE_CACHE_TABLE_NAME'
+}
+
+class DeploySettingsError extends Error {
+  constructor (problems) {
+    super(`Cannot deploy: ${problems.join('; ')}.`)
+    // serverless prints the stack of a failing variable source; this message is the whole story.
+    this.stack = this.message
+  }
+}
+
+const text = (name) => {
+  const value = process.env[name]?.trim()
+  return value === undefined || value === '' ? undefined : value
+}
+
+// ARNs from CloudFormation's pseudo parameters, so that packaging needs no AWS credentials.
+const arn = (service, resource) => ({
+  'Fn::Join': [':', ['arn', { Ref: 'AWS::Partition' }, service, { Ref: 'AWS::Region' }, { Ref: 'AWS::AccountId' }, resource]]
+})
+
+module.exports = async ({ options }) => {
+  const { stage, region } = options
+  if (!STAGES.includes(stage)) {
+    throw new DeploySettingsError([`the stage must be one of ${STAGES.join(', ')} (--stage ${STAGES.join(' or --stage ')}); got ${stage == null ? 'no --stage' : `"${stage}"`}`])
+  }
+  const problems = []
+  if (region == null || region === '') problems.push('--region is required (for example --region eu-west-2)')
+
+  const suffix = `_${stage.toUpperCase()}`
+  const missing = []
+  const values = {}
+  for (const [key, name] of Object.entries(RESOURCES)) {
+    values[key] = text(name + suffix)
+    if (values[key] === undefined) missing.push(name + suffix)
+  }
+  const almaApiKeyName = text('ALMA_API_KEY_NAME')
+  if (almaApiKeyName === undefined) missing.push('ALMA_API_KEY_NAME')
+  if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)
+
+  const apiKeyRequired = text('API_KEY_REQUIRED') ?? 'true'
+  if (!['true', 'false'].includes(apiKeyRequired)) problems.push('API_KEY_REQUIRED must be true or false')
+  const corsOrigins = text('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
+  if (!existsSync(path.join(__dirname, '..', 'dist', 'lambda.js'))) problems.push('dist/lambda.js is missing (run npm run build first)')
+  if (problems.length > 0) throw new DeploySettingsError(problems)
+
+  // An SSM parameter ARN names the parameter without its leading slash.
+  const parameterArn = arn('ssm', `parameter/${almaApiKeyName.replace(/^\//, '')}`)
+  return {
+    stage,
+    environment: {
+      USER_CACHE_TABLE_NAME: values.userTable,
+      LOAN_CACHE_TABLE_NAME: values.loanTable,
+      REQUEST_CACHE_TABLE_NAME: values.requestTable,
+      FEE_CACHE_TABLE_NAME: values.feeTable,
+      USER_QUEUE_URL: values.userQueueUrl,
+      ALMA_API_KEY_NAME: almaApiKeyName,
+      ...(text('ALMA_API_URL') === undefined ? {} : { ALMA_API_URL: text('ALMA_API_URL') }),
+      ...(text('LOG_LEVEL') === undefined ? {} : { LOG_LEVEL: text('LOG_LEVEL') }),
+      ...(corsOrigins === undefined ? {} : { CORS_ORIGINS: corsOrigins.join(',') })
+    },
+    statements: [
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+        Resource: [values.userTable, values.loanTable, values.requestTable, values.feeTable].map((table) => arn('dynamodb', `table/${table}`))
+      },
+      { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [values.userQueueArn] },
+      { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [parameterArn] }
+    ],
+    apiKeyRequired: apiKeyRequired === 'true',
+    // API Gateway answers the preflight requests; the app adds the CORS headers to its answers.
+    cors: corsOrigins === undefined ? false : { origins: corsOrigins, headers: ['Content-Type', 'X-Api-Key', 'Authorization'], maxAge: 600 },
+    deploymentBucket: text('DEPLOYMENT_BUCKET') === undefined ? {} : { name: text('DEPLOYMENT_BUCKET') }
+  }
+}

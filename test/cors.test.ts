@@ -1,0 +1,33 @@
+import t from 'tap'
+import { loadConfig } from '../src/config.js'
+import { buildTestApp, startTestStack } from './helper.js'
+
+// CORS_ORIGINS: browser apps on the listed origins may read the answers.
+
+const stack = await startTestStack(t)
+stack.alma.addUser({ primary_id: 'cors-1', fees: [] })
+
+t.test('listed origins only', async (t) => {
+  const { app } = await buildTestApp(t, { config: { ...loadConfig(), corsOrigins: ['https://app.example.ac.uk'] } })
+  const allowed = await app.inject({ method: 'GET', url: '/users/cors-1/fees', headers: { origin: 'https://app.example.ac.uk' } })
+  t.equal(allowed.statusCode, 200)
+  t.equal(allowed.headers['access-control-allow-origin'], 'https://app.example.ac.uk')
+  t.equal(allowed.headers['cache-control'], 'no-store')
+  const other = await app.inject({ method: 'GET', url: '/users/cors-1/fees', headers: { origin: 'https://evil.example' } })
+  t.equal(other.headers['access-control-allow-origin'], undefined)
+  const preflight = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers: { origin: 'https://app.example.ac.uk', 'access-control-request-method': 'GET' } })
+  t.equal(preflight.statusCode, 204)
+  t.match(preflight.headers['access-control-allow-methods'], /GET/)
+})
+
+t.test('any origin', async (t) => {
+  const { app } = await buildTestApp(t, { config: { ...loadConfig(), corsOrigins: ['*'] } })
+  const response = await app.inject({ method: 'GET', url: '/users/cors-1/fees', headers: { origin: 'https://anywhere.example' } })
+  t.equal(response.headers['access-control-allow-origin'], '*')
+})
+
+t.test('none when unset', async (t) => {
+  const { app } = await buildTestApp(t)
+  const response = await app.inject({ method: 'GET', url: '/users/cors-1/fees', headers: { origin: 'https://app.example.ac.uk' } })
+  t.equal(response.headers['access-control-allow-origin'], undefined)
+})

@@ -1,0 +1,184 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import JSZip from 'jszip'
+import t from 'tap'
+
+// `serverless package`, offline and without AWS credentials, then the generated
+// CloudFormation read back: the functions, their endpoints and environment, the
+// role's permissions, and nothing else created.
+
+const STG = {
+  USER_QUEUE_URL_STG: 'https://sqs.eu-west-2.amazonaws.com/123456789012/alma-users-stg',
+  USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:123456789012:alma-users-stg',
+  USER_CACHE_TABLE_NAME_STG: 'alma-users-stg',
+  LOAN_CACHE_TABLE_NAME_STG: 'alma-loans-stg',
+  REQUEST_CACHE_TABLE_NAME_STG: 'alma-requests-stg',
+  FEE_CACHE_TABLE_NAME_STG: 'alma-fees-stg',
+  ALMA_API_KEY_NAME: '/alma/api-key'
+}
+const PROD = Object.fromEntries(Object.entries(STG).map(([name, value]) => [name.replace(/_STG$/, '_PROD'), value.replace(/-stg$/, '-prod')]))
+
+const FUNCTIONS: Record<string, [string, string]> = {
+  'get-user': ['getUser', '/users/{userID}'],
+  'get-user-loans': ['getUserLoans', '/users/{userID}/loans'],
+  'get-user-loan': ['getUserLoan', '/users/{userID}/loans/{loanID}'],
+  'get-user-requests': ['getUserRequests', '/users/{userID}/requests'],
+  'get-user-request': ['getUserRequest', '/users/{userID}/requests/{requestID}'],
+  'get-user-fees': ['getUserFees', '/users/{userID}/fees'],
+  'get-user-fee': ['getUserFee', '/users/{userID}/fees/{feeID}']
+}
+
+// What a deploy may create: the functions, their API Gateway endpoints, their log groups, the role.
+const ALLOWED_TYPES = new Set([
+  'AWS::Lambda::Function', 'AWS::Lambda::Permission', 'AWS::Logs::LogGroup', 'AWS::IAM::Role',
+  'AWS::ApiGateway::RestApi', 'AWS::ApiGateway::Resource', 'AWS::ApiGateway::Method', 'AWS::ApiGateway::Deployment'
+])
+// ...and, unless DEPLOYMENT_BUCKET names an existing one, the framework's own bucket for the artifact.
+const FRAMEWORK_BUCKET = new Set(['AWS::S3::Bucket', 'AWS::S3::BucketPolicy'])
+
+interface Resource { Type: string, Properties: Record<string, any> }
+interface Template { Resources: Record<string, Resource> }
+
+async function slsPackage (args: string[], env: Record<string, string>): Promise<{ code: number, output: string, dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'sls-package-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const child = spawn(process.execPath, ['node_modules/serverless/bin/serverless.js', 'package', ...args, '--package', dir], {
+    // No AWS credentials and nothing of this process's environment but PATH and HOME.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...env }
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const [code] = await once(child, 'exit') as [number]
+  return { code, output, dir }
+}
+
+const readTemplate = async (dir: string) =>
+  JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template
+
+/** "/users/{userID}/loans" for a method, by walking its resource's parents up to the API's root. */
+function pathOf (template: Template, resourceRef: unknown): string {
+  const ref = (resourceRef as { Ref?: string }).Ref
+  if (ref === undefined) return ''
+  const resource = template.Resources[ref] as Resource
+  return `${pathOf(template, resource.Properties.ParentId)}/${String(resource.Properties.PathPart)}`
+}
+
+const tableArn = (name: string) => ({
+  'Fn::Join': [':', ['arn', { Ref: 'AWS::Partition' }, 'dynamodb', { Ref: 'AWS::Region' }, { Ref: 'AWS::AccountId' }, `table/${name}`]]
+})
+
+t.test('stg: seven functions, their endpoints, least privilege, nothing else', async (t) => {
+  const { code, output, dir } = await slsPackage(['--stage', 'stg', '--region', 'eu-west-2'], STG)
+  t.equal(code, 0, 'packaged', { output })
+  const template = await readTemplate(dir)
+  const resources = Object.values(template.Resources)
+
+  const types = new Set(resources.map((resource) => resource.Type))
+  t.same([...types].filter((type) => !ALLOWED_TYPES.has(type) && !FRAMEWORK_BUCKET.has(type)), [], 'no other resource types')
+  t.notOk(resources.some((resource) => /DynamoDB|SQS|SSM|KMS/.test(resource.Type)), 'no tables, queues, parameters or keys')
+
+  const functions = resources.filter((resource) => resource.Type === 'AWS::Lambda::Function')
+  t.equal(functions.length, 7)
+  for (const [name, [handler]] of Object.entries(FUNCTIONS)) {
+    const fn = functions.find((candidate) => candidate.Properties.FunctionName === `alma-cache-api-stg-${name}`)
+    t.ok(fn, name)
+    t.equal(fn?.Properties.Handler, `dist/lambda.${handler}`, `${name} handler`)
+    t.equal(fn?.Properties.Runtime, 'nodejs22.x', `${name} runtime`)
+    t.ok((fn?.Properties.Timeout as number) < 29, `${name} times out before API Gateway does`)
+    t.same(fn?.Properties.Environment.Variables, {
+      USER_CACHE_TABLE_NAME: 'alma-users-stg',
+      LOAN_CACHE_TABLE_NAME: 'alma-loans-stg',
+      REQUEST_CACHE_TABLE_NAME: 'alma-requests-stg',
+      FEE_CACHE_TABLE_NAME: 'alma-fees-stg',
+      USER_QUEUE_URL: STG.USER_QUEUE_URL_STG,
+      ALMA_API_KEY_NAME: '/alma/api-key'
+    }, `${name} environment`)
+  }
+
+  const methods = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Method')
+  const endpoints = methods.map((method) => ({
+    route: `${String(method.Properties.HttpMethod)} ${pathOf(template, method.Properties.ResourceId)}`,
+    apiKeyRequired: method.Properties.ApiKeyRequired,
+    integration: method.Properties.Integration.Type,
+    target: JSON.stringify(method.Properties.Integration.Uri)
+  }))
+  t.same(endpoints.map((endpoint) => endpoint.route).sort(), Object.values(FUNCTIONS).map(([, path]) => `GET ${path}`).sort(), 'the CONTRACT 2 paths, GET only')
+  t.ok(endpoints.every((endpoint) => endpoint.apiKeyRequired === true), 'API key required by default')
+  t.ok(endpoints.every((endpoint) => endpoint.integration === 'AWS_PROXY'), 'Lambda proxy integration')
+  for (const [name, [, path]] of Object.entries(FUNCTIONS)) {
+    const logicalID = Object.entries(template.Resources)
+      .find(([, resource]) => resource.Properties?.FunctionName === `alma-cache-api-stg-${name}`)?.[0] as string
+    t.match(endpoints.find((endpoint) => endpoint.route === `GET ${path}`)?.target, logicalID, `GET ${path} invokes ${name}`)
+  }
+
+  const roles = resources.filter((resource) => resource.Type === 'AWS::IAM::Role')
+  t.equal(roles.length, 1, 'one role')
+  const role = roles[0] as Resource
+  t.notOk(role.Properties.ManagedPolicyArns, 'no managed policies')
+  const statements = role.Properties.Policies.flatMap((policy: any) => policy.PolicyDocument.Statement) as Array<{ Effect: string, Action: string[], Resource: unknown }>
+  const asList = (value: unknown) => (Array.isArray(value) ? value : [value])
+  const logs = statements.filter((statement) => statement.Action.every((action) => action.startsWith('logs:')))
+  t.ok(logs.every((statement) => asList(statement.Resource).every((resource) => JSON.stringify(resource).includes('log-group:/aws/lambda/alma-cache-api-stg'))),
+    'log permissions on its own log groups only')
+  t.same(statements.filter((statement) => !logs.includes(statement)).map((statement) => ({ ...statement, Resource: asList(statement.Resource) })), [
+    {
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+      Resource: ['alma-users-stg', 'alma-loans-stg', 'alma-requests-stg', 'alma-fees-stg'].map(tableArn)
+    },
+    { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [STG.USER_QUEUE_ARN_STG] },
+    {
+      Effect: 'Allow',
+      Action: ['ssm:GetParameter'],
+      Resource: [{ 'Fn::Join': [':', ['arn', { Ref: 'AWS::Partition' }, 'ssm', { Ref: 'AWS::Region' }, { Ref: 'AWS::AccountId' }, 'parameter/alma/api-key']] }]
+    }
+  ], 'read the four tables, send to the queue, read the key: nothing more')
+  t.notMatch(JSON.stringify(statements.filter((statement) => !logs.includes(statement))), /\*/, 'no wildcard action or resource')
+
+  const artifact = await JSZip.loadAsync(await readFile(join(dir, 'alma-cache-api.zip')))
+  t.same(Object.keys(artifact.files), ['dist/lambda.js'], 'the bundle and nothing else')
+})
+
+t.test('prod, with an existing deployment bucket, no API key, CORS for one origin', async (t) => {
+  const { code, output, dir } = await slsPackage(['--stage', 'prod', '--region', 'eu-west-1'], {
+    ...PROD,
+    DEPLOYMENT_BUCKET: 'library-deployments',
+    API_KEY_REQUIRED: 'false',
+    CORS_ORIGINS: 'https://app.example.ac.uk',
+    ALMA_API_URL: 'https://api-na.hosted.exlibrisgroup.com'
+  })
+  t.equal(code, 0, 'packaged', { output })
+  const template = await readTemplate(dir)
+  const resources = Object.values(template.Resources)
+  t.same([...new Set(resources.map((resource) => resource.Type))].filter((type) => !ALLOWED_TYPES.has(type)), [], 'not even a bucket')
+  const fn = resources.find((resource) => resource.Properties.FunctionName === 'alma-cache-api-prod-get-user-fees')
+  t.match(fn?.Properties.Environment.Variables, {
+    FEE_CACHE_TABLE_NAME: 'alma-fees-prod',
+    USER_QUEUE_URL: PROD.USER_QUEUE_URL_PROD,
+    ALMA_API_URL: 'https://api-na.hosted.exlibrisgroup.com',
+    CORS_ORIGINS: 'https://app.example.ac.uk'
+  })
+  const methods = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Method')
+  t.ok(methods.filter((method) => method.Properties.HttpMethod === 'GET').every((method) => method.Properties.ApiKeyRequired === false), 'API key switched off')
+  const preflight = methods.filter((method) => method.Properties.HttpMethod === 'OPTIONS')
+  t.equal(preflight.length, 7, 'API Gateway answers the CORS preflight of each path')
+  t.match(JSON.stringify(preflight[0]?.Properties.Integration), /https:\/\/app\.example\.ac\.uk/)
+})
+
+t.test('any other stage is refused, naming the valid ones', async (t) => {
+  const { code, output } = await slsPackage(['--stage', 'dev', '--region', 'eu-west-2'], STG)
+  t.not(code, 0)
+  t.match(output, /the stage must be one of stg, prod .*got "dev"/)
+})
+
+t.test('missing deploy-time variables are named, all at once', async (t) => {
+  const { USER_QUEUE_ARN_STG: _arn, FEE_CACHE_TABLE_NAME_STG: _fees, ...partial } = STG
+  const { code, output } = await slsPackage(['--stage', 'stg', '--region', 'eu-west-2'], partial)
+  t.not(code, 0)
+  t.match(output, /Cannot deploy: missing USER_QUEUE_ARN_STG, FEE_CACHE_TABLE_NAME_STG\./)
+  t.notMatch(output, /at .*stage-settings\.cjs:\d+/, 'a message, not a stack trace')
+})
