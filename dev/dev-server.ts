@@ -4,12 +4,20 @@ import { seedDemoUsers } from './demo-users.js'
 import { startEmbeddedStack } from './embedded-stack.js'
 
 // npm run dev: the server on embedded defaults, seeded with demo users.
-// With ALMA_API_KEY set, real Alma at ALMA_API_URL answers instead of the simulator.
+// With ALMA_API_KEY set, real Alma at ALMA_API_URL answers instead of the simulator;
+// with AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL_SQS set, those peers (the
+// containers of docker-compose.yml, say) stand in for the in-process ones.
 
-const realKey = process.env.ALMA_API_KEY
+const given = (name: string) => {
+  const value = process.env[name]?.trim()
+  return value === undefined || value === '' ? undefined : value
+}
+const realKey = given('ALMA_API_KEY')
 const stack = await startEmbeddedStack({
-  realAlma: realKey === undefined || realKey === '' ? undefined : { url: process.env.ALMA_API_URL ?? DEFAULT_ALMA_API_URL, key: realKey },
-  almaLatencyMs: Number(process.env.ALMA_SIMULATOR_LATENCY_MS ?? 50)
+  realAlma: realKey === undefined ? undefined : { url: given('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL, key: realKey },
+  almaLatencyMs: Number(given('ALMA_SIMULATOR_LATENCY_MS') ?? 50),
+  dynamoEndpoint: given('AWS_ENDPOINT_URL_DYNAMODB'),
+  sqsEndpoint: given('AWS_ENDPOINT_URL_SQS')
 })
 const demoUsers = await seedDemoUsers(stack)
 Object.assign(process.env, stack.env)
@@ -22,14 +30,15 @@ const base = `http://${host}:${(app.server.address() as { port: number }).port}`
 const lines = [
   '',
   `Alma cache API on ${base} (${stack.alma === undefined ? `real Alma at ${stack.env.ALMA_API_URL}` : `Alma simulator at ${stack.env.ALMA_API_URL}`})`,
+  `DynamoDB at ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}, SQS at ${stack.env.AWS_ENDPOINT_URL_SQS}`,
   'Try:',
   ...demoUsers.flatMap(({ userID, about, items }) => [
     `  ${about}:`,
     `    ${base}/users/${userID}`,
-    `    ${base}/users/${userID}/loans`,
+    ...['loans', 'requests', 'fees'].map((list) => `    ${base}/users/${userID}/${list}`),
     ...items.map((path) => `    ${base}/users/${userID}/${path}`)
   ]),
-  `Queued users are in the embedded SQS queue (${stack.env.USER_QUEUE_URL}); Ctrl-C stops everything.`,
+  `Queued users go to ${stack.env.USER_QUEUE_URL}; Ctrl-C stops everything.`,
   ''
 ]
 console.log(lines.join('\n'))

@@ -1,5 +1,7 @@
 import type { AddressInfo } from 'node:net'
+import { randomUUID } from 'node:crypto'
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb'
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import dynalite from 'dynalite'
 import { startFauxqs, type FauxqsServer } from 'fauxqs'
@@ -9,8 +11,10 @@ import { AlmaSimulator } from './alma-simulator.js'
 import type { CacheRowSet } from './demo-records.js'
 
 // The embedded defaults of `npm run dev` and the tests: dynalite and fauxqs in
-// this process, and the Alma simulator over HTTP. Everything the app learns
-// of them, it learns from the CONTRACT 5 variables in `env`.
+// this process, and the Alma simulator over HTTP. Any of the first two can be
+// a real peer instead (DynamoDB Local, an SQS emulator: see docker-compose.yml),
+// given by its endpoint; its tables and queue are made when missing. Everything
+// the app learns of them, it learns from the CONTRACT 5 variables in `env`.
 
 export const TABLES: CacheTables = {
   users: 'alma-users',
@@ -30,6 +34,12 @@ export interface EmbeddedStackOptions {
   almaLatencyMs?: number
   /** real Alma at `almaApiUrl` with this key: no simulator */
   realAlma?: { url: string, key: string }
+  /** a DynamoDB to use instead of dynalite, such as DynamoDB Local */
+  dynamoEndpoint?: string
+  /** an SQS (JSON protocol) to use instead of fauxqs, such as ElasticMQ */
+  sqsEndpoint?: string
+  /** table names made unique to this stack, for test runs sharing one DynamoDB */
+  uniqueTables?: boolean
 }
 
 export interface EmbeddedStack {
@@ -37,9 +47,9 @@ export interface EmbeddedStack {
   env: Record<string, string>
   /** undefined with real Alma */
   alma: AlmaSimulator | undefined
-  sqs: FauxqsServer
+  tables: CacheTables
   documents: DynamoDBDocumentClient
-  /** message bodies waiting on the users queue, oldest first */
+  /** message bodies waiting on the users queue, oldest first (the embedded queue only) */
   queuedUserIDs (): string[]
   /** writes rows as the webhook writer and the bulk updater would */
   writeCacheRows (rows: Partial<CacheRowSet>): Promise<void>
@@ -47,31 +57,32 @@ export interface EmbeddedStack {
 }
 
 export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
-  const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 })
-  await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', resolve))
-  const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`
+  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' }
+  const tables = options.uniqueTables === true ? uniqueTableNames() : TABLES
 
-  const sqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: REGION })
-  const { queueUrl } = sqs.createQueue(QUEUE_NAME, { region: REGION })
+  const dynamo = options.dynamoEndpoint === undefined ? await startDynalite() : undefined
+  const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo as StartedDynalite).endpoint
+  const client = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials })
+  await createTables(client, tables)
+  const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })
+
+  const fauxqs = options.sqsEndpoint === undefined ? await startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: REGION }) : undefined
+  const sqsEndpoint = options.sqsEndpoint ?? (fauxqs as FauxqsServer).address
+  const queueUrl = fauxqs?.createQueue(QUEUE_NAME, { region: REGION }).queueUrl ?? await createQueue(sqsEndpoint, credentials)
 
   const almaApiKey = options.almaApiKey ?? 'embedded-simulator-key'
   const alma = options.realAlma === undefined ? await AlmaSimulator.start({ apiKey: almaApiKey, latencyMs: options.almaLatencyMs }) : undefined
-
-  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' }
-  const client = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials })
-  await createTables(client)
-  const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })
 
   const env: Record<string, string> = {
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-    AWS_ENDPOINT_URL_SQS: sqs.address,
-    USER_CACHE_TABLE_NAME: TABLES.users,
-    LOAN_CACHE_TABLE_NAME: TABLES.loans,
-    REQUEST_CACHE_TABLE_NAME: TABLES.requests,
-    FEE_CACHE_TABLE_NAME: TABLES.fees,
+    AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+    USER_CACHE_TABLE_NAME: tables.users,
+    LOAN_CACHE_TABLE_NAME: tables.loans,
+    REQUEST_CACHE_TABLE_NAME: tables.requests,
+    FEE_CACHE_TABLE_NAME: tables.fees,
     USER_QUEUE_URL: queueUrl,
     ALMA_API_URL: options.realAlma?.url ?? (alma as AlmaSimulator).url,
     ALMA_API_KEY: options.realAlma?.key ?? almaApiKey
@@ -80,24 +91,50 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
   return {
     env,
     alma,
-    sqs,
+    tables,
     documents,
-    queuedUserIDs: () => sqs.inspectQueue(QUEUE_NAME)?.messages.ready.map((message) => message.body) ?? [],
-    writeCacheRows: (rows) => writeRows(documents, rows),
+    queuedUserIDs () {
+      if (fauxqs === undefined) throw new Error('queuedUserIDs reads the embedded queue only')
+      return fauxqs.inspectQueue(QUEUE_NAME)?.messages.ready.map((message) => message.body) ?? []
+    },
+    writeCacheRows: (rows) => writeRows(documents, tables, rows),
     async close () {
       documents.destroy()
-      await Promise.all([
-        alma?.close(),
-        sqs.stop(),
-        new Promise<void>((resolve, reject) => dynamo.close((error) => (error ? reject(error) : resolve())))
-      ])
+      await Promise.all([alma?.close(), fauxqs?.stop(), dynamo?.close()])
     }
   }
 }
 
-async function createTables (client: DynamoDBClient): Promise<void> {
+interface StartedDynalite { endpoint: string, close (): Promise<void> }
+
+async function startDynalite (): Promise<StartedDynalite> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())))
+  }
+}
+
+function uniqueTableNames (): CacheTables {
+  const suffix = randomUUID().slice(0, 8)
+  return Object.fromEntries(Object.entries(TABLES).map(([table, name]) => [table, `${name}-${suffix}`])) as unknown as CacheTables
+}
+
+/** CreateQueue is idempotent: the queue's URL, whether it was there or not. */
+async function createQueue (endpoint: string, credentials: { accessKeyId: string, secretAccessKey: string }): Promise<string> {
+  const sqs = new SQSClient({ endpoint, region: REGION, credentials })
+  try {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: QUEUE_NAME }))
+    return QueueUrl as string
+  } finally {
+    sqs.destroy()
+  }
+}
+
+async function createTables (client: DynamoDBClient, tables: CacheTables): Promise<void> {
   const { TableNames = [] } = await client.send(new ListTablesCommand({}))
-  await Promise.all(Object.entries(TABLES).map(async ([table, name]) => {
+  await Promise.all(Object.entries(tables).map(async ([table, name]) => {
     if (TableNames.includes(name)) return
     const key = KEYS[table as keyof CacheTables]
     await client.send(new CreateTableCommand({
@@ -110,12 +147,12 @@ async function createTables (client: DynamoDBClient): Promise<void> {
   }))
 }
 
-async function writeRows (documents: DynamoDBDocumentClient, rows: Partial<CacheRowSet>): Promise<void> {
+async function writeRows (documents: DynamoDBDocumentClient, tables: CacheTables, rows: Partial<CacheRowSet>): Promise<void> {
   const puts: Array<[string, AlmaRecord]> = [
-    ...(rows.user === undefined ? [] : [[TABLES.users, rows.user] as [string, AlmaRecord]]),
-    ...(rows.loans ?? []).map((row): [string, AlmaRecord] => [TABLES.loans, row]),
-    ...(rows.requests ?? []).map((row): [string, AlmaRecord] => [TABLES.requests, row]),
-    ...(rows.fees ?? []).map((row): [string, AlmaRecord] => [TABLES.fees, row])
+    ...(rows.user === undefined ? [] : [[tables.users, rows.user] as [string, AlmaRecord]]),
+    ...(rows.loans ?? []).map((row): [string, AlmaRecord] => [tables.loans, row]),
+    ...(rows.requests ?? []).map((row): [string, AlmaRecord] => [tables.requests, row]),
+    ...(rows.fees ?? []).map((row): [string, AlmaRecord] => [tables.fees, row])
   ]
   for (let start = 0; start < puts.length; start += 25) {
     const requestItems: Record<string, Array<{ PutRequest: { Item: AlmaRecord } }>> = {}

@@ -34,6 +34,8 @@ export class ConfigError extends Error {
   constructor (readonly missing: readonly string[]) {
     super(`Missing configuration: ${missing.join(', ')}. See the configuration table in README.md.`)
     this.name = 'ConfigError'
+    // The operator's to fix, never a bug: where it was thrown from says nothing.
+    this.stack = `${this.name}: ${this.message}`
   }
 }
 

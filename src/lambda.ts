@@ -1,7 +1,7 @@
 import awsLambdaFastify, { type LambdaResponse } from '@fastify/aws-lambda'
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda'
 import { buildApp, type RouteName } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { loadConfig } from './config.js'
 
 // The seven Lambda handlers of CONTRACT 6. Each container serves one route: it
 // builds the app with that route only, on its first event, and keeps it for
@@ -16,7 +16,7 @@ function handlerFor (route: RouteName): Handler {
     proxy ??= startRoute(route).catch((error: unknown) => {
       // Not remembered: the next event tries again (a misconfiguration stays visible as Lambda errors).
       proxy = undefined
-      console.error(error instanceof ConfigError ? error.message : error)
+      console.error(error)
       throw error
     })
     return (await proxy)(withEncodedPath(event), context)

@@ -1,6 +1,5 @@
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
-import { TABLES } from '../dev/embedded-stack.js'
 import { DynamoCache } from '../src/clients/dynamo-cache.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
 
@@ -20,7 +19,7 @@ await stack.writeCacheRows({ loans: bulkyRows.loans.map((row) => ({ ...row, desc
 const bulkyKeys = bulkyRows.loans.map((row) => ({ table: 'loans' as const, id: String(row.loan_id) }))
 
 t.test('more than 100 keys, repeated keys read once', async (t) => {
-  const cache = new DynamoCache({ tables: TABLES })
+  const cache = new DynamoCache({ tables: stack.tables })
   t.teardown(() => cache.destroy())
   const keys = rows.loans.map((row) => ({ table: 'loans' as const, id: String(row.loan_id) }))
   const read = await cache.getRows([...keys, ...keys.slice(0, 10), { table: 'users', id: 'dynamo-1' }, { table: 'fees', id: 'absent' }])
@@ -31,14 +30,14 @@ t.test('more than 100 keys, repeated keys read once', async (t) => {
 })
 
 t.test('unprocessed keys are asked for again', async (t) => {
-  const cache = new DynamoCache({ tables: TABLES })
+  const cache = new DynamoCache({ tables: stack.tables })
   t.teardown(() => cache.destroy())
   const read = await cache.getRows(bulkyKeys)
   t.equal(read.get('loans')?.size, 6, 'every row, over several rounds')
 })
 
 t.test('keys still unprocessed after the retry budget fail the read', async (t) => {
-  const cache = new DynamoCache({ tables: TABLES, unprocessedRetries: 0 })
+  const cache = new DynamoCache({ tables: stack.tables, unprocessedRetries: 0 })
   t.teardown(() => cache.destroy())
   await t.rejects(cache.getRows(bulkyKeys), /left keys unprocessed after 1 rounds/)
 })

@@ -10,9 +10,15 @@ export interface TestStack extends EmbeddedStack {
   alma: AlmaSimulator
 }
 
-/** dynalite, fauxqs and the Alma simulator, and the process environment pointing at them. */
+/**
+ * dynalite, fauxqs and the Alma simulator, and the process environment pointing at them.
+ * TEST_DYNAMODB_ENDPOINT runs the suite against another DynamoDB (DynamoDB Local in
+ * .ci/run), with tables of its own for each stack.
+ */
 export async function startTestStack (t: Test, options: EmbeddedStackOptions = {}): Promise<TestStack> {
-  const stack = await startEmbeddedStack({ almaApiKey: ALMA_TEST_KEY, ...options })
+  const dynamoEndpoint = process.env.TEST_DYNAMODB_ENDPOINT
+  const shared = dynamoEndpoint === undefined || dynamoEndpoint === '' ? {} : { dynamoEndpoint, uniqueTables: true }
+  const stack = await startEmbeddedStack({ almaApiKey: ALMA_TEST_KEY, ...shared, ...options })
   Object.assign(process.env, stack.env)
   t.teardown(() => stack.close())
   return stack as TestStack

@@ -28,6 +28,15 @@ const PATHS: Record<typeof ROUTE_NAMES[number], string[]> = {
   getUserFee: [`/users/lambda-1/fees/${cached.fees[0]?.id}`, `/users/lambda-2/fees/${cached.fees[0]?.id}`]
 }
 
+t.test('a container without its configuration fails its events until it has it', async (t) => {
+  const queueUrl = process.env.USER_QUEUE_URL
+  delete process.env.USER_QUEUE_URL
+  await t.rejects(lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees')), /Missing configuration: USER_QUEUE_URL/)
+  process.env.USER_QUEUE_URL = queueUrl
+  const response = await lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees'))
+  t.equal(response.statusCode, 200, 'the failed start was not remembered')
+})
+
 t.test('every handler answers as the server does, to REST and HTTP API events', async (t) => {
   for (const route of ROUTE_NAMES) {
     for (const path of PATHS[route]) {

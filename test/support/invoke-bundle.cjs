@@ -26,7 +26,8 @@ async function main () {
   process.stdout.write(JSON.stringify({ node: process.version, results }))
 }
 
-main().then(() => process.exit(0), (error) => {
+// The handlers' connection pools would keep the process alive: exit once the output is out.
+main().then(() => process.stdout.write('', () => process.exit(0)), (error) => {
   console.error(error)
   process.exit(1)
 })

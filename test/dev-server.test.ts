@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb'
+import dynalite from 'dynalite'
+import { startFauxqs } from 'fauxqs'
+import t, { type Test } from 'tap'
+import { request } from 'undici'
+
+// `npm run dev` against peers it did not start (as with docker-compose.yml's
+// DynamoDB Local and SQS emulator): it makes the tables and the queue when they
+// are missing, seeds the demo users, and serves them. Started twice, to show
+// that existing tables and queue are fine.
+
+const dynamo = dynalite({ createTableMs: 0 })
+await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', resolve))
+t.teardown(() => new Promise<void>((resolve) => { dynamo.close(() => resolve()) }))
+const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`
+const sqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false })
+t.teardown(() => sqs.stop())
+
+async function runDev (t: Test): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.address,
+      ALMA_SIMULATOR_LATENCY_MS: '0',
+      LOG_LEVEL: 'warn',
+      _TAPJS_PROCESSINFO_COVERAGE_: '0'
+    }
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let printed = ''
+  const base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed: ${printed}`)), 30_000)
+    child.stdout.on('data', (chunk: Buffer) => {
+      printed += chunk.toString()
+      const match = printed.match(/Alma cache API on (http:\/\/\S+)/)
+      if (match?.[1] !== undefined && /Ctrl-C/.test(printed)) {
+        clearTimeout(timer)
+        resolve(match[1])
+      }
+    })
+  })
+  t.match(printed, `DynamoDB at ${dynamoEndpoint}, SQS at ${sqs.address}`)
+  const tried = [...printed.matchAll(/^ {4}(http:\/\/\S+)$/gm)].map((match) => match[1] as string)
+  const endpoints = new Set(tried.map((url) => new URL(url).pathname.replace(/^\/users\/[^/]+/, '/users/{userID}').replace(/\/(loans|requests|fees)\/[^/]+$/, '/$1/{id}')))
+  t.equal(endpoints.size, 7, 'URLs to try, for all seven endpoints')
+  for (const url of tried) {
+    const response = await request(url)
+    t.equal(response.statusCode, 200, url)
+    await response.body.dump()
+  }
+  const cached = await request(`${base}/users/demo-cached`)
+  t.equal(cached.headers['x-cache'], 'hit', 'seeded')
+  await cached.body.dump()
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+}
+
+t.test('first start: tables and queue made, demo users seeded and served', async (t) => {
+  await runDev(t)
+  const client = new DynamoDBClient({ endpoint: dynamoEndpoint, region: 'eu-west-2', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } })
+  t.teardown(() => client.destroy())
+  const { TableNames } = await client.send(new ListTablesCommand({}))
+  t.same(TableNames?.sort(), ['alma-fees', 'alma-loans', 'alma-requests', 'alma-users'])
+  const queued = sqs.inspectQueue('alma-users-to-refresh')?.messages.ready.map((message) => message.body) ?? []
+  t.ok(queued.includes('demo-alma-only'), 'users without a cache record were queued there')
+})
+
+t.test('second start: the same tables and queue', async (t) => {
+  await runDev(t)
+})
