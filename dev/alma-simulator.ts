@@ -50,6 +50,9 @@ class AlmaAnswer extends Error {
 export class AlmaSimulator {
   latencyMs: number
   readonly calls: AlmaCall[] = []
+  /** the most calls in progress at once since the last resetCalls() */
+  maxConcurrentCalls = 0
+  #inProgress = 0
   readonly #users = new Map<string, SimulatedUser>()
   readonly #faults: Array<InjectedFault | 'hang'> = []
   readonly #pending = new Set<NodeJS.Timeout>()
@@ -85,7 +88,10 @@ export class AlmaSimulator {
     return this.calls.filter((call) => call.path.startsWith(pathPrefix))
   }
 
-  resetCalls (): void { this.calls.length = 0 }
+  resetCalls (): void {
+    this.calls.length = 0
+    this.maxConcurrentCalls = this.#inProgress
+  }
 
   addUser (user: SimulatedUser): void { this.#users.set(user.primary_id.toLowerCase(), user) }
 
@@ -119,6 +125,9 @@ export class AlmaSimulator {
     const [path = ''] = request.url.split('?')
     const call: AlmaCall = { method: request.method, path, query: { ...(request.query as Record<string, string>) }, status: 0 }
     this.calls.push(call)
+    this.#inProgress++
+    this.maxConcurrentCalls = Math.max(this.maxConcurrentCalls, this.#inProgress)
+    reply.raw.once('close', () => { this.#inProgress-- })
     if (this.latencyMs > 0) await this.#sleep(this.latencyMs)
 
     let status = 200

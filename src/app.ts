@@ -36,10 +36,6 @@ export interface AppOptions {
   /** the routes to serve; a Lambda serves only its own */
   routes?: readonly RouteName[]
   logger?: FastifyServerOptions['logger']
-  /** every Alma call of a request is over by then (default 20 s: under API Gateway's 29 s) */
-  requestBudgetMs?: number
-  /** one Alma call, from connect to the last byte (default 8 s) */
-  almaCallTimeoutMs?: number
   /** 429 and 5xx retries per Alma call (default 2) */
   almaMaxRetries?: number
   /** base of the Alma retry backoff (default 250 ms) */
@@ -67,12 +63,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(almaPlugin, {
     baseUrl: config.almaApiUrl,
     apiKey: almaKeyProvider(config.almaKey),
-    callTimeoutMs: options.almaCallTimeoutMs,
+    callTimeoutMs: config.almaCallTimeoutMs,
     maxRetries: options.almaMaxRetries,
     retryBaseDelayMs: options.almaRetryBaseDelayMs
   })
   await app.register(userQueuePlugin, { queueUrl: config.userQueueUrl, endpointOverride: config.sqsEndpointOverride })
-  await app.register(resolutionPlugin, { requestBudgetMs: options.requestBudgetMs ?? 20_000 })
+  await app.register(resolutionPlugin, { requestBudgetMs: config.requestBudgetMs })
 
   for (const name of options.routes ?? ROUTE_NAMES) await app.register(ROUTES[name])
   return app

@@ -14,7 +14,16 @@ export interface Config {
   logLevel: LogLevel
   /** CORS_ORIGINS: browser origins allowed to call the API (`*` for any); none when unset */
   corsOrigins?: string[]
+  /** ALMA_CALL_TIMEOUT_MS: one Alma call, from connect to the last byte */
+  almaCallTimeoutMs: number
+  /** REQUEST_BUDGET_MS: every Alma call of a request is over by then */
+  requestBudgetMs: number
 }
+
+// The defaults fit one request under the Lambda timeout (25 s, serverless.yml)
+// and API Gateway's 29 s, with room for the cache reads and the queue send.
+export const DEFAULT_ALMA_CALL_TIMEOUT_MS = 8000
+export const DEFAULT_REQUEST_BUDGET_MS = 20_000
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
@@ -53,6 +62,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (!URL.canParse(almaApiUrl)) missing.push('ALMA_API_URL (not a URL)')
   const logLevel = value('LOG_LEVEL') ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) missing.push(`LOG_LEVEL (one of ${LOG_LEVELS.join(', ')})`)
+  const milliseconds = (name: string, fallback: number) => {
+    const text = value(name)
+    if (text === undefined) return fallback
+    if (/^[1-9]\d{0,6}$/.test(text)) return Number(text)
+    missing.push(`${name} (whole milliseconds, 1 to 9999999)`)
+    return fallback
+  }
+  const almaCallTimeoutMs = milliseconds('ALMA_CALL_TIMEOUT_MS', DEFAULT_ALMA_CALL_TIMEOUT_MS)
+  const requestBudgetMs = milliseconds('REQUEST_BUDGET_MS', DEFAULT_REQUEST_BUDGET_MS)
+  if (almaCallTimeoutMs > requestBudgetMs) missing.push('ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)')
   if (missing.length > 0) throw new ConfigError(missing)
 
   const required = (name: typeof REQUIRED[number]) => value(name) as string
@@ -68,6 +87,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     almaApiUrl,
     almaKey: key !== undefined ? { key } : { parameterName: parameterName as string },
     logLevel: logLevel as LogLevel,
-    corsOrigins: value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
+    corsOrigins: value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''),
+    almaCallTimeoutMs,
+    requestBudgetMs
   }
 }

@@ -22,6 +22,10 @@ t.test('every missing variable is named in one error', async (t) => {
   t.same((t.throws(() => loadConfig({ ...complete, USER_QUEUE_URL: '  ' })) as ConfigError).missing, ['USER_QUEUE_URL'], 'blank is missing')
   t.same((t.throws(() => loadConfig({ ...complete, ALMA_API_URL: 'not a url' })) as ConfigError).missing, ['ALMA_API_URL (not a URL)'])
   t.match((t.throws(() => loadConfig({ ...complete, LOG_LEVEL: 'verbose' })) as ConfigError).missing, [/^LOG_LEVEL \(one of fatal, /])
+  t.same((t.throws(() => loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '5s', REQUEST_BUDGET_MS: '0' })) as ConfigError).missing,
+    ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])
+  t.same((t.throws(() => loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' })) as ConfigError).missing,
+    ['ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)'])
 })
 
 t.test('a complete environment', async (t) => {
@@ -32,13 +36,16 @@ t.test('a complete environment', async (t) => {
     almaApiUrl: DEFAULT_ALMA_API_URL,
     almaKey: { parameterName: '/alma/key' },
     logLevel: 'info',
-    corsOrigins: undefined
+    corsOrigins: undefined,
+    almaCallTimeoutMs: 8000,
+    requestBudgetMs: 20_000
   })
   const local = loadConfig({ ...complete, ALMA_API_KEY_NAME: undefined, ALMA_API_KEY: 'k', AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:4566', ALMA_API_URL: 'http://127.0.0.1:9000' })
   t.same(local.almaKey, { key: 'k' }, 'ALMA_API_KEY stands in for the SSM parameter')
   t.equal(local.sqsEndpointOverride, true)
   t.equal(local.almaApiUrl, 'http://127.0.0.1:9000')
   t.equal(loadConfig({ ...complete, LOG_LEVEL: 'warn' }).logLevel, 'warn')
+  t.match(loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '3000', REQUEST_BUDGET_MS: '10000' }), { almaCallTimeoutMs: 3000, requestBudgetMs: 10_000 })
   t.same(loadConfig({ ...complete, CORS_ORIGINS: 'https://app.example.ac.uk, https://m.example.ac.uk,' }).corsOrigins,
     ['https://app.example.ac.uk', 'https://m.example.ac.uk'])
 })

@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { loadConfig } from '../src/config.js'
 import { KIND_SPECS } from '../src/resolution/kinds.js'
 import { toRecord } from '../src/resolution/records.js'
 import { startSsmPeer } from './support/ssm-peer.js'
@@ -10,7 +11,7 @@ import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack } from './
 // CONTRACT 2.2, 2.3, 3.6 and 3.7: statuses, headers and degraded modes.
 
 const stack = await startTestStack(t)
-const { app, rawLogs } = await buildTestApp(t, { almaCallTimeoutMs: 300 })
+const { app, rawLogs } = await buildTestApp(t, { config: { ...loadConfig(), almaCallTimeoutMs: 300 } })
 const get = (url: string) => app.inject({ method: 'GET', url })
 
 const records = almaUserRecords('faults-1', { loans: 3, requests: 1, fees: 1 })

@@ -1,5 +1,6 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import type { UserQueue } from '../resolution/ports.js'
+import { boundedRequests } from './aws-requests.js'
 
 export interface SqsUserQueueOptions {
   queueUrl: string
@@ -20,11 +21,10 @@ export class SqsUserQueue implements UserQueue {
     this.#client = new SQSClient({
       // By default the SDK sends to the queue URL's host; emulators name queues with hosts that need not resolve.
       useQueueUrlAsEndpoint: !options.endpointOverride,
+      // The send runs alongside the request's own work and is awaited before the
+      // answer (CONTRACT 3.5): a hung SQS may delay an answer by this much, no more.
       maxAttempts: options.maxAttempts ?? 2,
-      requestHandler: {
-        connectionTimeout: options.connectionTimeoutMs ?? 1000,
-        requestTimeout: options.requestTimeoutMs ?? 2000
-      }
+      requestHandler: boundedRequests(options.connectionTimeoutMs ?? 500, options.requestTimeoutMs ?? 1500)
     })
   }
 

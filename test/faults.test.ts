@@ -1,0 +1,182 @@
+import t, { type Test } from 'tap'
+import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { KIND_SPECS } from '../src/resolution/kinds.js'
+import { toRecord } from '../src/resolution/records.js'
+import { startFaultyProxy, type ProxyFault } from './support/faulty-proxy.js'
+import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack, type TestApp } from './helper.js'
+
+// The fault table of the faults issue, each row against the real fault: a peer
+// that hangs, throttles or fails between the service and dynalite or fauxqs, and
+// cache rows no writer should have made. CONTRACT 3.5, 3.6 and 3.7.
+
+const stack = await startTestStack(t)
+const records = almaUserRecords('fault-1', { loans: 3, requests: 2, fees: 1 })
+stack.alma.addUser({ primary_id: 'fault-1', ...records })
+stack.alma.addUser({ primary_id: 'fault-2', ...almaUserRecords('fault-2', { loans: 2, requests: 0, fees: 0 }) })
+await stack.writeCacheRows(cacheRowsOf('fault-1', records, nowSeconds() + DAY))
+const loanID = String(records.loans[0]?.loan_id)
+
+const dynamo = await startFaultyProxy(stack.env.AWS_ENDPOINT_URL_DYNAMODB as string)
+const sqs = await startFaultyProxy(stack.env.AWS_ENDPOINT_URL_SQS as string)
+t.teardown(async () => { await Promise.all([dynamo.close(), sqs.close()]) })
+
+// Every app of this file, so that their logs can be searched for the key at the end.
+const apps: TestApp[] = []
+/** An app whose DynamoDB or SQS traffic goes through the faulty proxies, for this test. */
+async function appThrough (t: Test, peers: { dynamo?: boolean, sqs?: boolean }): Promise<TestApp> {
+  // The AWS SDK reads its endpoint variables on a client's first call: keep them set until the test ends.
+  const saved = { dynamo: process.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: process.env.AWS_ENDPOINT_URL_SQS }
+  if (peers.dynamo === true) process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.url
+  if (peers.sqs === true) process.env.AWS_ENDPOINT_URL_SQS = sqs.url
+  t.teardown(() => {
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = saved.dynamo
+    process.env.AWS_ENDPOINT_URL_SQS = saved.sqs
+  })
+  const built = await buildTestApp(t)
+  apps.push(built)
+  return built
+}
+
+const THROTTLED: ProxyFault = {
+  status: 400,
+  body: JSON.stringify({
+    __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+    message: 'The level of configured provisioned throughput for the table was exceeded.'
+  })
+}
+
+t.beforeEach(() => {
+  stack.alma.clearFaults()
+  stack.alma.resetCalls()
+  dynamo.failAll(undefined)
+  sqs.failAll(undefined)
+})
+
+t.test('Alma 5xx, cache hit: 200 from the cache', async (t) => {
+  const { app } = await appThrough(t, {})
+  stack.alma.injectFaults(3, { status: 500 })
+  const response = await app.inject({ method: 'GET', url: '/users/fault-1' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'hit')
+  t.equal(stack.alma.calls.length, 0, 'Alma was not asked')
+})
+
+t.test('DynamoDB never answers: served from Alma as a miss, in bounded time', async (t) => {
+  const { app, rawLogs } = await appThrough(t, { dynamo: true })
+  dynamo.failAll({ hang: true })
+  for (const url of ['/users/fault-1', `/users/fault-1/loans/${loanID}`]) {
+    const started = Date.now()
+    const response = await app.inject({ method: 'GET', url })
+    t.equal(response.statusCode, 200, url)
+    t.equal(response.headers['x-cache'], 'miss', `${url}: as if the cache had missed`)
+    t.ok(Date.now() - started < 5000, `${url}: answered in ${Date.now() - started} ms, not after the SDK's default timeouts`)
+  }
+  t.match(rawLogs(), /cache read failed/)
+})
+
+t.test('DynamoDB throttles once: retried, a hit', async (t) => {
+  const { app } = await appThrough(t, { dynamo: true })
+  dynamo.failNext(1, THROTTLED)
+  const before = dynamo.requests
+  const response = await app.inject({ method: 'GET', url: '/users/fault-1/loans' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'hit')
+  t.equal(dynamo.requests - before, 3, 'GetItem throttled, GetItem again, BatchGetItem')
+})
+
+t.test('DynamoDB keeps throttling: retried within budget, then served from Alma', async (t) => {
+  const { app, rawLogs } = await appThrough(t, { dynamo: true })
+  dynamo.failAll(THROTTLED)
+  const before = dynamo.requests
+  const started = Date.now()
+  const response = await app.inject({ method: 'GET', url: '/users/fault-1/fees' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'miss')
+  t.equal(dynamo.requests - before, 2, 'two attempts, no more')
+  t.ok(Date.now() - started < 5000)
+  t.match(rawLogs(), /ProvisionedThroughputExceeded/)
+})
+
+t.test('SQS never answers: 200, the failure logged, in bounded time', async (t) => {
+  const { app, rawLogs } = await appThrough(t, { sqs: true })
+  sqs.failAll({ hang: true })
+  const started = Date.now()
+  const response = await app.inject({ method: 'GET', url: '/users/fault-2/loans' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'miss')
+  t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`)
+  t.match(rawLogs(), /could not queue the user/)
+})
+
+t.test('SQS answers 500: 200 all the same, logged', async (t) => {
+  const { app, rawLogs } = await appThrough(t, { sqs: true })
+  sqs.failAll({ status: 500, body: JSON.stringify({ __type: 'com.amazonaws.sqs#InternalError', message: 'boom' }) })
+  const response = await app.inject({ method: 'GET', url: '/users/fault-2' })
+  t.equal(response.statusCode, 200)
+  t.match(rawLogs(), /could not queue the user/)
+})
+
+t.test('a user row listing 10,000 IDs: treated as missing, not fanned out', async (t) => {
+  const { app } = await appThrough(t, { dynamo: true })
+  const huge = Array.from({ length: 10_000 }, (_, i) => `99${String(i).padStart(8, '0')}`)
+  await stack.writeCacheRows({ user: { primary_id: 'fault-2', expiry_date: nowSeconds() + DAY, loan_ids: huge } })
+  const before = dynamo.requests
+  const response = await app.inject({ method: 'GET', url: '/users/fault-2/loans' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'miss')
+  t.equal(response.json().length, 2, "Alma's two loans")
+  t.equal(dynamo.requests - before, 1, 'one GetItem, no batch reads of the listed IDs')
+})
+
+t.test("another user's item listed in a user row is never shown", async (t) => {
+  const { app } = await appThrough(t, {})
+  const mine = almaUserRecords('fault-owner', { loans: 2, requests: 1, fees: 1 })
+  const theirs = almaUserRecords('fault-victim', { loans: 1, requests: 1, fees: 1 })
+  stack.alma.addUser({ primary_id: 'fault-owner', ...mine })
+  stack.alma.addUser({ primary_id: 'fault-victim', ...theirs })
+  const myRows = cacheRowsOf('fault-owner', mine, nowSeconds() + DAY)
+  const theirRows = cacheRowsOf('fault-victim', theirs, nowSeconds() + DAY)
+  await stack.writeCacheRows(theirRows)
+  // A corrupt (or hostile) users row naming the victim's items as the owner's.
+  await stack.writeCacheRows({
+    ...myRows,
+    user: {
+      ...myRows.user,
+      loan_ids: [...(myRows.user.loan_ids as string[]), theirs.loans[0]?.loan_id],
+      request_ids: [...(myRows.user.request_ids as string[]), theirs.requests[0]?.request_id],
+      fee_ids: [...(myRows.user.fee_ids as string[]), theirs.fees[0]?.id]
+    }
+  })
+  const response = await app.inject({ method: 'GET', url: '/users/fault-owner' })
+  t.equal(response.statusCode, 200)
+  t.same(response.json(), {
+    primary_id: 'fault-owner',
+    loans: mine.loans.map((record) => toRecord(KIND_SPECS.loans, record)),
+    requests: mine.requests.map((record) => toRecord(KIND_SPECS.requests, record)),
+    fees: mine.fees.map((record) => toRecord(KIND_SPECS.fees, record))
+  }, "the owner's records, exactly")
+  t.notMatch(response.body, 'fault-victim', 'nothing of the victim')
+  t.equal(response.headers['x-cache'], 'partial', 'the foreign IDs were asked of Alma, for the owner')
+})
+
+t.test('concurrent Alma calls are capped per process', async (t) => {
+  const { app } = await appThrough(t, {})
+  const many = almaUserRecords('fault-many', { loans: 40, requests: 0, fees: 0 })
+  stack.alma.addUser({ primary_id: 'fault-many', ...many })
+  stack.alma.latencyMs = 30
+  t.teardown(() => { stack.alma.latencyMs = 0 })
+  stack.alma.resetCalls()
+  const responses = await Promise.all(many.loans.map((loan) =>
+    app.inject({ method: 'GET', url: `/users/fault-many/loans/${String(loan.loan_id)}` })))
+  t.ok(responses.every((response) => response.statusCode === 200), '40 answers')
+  t.equal(stack.alma.calls.length, 40)
+  t.ok(stack.alma.maxConcurrentCalls > 1, `calls ran in parallel (${stack.alma.maxConcurrentCalls} at most)`)
+  t.ok(stack.alma.maxConcurrentCalls <= 10, `at most 10 Alma calls at once (${stack.alma.maxConcurrentCalls})`)
+})
+
+t.test('the Alma key is in no log line of all the runs above', async (t) => {
+  const logs = apps.map((app) => app.rawLogs()).join('')
+  t.ok(logs.length > 0)
+  t.match(logs, /"level":50/, 'the runs logged errors')
+  t.notMatch(logs, ALMA_TEST_KEY)
+})

@@ -1,0 +1,66 @@
+import { createServer, request as forward, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+// A peer between the service and a real protocol peer (dynalite, fauxqs) that
+// passes requests through unless told to fail the next ones: answer with a
+// given status and body (a throttling error, a 500) or never answer at all.
+
+export type ProxyFault = { hang: true } | { status: number, body: string, contentType?: string }
+
+export interface FaultyProxy {
+  url: string
+  /** requests seen, faulted or not */
+  readonly requests: number
+  /** the next `count` requests get `fault` */
+  failNext (count: number, fault: ProxyFault): void
+  /** every request from now on gets `fault`, until cleared */
+  failAll (fault: ProxyFault | undefined): void
+  close (): Promise<void>
+}
+
+export async function startFaultyProxy (target: string): Promise<FaultyProxy> {
+  const upstream = new URL(target)
+  const queued: ProxyFault[] = []
+  let always: ProxyFault | undefined
+  let requests = 0
+  const sockets = new Set<Socket>()
+
+  const server = createServer((incoming: IncomingMessage, response: ServerResponse) => {
+    requests++
+    const fault = queued.shift() ?? always
+    if (fault !== undefined && 'hang' in fault) return // read nothing, answer nothing
+    if (fault !== undefined) {
+      incoming.resume()
+      response.writeHead(fault.status, { 'content-type': fault.contentType ?? 'application/x-amz-json-1.0' }).end(fault.body)
+      return
+    }
+    const outgoing = forward({
+      host: upstream.hostname,
+      port: upstream.port,
+      method: incoming.method,
+      path: incoming.url,
+      headers: incoming.headers
+    }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(response)
+    })
+    outgoing.on('error', () => response.destroy())
+    incoming.pipe(outgoing)
+  })
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get requests () { return requests },
+    failNext (count, fault) { for (let i = 0; i < count; i++) queued.push(fault) },
+    failAll (fault) { always = fault },
+    close () {
+      for (const socket of sockets) socket.destroy()
+      return new Promise((resolve) => { server.close(() => resolve()) })
+    }
+  }
+}
