@@ -15,6 +15,9 @@ const RESOURCES = {
   feeTable: 'FEE_CACHE_TABLE_NAME'
 }
 
+// Optional runtime settings (CONTRACT 5 and README's configuration table), passed on when set.
+const PASSED_THROUGH = ['ALMA_API_URL', 'LOG_LEVEL', 'ALMA_CALL_TIMEOUT_MS', 'REQUEST_BUDGET_MS']
+
 class DeploySettingsError extends Error {
   constructor (problems) {
     super(`Cannot deploy: ${problems.join('; ')}.`)
@@ -69,8 +72,7 @@ module.exports = async ({ options }) => {
       FEE_CACHE_TABLE_NAME: values.feeTable,
       USER_QUEUE_URL: values.userQueueUrl,
       ALMA_API_KEY_NAME: almaApiKeyName,
-      ...(text('ALMA_API_URL') === undefined ? {} : { ALMA_API_URL: text('ALMA_API_URL') }),
-      ...(text('LOG_LEVEL') === undefined ? {} : { LOG_LEVEL: text('LOG_LEVEL') }),
+      ...Object.fromEntries(PASSED_THROUGH.flatMap((name) => text(name) === undefined ? [] : [[name, text(name)]])),
       ...(corsOrigins === undefined ? {} : { CORS_ORIGINS: corsOrigins.join(',') })
     },
     statements: [
