@@ -11,6 +11,8 @@ const shared = {
   format: 'cjs',
   sourcemap: true,
   minify: true,
+  // Error class names stay readable in the logs (AlmaTimeoutError, not Dy).
+  keepNames: true,
   legalComments: 'linked',
   logLevel: 'warning',
   metafile: true

@@ -7,6 +7,7 @@ import type { Config } from './config.js'
 import almaPlugin from './plugins/alma.js'
 import cachePlugin from './plugins/cache.js'
 import httpContract from './plugins/http-contract.js'
+import observability from './plugins/observability.js'
 import resolutionPlugin from './plugins/resolution.js'
 import userQueuePlugin from './plugins/user-queue.js'
 import userRoute from './routes/user.js'
@@ -46,6 +47,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
+    // One summary line per request instead (plugins/observability.ts).
+    disableRequestLogging: true,
     // Long enough for a 255-character user ID to reach validation (400) rather than the router (404).
     routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -55,6 +58,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // value as the source gave it. The records are shaped in one place already.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
 
+  await app.register(observability)
   await app.register(sensible)
   await app.register(httpContract)
   // Browser apps on other origins; API Gateway answers their preflight requests itself.

@@ -27,8 +27,12 @@ export class AlmaBadGatewayError extends ServiceError {
 
 /** Alma kept answering 429 after the bounded retries. */
 export class AlmaThrottledError extends ServiceError {
-  constructor (readonly retryAfterSeconds: number, options?: { cause?: unknown }) {
+  /** for the log only: Alma's code, PER_SECOND_THRESHOLD or DAILY_THRESHOLD */
+  readonly detail: string
+
+  constructor (readonly retryAfterSeconds: number, code: string | undefined, options?: { cause?: unknown }) {
     super(503, 'Alma is refusing requests for now; retry later', options)
+    this.detail = `Alma answered 429 (${code ?? 'no code'}); Retry-After ${retryAfterSeconds} s`
   }
 }
 

@@ -136,6 +136,7 @@ t.test('Alma 429: retried honouring Retry-After, then 503 with Retry-After', asy
   const unsaid = await get('/users/faults-1/requests')
   t.equal(unsaid.statusCode, 503)
   t.equal(unsaid.headers['retry-after'], '1', 'a second when Alma does not say')
+  t.match(rawLogs(), /Alma answered 429 \(PER_SECOND_THRESHOLD\)/, 'the log says which threshold')
 })
 
 t.test('a Retry-After beyond the request budget is not waited for', async (t) => {

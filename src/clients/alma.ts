@@ -3,6 +3,7 @@ import { Pool } from 'undici'
 import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError } from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
+import { requestCalls } from '../observability/request-calls.js'
 
 export interface AlmaClientOptions {
   /** ALMA_API_URL */
@@ -112,12 +113,16 @@ export class AlmaClient implements AlmaReader {
   }
 
   async #attempt (path: string, query: Record<string, string>, mode: CallMode, deadline: number): Promise<AlmaRecord> {
+    // The key first: reading it (from SSM, on a cold start) spends the same budget.
+    const apiKey = await this.#apiKey()
     const remaining = deadline - Date.now()
     if (remaining <= 0) throw new AlmaTimeoutError()
-    const apiKey = await this.#apiKey()
     let status: number
     let headers: Record<string, string | string[] | undefined>
     let text: string
+    const calls = requestCalls()
+    const started = performance.now()
+    if (calls !== undefined) calls.alma++
     try {
       const response = await this.#pool.request({
         method: 'GET',
@@ -131,6 +136,8 @@ export class AlmaClient implements AlmaReader {
       text = await response.body.text()
     } catch (error) {
       throw callFailure(error)
+    } finally {
+      if (calls !== undefined) calls.almaMs += performance.now() - started
     }
     const body = parseJSON(text)
 
@@ -144,10 +151,10 @@ export class AlmaClient implements AlmaReader {
 
     if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
       if (code === 'DAILY_THRESHOLD') {
-        throw new AlmaThrottledError(Math.ceil((retryAfterMs ?? DAILY_THRESHOLD_RETRY_AFTER_SECONDS * 1000) / 1000))
+        throw new AlmaThrottledError(Math.ceil((retryAfterMs ?? DAILY_THRESHOLD_RETRY_AFTER_SECONDS * 1000) / 1000), code)
       }
       const retryAfterSeconds = Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000))
-      throw new Retryable(new AlmaThrottledError(retryAfterSeconds), retryAfterMs)
+      throw new Retryable(new AlmaThrottledError(retryAfterSeconds, code), retryAfterMs)
     }
     if (status >= 500) {
       throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs)

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
+import { requestCalls } from '../observability/request-calls.js'
 import { boundedRequests } from './aws-requests.js'
 
 export interface CacheTables {
@@ -50,6 +51,12 @@ export class DynamoCache implements CacheReader {
       maxAttempts: options.maxAttempts ?? 2,
       requestHandler: boundedRequests(options.connectionTimeoutMs ?? 500, options.requestTimeoutMs ?? 1500)
     })
+    // One count per HTTP round trip: below the retry middleware, so retries count too.
+    client.middlewareStack.add((next) => async (args) => {
+      const calls = requestCalls()
+      if (calls !== undefined) calls.dynamo++
+      return next(args)
+    }, { step: 'finalizeRequest', priority: 'low', name: 'countRoundTrips' })
     // Numbers as JSON would read them: a huge number in a bad row must not throw the whole batch away.
     this.#documents = DynamoDBDocumentClient.from(client, { unmarshallOptions: { wrapNumbers: Number } })
   }

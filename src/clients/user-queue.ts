@@ -1,5 +1,6 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import type { UserQueue } from '../resolution/ports.js'
+import { requestCalls } from '../observability/request-calls.js'
 import { boundedRequests } from './aws-requests.js'
 
 export interface SqsUserQueueOptions {
@@ -31,6 +32,8 @@ export class SqsUserQueue implements UserQueue {
   async send (userID: string): Promise<void> {
     // The body is the Alma user ID exactly as the caller wrote it.
     await this.#client.send(new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: userID }))
+    const calls = requestCalls()
+    if (calls !== undefined) calls.queued = true
   }
 
   destroy (): void {

@@ -23,12 +23,11 @@ export default fp(async (fastify) => {
       return reply.code(400).send(body(400, `Invalid ${field}: ${describeRule(field)}`))
     }
     const statusCode = error.statusCode ?? 500
+    // The alarm-worthy detail goes to the log only. Refusals (4xx) are in the request's
+    // summary line; their messages name the caller's IDs, which stay out of the logs.
     if (statusCode >= 500) {
-      // The alarm-worthy detail goes to the log only.
-      const detail = error instanceof AlmaBadGatewayError ? error.detail : undefined
+      const detail = error instanceof AlmaBadGatewayError || error instanceof AlmaThrottledError ? error.detail : undefined
       request.log.error({ err: error, detail }, 'request failed')
-    } else {
-      request.log.info({ statusCode, reason: error.message }, 'request refused')
     }
     if (error instanceof AlmaThrottledError) reply.header('retry-after', String(error.retryAfterSeconds))
     // Our own errors carry a caller-safe message; anything else is a bug and says nothing about itself.

@@ -4,7 +4,7 @@ import type { ResolutionContext } from '../resolution/ports.js'
 declare module 'fastify' {
   interface FastifyRequest {
     /** what the rules of CONTRACT 3 need to answer this request */
-    readonly resolution: ResolutionContext
+    resolution: ResolutionContext
   }
 }
 
@@ -15,16 +15,16 @@ export interface ResolutionPluginOptions {
 
 export default fp<ResolutionPluginOptions>(async (fastify, options) => {
   const { cache, alma, userQueue } = fastify
-  fastify.decorateRequest('resolution', {
-    getter () {
-      return {
-        cache,
-        alma,
-        queue: userQueue,
-        log: this.log,
-        now: () => Math.floor(Date.now() / 1000),
-        deadline: Date.now() + options.requestBudgetMs
-      }
+  fastify.decorateRequest('resolution', null as unknown as ResolutionContext)
+  // Made once per request, when it arrives: the deadline counts from then.
+  fastify.addHook('onRequest', async (request) => {
+    request.resolution = {
+      cache,
+      alma,
+      queue: userQueue,
+      log: request.log,
+      now: () => Math.floor(Date.now() / 1000),
+      deadline: Date.now() + options.requestBudgetMs
     }
   })
 }, { name: 'resolution', dependencies: ['cache', 'alma', 'user-queue'] })

@@ -1,0 +1,30 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+
+/**
+ * What one request cost in round trips, counted where the calls are made (the
+ * clients) and read when the request is answered (the summary log line, the
+ * metrics). Every DynamoDB and Alma round trip is latency a patron waits for;
+ * every Alma call also spends the institution's daily quota.
+ */
+export interface RequestCalls {
+  /** DynamoDB HTTP round trips, retries included */
+  dynamo: number
+  /** Alma HTTP round trips, retries included */
+  alma: number
+  /** time spent in Alma round trips, summed (ms) */
+  almaMs: number
+  /** the user was put on the users queue */
+  queued: boolean
+}
+
+const current = new AsyncLocalStorage<RequestCalls>()
+
+export const newRequestCalls = (): RequestCalls => ({ dynamo: 0, alma: 0, almaMs: 0, queued: false })
+
+/** Runs `work` (and everything it starts) with `calls` as the request's counters. */
+export function countingCalls<T> (calls: RequestCalls, work: () => T): T {
+  return current.run(calls, work)
+}
+
+/** The counters of the request being served; undefined outside one (start-up, tests of a client alone). */
+export const requestCalls = (): RequestCalls | undefined => current.getStore()

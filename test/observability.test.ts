@@ -1,0 +1,77 @@
+import t from 'tap'
+import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { userPseudonym } from '../src/plugins/observability.js'
+import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
+
+// One summary log line per request, with the round trips counted where they
+// are made: the DynamoDB client (SDK middleware) and the Alma client. The
+// counts are the round-trip floors of the performance issue.
+
+const stack = await startTestStack(t)
+const { app, logs, rawLogs } = await buildTestApp(t)
+
+const summaries = () => logs().filter((line) => line.msg === 'request summary')
+async function summaryOf (url: string): Promise<Record<string, unknown>> {
+  const before = summaries().length
+  await app.inject({ method: 'GET', url })
+  const after = summaries()
+  t.equal(after.length, before + 1, `${url}: one summary line`)
+  return after.at(-1) as Record<string, unknown>
+}
+
+const cached = almaUserRecords('obs-cached', { loans: 30, requests: 10, fees: 5 })
+stack.alma.addUser({ primary_id: 'obs-cached', ...cached })
+await stack.writeCacheRows(cacheRowsOf('obs-cached', cached, nowSeconds() + DAY))
+
+t.test('cached get-user: 2 DynamoDB round trips, no Alma call', async (t) => {
+  t.match(await summaryOf('/users/OBS-cached'), {
+    route: '/users/:userID',
+    user: userPseudonym('obs-cached'),
+    status: 200,
+    cache: 'hit',
+    dynamoCalls: 2,
+    almaCalls: 0,
+    queued: false,
+    durationMs: Number
+  })
+})
+
+t.test('cached loans of 250: the user, then three batches', async (t) => {
+  const many = almaUserRecords('obs-many', { loans: 250, requests: 0, fees: 0 })
+  await stack.writeCacheRows(cacheRowsOf('obs-many', many, nowSeconds() + DAY))
+  t.match(await summaryOf('/users/obs-many/loans'), { cache: 'hit', dynamoCalls: 4, almaCalls: 0 })
+})
+
+t.test('a cached loan: one BatchGetItem', async (t) => {
+  t.match(await summaryOf(`/users/obs-cached/loans/${String(cached.loans[3]?.loan_id)}`), {
+    route: '/users/:userID/loans/:loanID', cache: 'hit', dynamoCalls: 1, almaCalls: 0
+  })
+})
+
+t.test('get-user not cached: one DynamoDB read, four Alma pages, queued', async (t) => {
+  stack.alma.addUser({ primary_id: 'obs-uncached', ...almaUserRecords('obs-uncached', { loans: 145, requests: 23, fees: 4 }) })
+  stack.alma.resetCalls()
+  const summary = await summaryOf('/users/obs-uncached')
+  t.match(summary, { cache: 'miss', dynamoCalls: 1, almaCalls: 4, queued: true })
+  t.equal(stack.alma.calls.length, 4, 'as the simulator counted')
+  t.ok((summary.almaMs as number) >= 0)
+})
+
+t.test('cached user, 5 of 12 loans expired or missing: one Alma list page', async (t) => {
+  const twelve = almaUserRecords('obs-partial', { loans: 12, requests: 0, fees: 0 })
+  stack.alma.addUser({ primary_id: 'obs-partial', ...twelve })
+  const fresh = cacheRowsOf('obs-partial', twelve, nowSeconds() + DAY)
+  const expired = cacheRowsOf('obs-partial', twelve, nowSeconds() - DAY)
+  await stack.writeCacheRows({ user: fresh.user, loans: [...fresh.loans.slice(0, 7), ...expired.loans.slice(7, 10)] })
+  t.match(await summaryOf('/users/obs-partial/loans'), { cache: 'partial', dynamoCalls: 2, almaCalls: 1, queued: false })
+})
+
+t.test('refused and unknown requests are summarised too', async (t) => {
+  t.match(await summaryOf('/users/bad%20id/loans'), { route: '/users/:userID/loans', status: 400, cache: null, dynamoCalls: 0, almaCalls: 0 })
+  t.match(await summaryOf('/nowhere'), { route: null, user: null, status: 404 })
+})
+
+t.test('no raw user ID in any log line', async (t) => {
+  t.match(await summaryOf('/users/obs-cached/fees/nosuchfee1'), { status: 404 })
+  t.notMatch(rawLogs(), /obs-cached|OBS-cached|obs-uncached|obs-partial/)
+})
