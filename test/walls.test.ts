@@ -1,0 +1,34 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import t from 'tap'
+
+// The two walls of the layout: code under src/ never imports from dev/ or test/
+// (the simulator and the embedded stack stay out of the Lambda bundle), and the
+// rules under src/resolution/ never import Fastify (they read as CONTRACT 3 and
+// are tested on their own).
+
+async function sources (dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true })
+  return entries.filter((entry) => entry.isFile() && entry.name.endsWith('.ts')).map((entry) => join(entry.parentPath, entry.name))
+}
+
+const importsOf = (text: string) =>
+  [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"\n]*?(?:from\s*)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)]
+    .map((match) => match[1] ?? match[2] ?? '')
+
+t.test('src/ imports nothing from dev/ or test/', async (t) => {
+  const files = await sources('src')
+  t.ok(files.length > 20)
+  for (const file of files) {
+    const bad = importsOf(await readFile(file, 'utf8')).filter((specifier) => /(^|\/)(dev|test)\//.test(specifier))
+    t.same(bad, [], file)
+  }
+})
+
+t.test('the resolution rules import no framework, SDK or HTTP client', async (t) => {
+  for (const file of await sources('src/resolution')) {
+    const imports = importsOf(await readFile(file, 'utf8'))
+    t.ok(imports.length > 0 || file.endsWith('identifiers.ts'), `${file} has imports to check`)
+    t.same(imports.filter((specifier) => /fastify|@aws-sdk|undici/.test(specifier)), [], file)
+  }
+})
