@@ -15,7 +15,15 @@ export interface SimulatedUser {
   fees?: AlmaRecord[]
 }
 
-export interface AlmaCall { method: string, path: string, query: Record<string, string>, status: number }
+export interface AlmaCall {
+  method: string
+  path: string
+  query: Record<string, string>
+  status: number
+  /** performance.now() when the call arrived and when its answer was sent */
+  startedAt: number
+  endedAt: number
+}
 
 export interface InjectedFault {
   status: number
@@ -123,11 +131,14 @@ export class AlmaSimulator {
 
   async #answer (request: FastifyRequest, reply: FastifyReply, work: () => AlmaRecord): Promise<FastifyReply | undefined> {
     const [path = ''] = request.url.split('?')
-    const call: AlmaCall = { method: request.method, path, query: { ...(request.query as Record<string, string>) }, status: 0 }
+    const call: AlmaCall = { method: request.method, path, query: { ...(request.query as Record<string, string>) }, status: 0, startedAt: performance.now(), endedAt: Number.NaN }
     this.calls.push(call)
     this.#inProgress++
     this.maxConcurrentCalls = Math.max(this.maxConcurrentCalls, this.#inProgress)
-    reply.raw.once('close', () => { this.#inProgress-- })
+    reply.raw.once('close', () => {
+      this.#inProgress--
+      call.endedAt = performance.now()
+    })
     if (this.latencyMs > 0) await this.#sleep(this.latencyMs)
 
     let status = 200

@@ -1,7 +1,6 @@
 import cors from '@fastify/cors'
-import sensible from '@fastify/sensible'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import { almaKeyProvider } from './clients/alma-key.js'
 import type { Config } from './config.js'
 import almaPlugin from './plugins/alma.js'
@@ -48,7 +47,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     // One summary line per request instead (plugins/observability.ts).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Long enough for a 255-character user ID to reach validation (400) rather than the router (404).
     routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -59,7 +58,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
 
   await app.register(observability)
-  await app.register(sensible)
   await app.register(httpContract)
   // Browser apps on other origins; API Gateway answers their preflight requests itself.
   if (config.corsOrigins !== undefined) await app.register(cors, { origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins, methods: ['GET'], maxAge: 600 })

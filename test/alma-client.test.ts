@@ -67,6 +67,11 @@ t.test('the daily threshold is not retried', async (t) => {
   alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '7200' })
   const told = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
   t.equal((told as AlmaThrottledError).retryAfterSeconds, 7200, 'what Alma says when it does')
+  t.match((told as AlmaThrottledError).detail, /DAILY_THRESHOLD/, 'the log names the threshold')
+  alma.clearFaults()
+  alma.injectFaults(3, { status: 429, body: 'Too Many Requests' })
+  const bare = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+  t.match((bare as AlmaThrottledError).detail, /429 \(no code\)/, 'a 429 without an Alma body')
 })
 
 t.test('Retry-After as an HTTP date is honoured', async (t) => {

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { KIND_SPECS } from '../src/resolution/kinds.js'
 import { toRecord } from '../src/resolution/records.js'
-import { startFaultyProxy, type ProxyFault } from './support/faulty-proxy.js'
+import { startFaultyProxy, type ProxyFault } from '../dev/peer-proxy.js'
 import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack, type TestApp } from './helper.js'
 
 // The fault table of the faults issue, each row against the real fault: a peer

@@ -8,7 +8,7 @@ import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { ROUTE_NAMES, type RouteName } from '../src/app.js'
 import { answerOf, type Answer } from './support/answers.js'
-import { httpApiEvent, restApiEvent } from './support/api-gateway-events.js'
+import { httpApiEvent, restApiEvent } from '../dev/api-gateway-events.js'
 import { startSsmPeer } from './support/ssm-peer.js'
 import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
@@ -53,7 +53,7 @@ interface BundleRun { node: string, results: Array<{ response?: { statusCode: nu
 
 async function invokeBundle (node: string, calls: Array<{ handler: string, event: unknown }>, env: Record<string, string>): Promise<BundleRun> {
   // Nothing of this process's environment: only what a Lambda would be given.
-  const child = spawn(node, [join(process.cwd(), 'test/support/invoke-bundle.cjs'), lonely], {
+  const child = spawn(node, [join(process.cwd(), 'dev/invoke-bundle.cjs'), lonely], {
     cwd: lonely,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env }
   })

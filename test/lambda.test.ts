@@ -3,7 +3,7 @@ import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import * as lambda from '../src/lambda.js'
 import { ROUTE_NAMES } from '../src/app.js'
 import { answerOf } from './support/answers.js'
-import { httpApiEvent, lambdaContext, restApiEvent } from './support/api-gateway-events.js'
+import { httpApiEvent, lambdaContext, restApiEvent } from '../dev/api-gateway-events.js'
 import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
 // The seven handlers of src/lambda.ts, in this process: each answers API Gateway

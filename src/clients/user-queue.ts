@@ -1,4 +1,4 @@
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
+import type { SQSClient } from '@aws-sdk/client-sqs'
 import type { UserQueue } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { boundedRequests } from './aws-requests.js'
@@ -14,29 +14,40 @@ export interface SqsUserQueueOptions {
 
 /** The users queue of CONTRACT 3.5, read by the bulk updater. */
 export class SqsUserQueue implements UserQueue {
-  readonly #client: SQSClient
-  readonly #queueUrl: string
+  readonly #options: SqsUserQueueOptions
+  #client: Promise<{ client: SQSClient, SendMessageCommand: typeof import('@aws-sdk/client-sqs').SendMessageCommand }> | undefined
 
   constructor (options: SqsUserQueueOptions) {
-    this.#queueUrl = options.queueUrl
-    this.#client = new SQSClient({
-      // By default the SDK sends to the queue URL's host; emulators name queues with hosts that need not resolve.
-      useQueueUrlAsEndpoint: !options.endpointOverride,
-      // The send runs alongside the request's own work and is awaited before the
-      // answer (CONTRACT 3.5): a hung SQS may delay an answer by this much, no more.
-      maxAttempts: options.maxAttempts ?? 2,
-      requestHandler: boundedRequests(options.connectionTimeoutMs ?? 500, options.requestTimeoutMs ?? 1500)
-    })
+    this.#options = options
   }
 
   async send (userID: string): Promise<void> {
+    const { client, SendMessageCommand } = await (this.#client ??= this.#connect())
     // The body is the Alma user ID exactly as the caller wrote it.
-    await this.#client.send(new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: userID }))
+    await client.send(new SendMessageCommand({ QueueUrl: this.#options.queueUrl, MessageBody: userID }))
     const calls = requestCalls()
     if (calls !== undefined) calls.queued = true
   }
 
   destroy (): void {
-    this.#client.destroy()
+    void this.#client?.then(({ client }) => client.destroy())
+  }
+
+  /**
+   * The SQS client is loaded on the first send: a container whose requests all
+   * find the user's record valid never queues, and never pays for loading it.
+   */
+  async #connect () {
+    const { SQSClient, SendMessageCommand } = await import('@aws-sdk/client-sqs')
+    const { endpointOverride, maxAttempts, connectionTimeoutMs, requestTimeoutMs } = this.#options
+    const client = new SQSClient({
+      // By default the SDK sends to the queue URL's host; emulators name queues with hosts that need not resolve.
+      useQueueUrlAsEndpoint: !endpointOverride,
+      // The send runs alongside the request's own work and is awaited before the
+      // answer (CONTRACT 3.5): a hung SQS may delay an answer by this much, no more.
+      maxAttempts: maxAttempts ?? 2,
+      requestHandler: boundedRequests(connectionTimeoutMs ?? 500, requestTimeoutMs ?? 1500)
+    })
+    return { client, SendMessageCommand }
   }
 }

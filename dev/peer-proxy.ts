@@ -4,13 +4,18 @@ import type { AddressInfo, Socket } from 'node:net'
 // A peer between the service and a real protocol peer (dynalite, fauxqs) that
 // passes requests through unless told to fail the next ones: answer with a
 // given status and body (a throttling error, a 500) or never answer at all.
+// It keeps the time span of each request, for the benchmark's sequential depth.
 
 export type ProxyFault = { hang: true } | { status: number, body: string, contentType?: string }
+
+export interface Span { startedAt: number, endedAt: number }
 
 export interface FaultyProxy {
   url: string
   /** requests seen, faulted or not */
   readonly requests: number
+  /** start and end (performance.now()) of each answered request, in arrival order */
+  readonly spans: Span[]
   /** the next `count` requests get `fault` */
   failNext (count: number, fault: ProxyFault): void
   /** every request from now on gets `fault`, until cleared */
@@ -23,10 +28,14 @@ export async function startFaultyProxy (target: string): Promise<FaultyProxy> {
   const queued: ProxyFault[] = []
   let always: ProxyFault | undefined
   let requests = 0
+  const spans: Span[] = []
   const sockets = new Set<Socket>()
 
   const server = createServer((incoming: IncomingMessage, response: ServerResponse) => {
     requests++
+    const span = { startedAt: performance.now(), endedAt: Number.NaN }
+    spans.push(span)
+    response.on('finish', () => { span.endedAt = performance.now() })
     const fault = queued.shift() ?? always
     if (fault !== undefined && 'hang' in fault) return // read nothing, answer nothing
     if (fault !== undefined) {
@@ -56,6 +65,7 @@ export async function startFaultyProxy (target: string): Promise<FaultyProxy> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     get requests () { return requests },
+    spans,
     failNext (count, fault) { for (let i = 0; i < count; i++) queued.push(fault) },
     failAll (fault) { always = fault },
     close () {
