@@ -1,6 +1,7 @@
 // Loads a Lambda bundle the way the Lambda Node.js runtime does (CommonJS, from
 // a directory holding nothing else) and invokes its handlers with the events
-// read as JSON from stdin: [{ handler, event }]. Writes the responses as JSON.
+// read as JSON from stdin: [{ handler, event }]. Writes the responses as JSON,
+// on the last line of its output.
 // Usage: node invoke-bundle.cjs <directory holding lambda.js>
 const { randomUUID } = require('node:crypto')
 const path = require('node:path')
@@ -29,7 +30,8 @@ async function main () {
     }
   }
   // atMs: from the process's start to each answer, less the wait for stdin; the first is the cold start.
-  process.stdout.write(JSON.stringify({ node: process.version, results }))
+  // The handlers write their own lines (logs, metrics) to stdout: the results are the last line.
+  process.stdout.write('\n' + JSON.stringify({ node: process.version, results }) + '\n')
 }
 
 // The handlers' connection pools would keep the process alive: exit once the output is out.

@@ -180,12 +180,13 @@ async function run (args: string[], input: string, env: Record<string, string>):
   return stdout
 }
 
+const lastLineOf = (output: string) => JSON.parse(output.trim().split('\n').pop() as string)
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
 const coldStarts: number[] = []
 const bareStarts: number[] = []
 const event = restApiEvent(`/users/bench-cached/loans/${cachedLoan}`)
 for (let i = 0; i < COLD_START_RUNS; i++) {
-  const output = JSON.parse(await run([join(process.cwd(), 'dev/invoke-bundle.cjs'), lonely], JSON.stringify([{ handler: 'getUserLoan', event }]), { ...stack.env, LOG_LEVEL: 'silent' }))
+  const output = lastLineOf(await run([join(process.cwd(), 'dev/invoke-bundle.cjs'), lonely], JSON.stringify([{ handler: 'getUserLoan', event }]), { ...stack.env, LOG_LEVEL: 'silent' }))
   const first = output.results[0]
   if (first.response?.statusCode !== 200 || first.response.headers['x-cache'] !== 'hit') throw new Error(`cold start answer: ${JSON.stringify(first)}`)
   coldStarts.push(first.atMs)

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
@@ -5,7 +6,7 @@ import { almaKeyProvider } from './clients/alma-key.js'
 import type { Config } from './config.js'
 import almaPlugin from './plugins/alma.js'
 import cachePlugin from './plugins/cache.js'
-import httpContract from './plugins/http-contract.js'
+import httpContract, { malformedPathAnswer } from './plugins/http-contract.js'
 import observability from './plugins/observability.js'
 import resolutionPlugin from './plugins/resolution.js'
 import userQueuePlugin from './plugins/user-queue.js'
@@ -36,6 +37,12 @@ export interface AppOptions {
   /** the routes to serve; a Lambda serves only its own */
   routes?: readonly RouteName[]
   logger?: FastifyServerOptions['logger']
+  /** where each request's CloudWatch EMF metrics line goes (the Lambdas: stdout); none when unset */
+  writeMetrics?: (line: string) => void
+  /** header whose value becomes the request ID in the logs (the Lambdas: API Gateway's) */
+  requestIdHeader?: string
+  /** more fields for every log line of a request, from its raw headers (the Lambdas: their own request ID) */
+  requestLogFields?: (headers: IncomingHttpHeaders) => Record<string, string>
   /** 429 and 5xx retries per Alma call (default 2) */
   almaMaxRetries?: number
   /** base of the Alma retry backoff (default 250 ms) */
@@ -46,6 +53,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
+    requestIdHeader: options.requestIdHeader ?? false,
+    frameworkErrors: malformedPathAnswer,
+    childLoggerFactory: (logger, bindings, childOptions, raw) =>
+      logger.child({ ...bindings, ...options.requestLogFields?.(raw.headers) }, childOptions),
     // One summary line per request instead (plugins/observability.ts).
     logController: new LogController({ disableRequestLogging: true }),
     // Long enough for a 255-character user ID to reach validation (400) rather than the router (404).
@@ -57,7 +68,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // value as the source gave it. The records are shaped in one place already.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
 
-  await app.register(observability)
+  await app.register(observability, { writeMetrics: options.writeMetrics })
   await app.register(httpContract)
   // Browser apps on other origins; API Gateway answers their preflight requests itself.
   if (config.corsOrigins !== undefined) await app.register(cors, { origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins, methods: ['GET'], maxAge: 600 })

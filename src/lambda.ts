@@ -1,5 +1,6 @@
 import awsLambdaFastify, { type LambdaResponse } from '@fastify/aws-lambda'
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda'
+import { pino } from 'pino'
 import { buildApp, type RouteName } from './app.js'
 import { loadConfig } from './config.js'
 
@@ -19,7 +20,7 @@ function handlerFor (route: RouteName): Handler {
       console.error(error)
       throw error
     })
-    return (await proxy)(withEncodedPath(event), context)
+    return (await proxy)(forTheApp(event, context), context)
   }
 }
 
@@ -28,13 +29,32 @@ function handlerFor (route: RouteName): Handler {
 // escaped, it stays part of the ID and fails its validation (400), as on the server.
 const NOT_IN_AN_ENCODED_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g
 
-function withEncodedPath (event: ProxyEvent): ProxyEvent {
+// Set here, whatever the caller sent under that name.
+const LAMBDA_REQUEST_ID_HEADER = 'x-lambda-request-id'
+
+/** The event as the app should see it: the path encoded, Lambda's request ID in a header. */
+function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
   const escape = (path: string) => path.replace(NOT_IN_AN_ENCODED_PATH, encodeURIComponent)
-  return 'rawPath' in event ? { ...event, rawPath: escape(event.rawPath) } : { ...event, path: escape(event.path) }
+  const headers = { ...event.headers, [LAMBDA_REQUEST_ID_HEADER]: context.awsRequestId }
+  return 'rawPath' in event
+    ? { ...event, headers, rawPath: escape(event.rawPath) }
+    : { ...event, headers, multiValueHeaders: { ...event.multiValueHeaders, [LAMBDA_REQUEST_ID_HEADER]: [context.awsRequestId] }, path: escape(event.path) }
 }
 
 async function startRoute (route: RouteName): Promise<Handler> {
-  const app = await buildApp({ config: loadConfig(), routes: [route] })
+  const config = loadConfig()
+  const app = await buildApp({
+    config,
+    // Written before the handler returns: a Lambda may be frozen, or never thawed, once it has answered.
+    logger: { level: config.logLevel, stream: pino.destination({ dest: 1, sync: true }) },
+    routes: [route],
+    // Lambda sends stdout to CloudWatch Logs, which reads the EMF lines as metrics.
+    writeMetrics: (line) => { process.stdout.write(line) },
+    // Every log line carries API Gateway's request ID (as reqId; @fastify/aws-lambda
+    // passes it as x-request-id) and Lambda's own, set on the event by the handler.
+    requestIdHeader: 'x-request-id',
+    requestLogFields: (headers) => ({ awsRequestId: String(headers[LAMBDA_REQUEST_ID_HEADER]) })
+  })
   const proxy = awsLambdaFastify(app)
   await app.ready()
   return proxy

@@ -49,7 +49,7 @@ const REQUESTS: Array<[RouteName, string]> = [
 // Each handler's first event is its cold start; every route is started.
 t.same(new Set(REQUESTS.map(([route]) => route)), new Set(ROUTE_NAMES))
 
-interface BundleRun { node: string, results: Array<{ response?: { statusCode: number, headers: Record<string, unknown>, body: string }, error?: string }> }
+interface BundleRun { node: string, lines: string[], results: Array<{ response?: { statusCode: number, headers: Record<string, unknown>, body: string }, error?: string }> }
 
 async function invokeBundle (node: string, calls: Array<{ handler: string, event: unknown }>, env: Record<string, string>): Promise<BundleRun> {
   // Nothing of this process's environment: only what a Lambda would be given.
@@ -64,7 +64,8 @@ async function invokeBundle (node: string, calls: Array<{ handler: string, event
   child.stdin.end(JSON.stringify(calls))
   const [code] = await once(child, 'exit')
   if (code !== 0) throw new Error(`bundle run failed (${String(code)}): ${stderr}`)
-  return JSON.parse(stdout) as BundleRun
+  const lines = stdout.trim().split('\n')
+  return { ...JSON.parse(lines.pop() as string) as BundleRun, lines }
 }
 
 const runtimes = [{ name: 'this machine\'s Node', node: process.execPath }]
@@ -114,4 +115,19 @@ t.test('the bundle reads the Alma key from SSM once per container, retrying a fa
   t.same(run.results.map((result) => result.response?.statusCode), [502, 200, 200], 'failed, then read again, then kept')
   t.equal(ssm.asked.length, 3, 'a failed read of two attempts, then one read for the container')
   t.ok(ssm.asked.every(({ name, withDecryption }) => name === '/alma/api-key' && withDecryption === true), 'the parameter, with decryption')
+})
+
+t.test('in Lambda every log line names both request IDs, and each request writes one EMF record', async (t) => {
+  const events = [restApiEvent('/users/bundle-1'), restApiEvent('/users/nobody/fees')]
+  const run = await invokeBundle(process.execPath, events.map((event) => ({ handler: event.path.endsWith('/fees') ? 'getUserFees' : 'getUser', event })), { ...stack.env, LOG_LEVEL: 'info' })
+  const records = run.lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, any>)
+  const logs = records.filter((record) => typeof record.level === 'number')
+  const metrics = records.filter((record) => record._aws !== undefined)
+  const apiGatewayIDs = events.map((event) => event.requestContext.requestId)
+  t.ok(logs.length >= 2, 'log lines', { lines: run.lines })
+  t.ok(logs.every((line) => apiGatewayIDs.includes(line.reqId)), "API Gateway's request ID as reqId")
+  t.ok(logs.every((line) => /^[0-9a-f-]{36}$/.test(line.awsRequestId)), "Lambda's request ID as awsRequestId")
+  t.equal(new Set(logs.map((line) => line.awsRequestId)).size, 2, 'one Lambda request ID per invocation')
+  t.same(metrics.map((record) => [record.route, record.CacheHit, record.ClientErrors]), [['/users/:userID', 1, 0], ['/users/:userID/fees', 0, 1]])
+  t.equal(metrics[0]?._aws.CloudWatchMetrics[0].Namespace, 'AlmaCacheApi')
 })

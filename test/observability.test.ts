@@ -75,3 +75,27 @@ t.test('no raw user ID in any log line', async (t) => {
   t.match(await summaryOf('/users/obs-cached/fees/nosuchfee1'), { status: 404 })
   t.notMatch(rawLogs(), /obs-cached|OBS-cached|obs-uncached|obs-partial/)
 })
+
+t.test('one CloudWatch EMF record per request, the route as the dimension', async (t) => {
+  const lines: string[] = []
+  const { app: measured } = await buildTestApp(t, { writeMetrics: (line) => { lines.push(line) } })
+  stack.alma.addUser({ primary_id: 'obs-emf', ...almaUserRecords('obs-emf', { loans: 1, requests: 0, fees: 0 }) })
+  stack.alma.injectFaults(3, { status: 500 })
+  for (const url of ['/users/obs-cached', '/users/obs-emf/loans', '/users/obs-emf/loans', '/users/bad%20id', '/nowhere']) {
+    await measured.inject({ method: 'GET', url })
+  }
+  t.ok(lines.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n')), 'one line each')
+  const records = lines.map((line) => JSON.parse(line) as Record<string, any>)
+  t.equal(records.length, 5)
+  const [hit, failed, miss, refused, unrouted] = records
+  t.match(hit, {
+    _aws: { Timestamp: Number, CloudWatchMetrics: [{ Namespace: 'AlmaCacheApi', Dimensions: [['route']] }] },
+    route: '/users/:userID', CacheHit: 1, CacheMiss: 0, AlmaCalls: 0, DynamoDBCalls: 2, QueueSends: 0, ClientErrors: 0, ServerErrors: 0, status: 200
+  })
+  const declared = (hit?._aws.CloudWatchMetrics[0].Metrics as Array<{ Name: string }>).map((metric) => metric.Name)
+  t.ok(declared.every((name) => typeof hit?.[name] === 'number'), 'every declared metric has a value')
+  t.match(failed, { route: '/users/:userID/loans', ServerErrors: 1, AlmaCalls: 3, QueueSends: 1, status: 502 })
+  t.match(miss, { CacheMiss: 1, AlmaCalls: 1, AlmaLatency: Number, QueueSends: 1, status: 200 })
+  t.match(refused, { ClientErrors: 1, DynamoDBCalls: 0, status: 400 })
+  t.match(unrouted, { route: 'none', status: 404 })
+})

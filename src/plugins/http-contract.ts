@@ -1,9 +1,19 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AlmaBadGatewayError, AlmaThrottledError, ServiceError } from '../errors.js'
 
 const body = (statusCode: number, message: string) => ({ statusCode, error: String(STATUS_CODES[statusCode]), message })
+
+/**
+ * For Fastify's `frameworkErrors` option: what Fastify refuses before any hook of
+ * ours runs (a path that does not percent-decode, a parameter longer than the
+ * router takes) is a malformed identifier too, answered as CONTRACT 2.2 and 2.3 say.
+ */
+export function malformedPathAnswer (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  void reply.code(400).header('cache-control', 'no-store')
+    .send(body(400, 'Malformed path: identifiers are letters, digits and . _ - (user IDs also @ +), percent-encoded'))
+}
 
 /** CONTRACT 2.3: JSON errors without internals, and `Cache-Control: no-store` on every answer. */
 export default fp(async (fastify) => {

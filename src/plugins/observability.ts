@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
+import { metricsRecord } from '../observability/metrics.js'
 import { countingCalls, newRequestCalls, type RequestCalls } from '../observability/request-calls.js'
 
 declare module 'fastify' {
@@ -17,8 +18,14 @@ declare module 'fastify' {
 export const userPseudonym = (userID: string): string =>
   createHash('sha256').update(userID.toLowerCase()).digest('hex').slice(0, 16)
 
-/** The counters of each request, and one summary log line when it is answered. */
-export default fp(async (fastify) => {
+export interface ObservabilityOptions {
+  /** where each request's metrics record (one EMF JSON line) goes; none when unset */
+  writeMetrics?: (line: string) => void
+}
+
+/** The counters of each request; one summary log line and one metrics record when it is answered. */
+export default fp<ObservabilityOptions>(async (fastify, options) => {
+  const { writeMetrics } = options
   fastify.decorateRequest('calls', null as unknown as RequestCalls)
 
   fastify.addHook('onRequest', (request, _reply, done) => {
@@ -29,17 +36,22 @@ export default fp(async (fastify) => {
 
   fastify.addHook('onResponse', async (request, reply) => {
     const { userID } = request.params as { userID?: unknown }
-    const cache = reply.getHeader('x-cache')
+    const header = reply.getHeader('x-cache')
+    const cache = header === undefined ? undefined : String(header)
+    const route = request.routeOptions.url
+    const { calls } = request
+    const durationMs = reply.elapsedTime
     request.log.info({
-      route: request.routeOptions.url ?? null,
+      route: route ?? null,
       user: typeof userID === 'string' ? userPseudonym(userID) : null,
       status: reply.statusCode,
-      cache: cache === undefined ? null : String(cache),
-      dynamoCalls: request.calls.dynamo,
-      almaCalls: request.calls.alma,
-      almaMs: Math.round(request.calls.almaMs),
-      queued: request.calls.queued,
-      durationMs: Math.round(reply.elapsedTime)
+      cache: cache ?? null,
+      dynamoCalls: calls.dynamo,
+      almaCalls: calls.alma,
+      almaMs: Math.round(calls.almaMs),
+      queued: calls.queued,
+      durationMs: Math.round(durationMs)
     }, 'request summary')
+    writeMetrics?.(JSON.stringify(metricsRecord({ route, status: reply.statusCode, cache, calls, durationMs })) + '\n')
   })
 }, { name: 'observability' })
