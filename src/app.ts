@@ -55,6 +55,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? { level: config.logLevel },
     requestIdHeader: options.requestIdHeader ?? false,
     frameworkErrors: malformedPathAnswer,
+    // The schemas are TypeBox's, checked by the type checker: skipping Ajv's check of
+    // them against its meta-schema spares ~50 ms of every Lambda cold start.
+    ajv: { customOptions: { validateSchema: false } },
     childLoggerFactory: (logger, bindings, childOptions, raw) =>
       logger.child({ ...bindings, ...options.requestLogFields?.(raw.headers) }, childOptions),
     // One summary line per request instead (plugins/observability.ts).

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Pool } from 'undici'
+import { Pool, request } from './undici-pool.js'
 import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError } from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
@@ -124,7 +124,7 @@ export class AlmaClient implements AlmaReader {
     const started = performance.now()
     if (calls !== undefined) calls.alma++
     try {
-      const response = await this.#pool.request({
+      const response = await request(this.#pool, {
         method: 'GET',
         path: `${this.#basePath}/almaws/v1${path}`,
         query,
