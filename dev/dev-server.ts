@@ -1,5 +1,6 @@
 import { DEFAULT_ALMA_API_URL, loadConfig } from '../src/config.js'
 import { startServer } from '../src/server.js'
+import { apiDocsPage } from './api-docs.js'
 import { seedDemoUsers } from './demo-users.js'
 import { startEmbeddedStack } from './embedded-stack.js'
 
@@ -24,13 +25,14 @@ Object.assign(process.env, stack.env)
 
 const port = Number(process.env.PORT ?? 3000)
 const host = process.env.HOST ?? '127.0.0.1'
-const app = await startServer({ config: loadConfig(), port, host, onClose: stack.close })
+const app = await startServer({ config: loadConfig(), plugins: [apiDocsPage], port, host, onClose: stack.close })
 
 const base = `http://${host}:${(app.server.address() as { port: number }).port}`
 const lines = [
   '',
   `Alma cache API on ${base} (${stack.alma === undefined ? `real Alma at ${stack.env.ALMA_API_URL}` : `Alma simulator at ${stack.env.ALMA_API_URL}`})`,
   `DynamoDB at ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}, SQS at ${stack.env.AWS_ENDPOINT_URL_SQS}`,
+  `The API, described and browsable: ${base}/docs (the OpenAPI document: ${base}/docs/json)`,
   'Try:',
   ...demoUsers.flatMap(({ userID, about, items }) => [
     `  ${about}:`,

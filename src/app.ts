@@ -39,6 +39,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   /** where each request's CloudWatch EMF metrics line goes (the Lambdas: stdout); none when unset */
   writeMetrics?: (line: string) => void
+  /** plugins registered after the infrastructure and before the routes, so that they see the routes (the API description of `npm run dev`) */
+  plugins?: readonly FastifyPluginAsync[]
   /** header whose value becomes the request ID in the logs (the Lambdas: API Gateway's) */
   requestIdHeader?: string
   /** more fields for every log line of a request, from its raw headers (the Lambdas: their own request ID) */
@@ -86,6 +88,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(userQueuePlugin, { queueUrl: config.userQueueUrl, endpointOverride: config.sqsEndpointOverride })
   await app.register(resolutionPlugin, { requestBudgetMs: config.requestBudgetMs })
 
+  for (const plugin of options.plugins ?? []) await app.register(plugin)
   for (const name of options.routes ?? ROUTE_NAMES) await app.register(ROUTES[name])
   return app
 }

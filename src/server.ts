@@ -1,9 +1,11 @@
 import closeWithGrace from 'close-with-grace'
-import { buildApp } from './app.js'
+import { buildApp, type AppOptions } from './app.js'
 import { ConfigError, type Config } from './config.js'
 
 export interface ServerOptions {
   config: Config
+  /** see AppOptions.plugins */
+  plugins?: AppOptions['plugins']
   port: number
   host: string
   /** after the app has closed, on SIGINT, SIGTERM or a crash */
@@ -11,8 +13,8 @@ export interface ServerOptions {
 }
 
 /** The local HTTP server of CONTRACT 6: the same app as the Lambdas, on one port. */
-export async function startServer ({ config, port, host, onClose }: ServerOptions) {
-  const app = await buildApp({ config })
+export async function startServer ({ config, plugins, port, host, onClose }: ServerOptions) {
+  const app = await buildApp({ config, plugins })
   /* c8 ignore next 5: runs on a signal, in the spawned server of test/server.test.ts */
   const graceful = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'server closing after an error')

@@ -13,15 +13,22 @@ interface RouteShape {
   /** the item schema of CONTRACT 2.1 */
   record: TObject
   summary: string
+  /** the handler name of CONTRACT 6, which names the operation in the API description */
+  operationId: string
 }
 
-export function listRoute ({ kind, record, summary }: RouteShape): FastifyPluginAsyncTypebox {
+/** The 200 answer's description: what the X-Cache header says. */
+export const X_CACHE = 'X-Cache says where the answer came from: hit (all from the cache), miss (all from Alma), partial (some of each) or stale (an expired cache copy, Alma failing).'
+
+export function listRoute ({ kind, record, summary, operationId }: RouteShape): FastifyPluginAsyncTypebox {
   return async (fastify) => {
     fastify.get('/users/:userID/' + kind, {
       schema: {
         summary,
+        operationId,
+        tags: [kind],
         params: UserParams,
-        response: { 200: Type.Array(record), ...errorResponses }
+        response: { 200: Type.Array(record, { description: X_CACHE }), ...errorResponses }
       }
     }, async (request, reply) => {
       const { value, cache } = await resolveList(request.resolution, request.params.userID, kind)
@@ -31,13 +38,15 @@ export function listRoute ({ kind, record, summary }: RouteShape): FastifyPlugin
   }
 }
 
-export function itemRoute ({ kind, record, summary, params, itemParam }: RouteShape & { params: TObject, itemParam: string }): FastifyPluginAsyncTypebox {
+export function itemRoute ({ kind, record, summary, operationId, params, itemParam }: RouteShape & { params: TObject, itemParam: string }): FastifyPluginAsyncTypebox {
   return async (fastify) => {
     fastify.get(`/users/:userID/${kind}/:${itemParam}`, {
       schema: {
         summary,
+        operationId,
+        tags: [kind],
         params,
-        response: { 200: record, ...errorResponses }
+        response: { 200: Type.Object(record.properties, { ...record, description: X_CACHE }), ...errorResponses }
       }
     }, async (request, reply) => {
       const { userID, [itemParam]: itemID } = request.params as Record<string, string>

@@ -3,4 +3,4 @@ import { Loan } from '../schemas/records.js'
 import { itemRoute } from './shapes.js'
 
 /** GET /users/{userID}/loans/{loanID}: one loan of the user (CONTRACT 2, 3.4). */
-export default itemRoute({ kind: 'loans', record: Loan, params: LoanParams, itemParam: 'loanID', summary: 'One loan of a user' })
+export default itemRoute({ kind: 'loans', record: Loan, params: LoanParams, itemParam: 'loanID', operationId: 'getUserLoan', summary: 'One loan of a user' })

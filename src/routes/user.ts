@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import { resolveUser } from '../resolution/resolve.js'
+import { X_CACHE } from './shapes.js'
 import { errorResponses } from '../schemas/errors.js'
 import { UserParams } from '../schemas/params.js'
 import { UserSummary } from '../schemas/records.js'
@@ -9,8 +11,10 @@ const userRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/users/:userID', {
     schema: {
       summary: "A user's active loans, requests and fees",
+      operationId: 'getUser',
+      tags: ['users'],
       params: UserParams,
-      response: { 200: UserSummary, ...errorResponses }
+      response: { 200: Type.Object(UserSummary.properties, { ...UserSummary, description: X_CACHE }), ...errorResponses }
     }
   }, async (request, reply) => {
     const { value, cache } = await resolveUser(request.resolution, request.params.userID)

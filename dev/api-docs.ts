@@ -1,0 +1,33 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+
+// The API description, from the route schemas: written to docs/openapi.json by
+// `npm run openapi`, and browsable at /docs under `npm run dev`. Neither is in
+// the Lambda bundle: this lives in dev/, which src/ never imports.
+
+export const openApiDocument = fp(async (fastify) => {
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Alma cache API',
+        version: '1.0.0',
+        description: "A library patron's Alma loans, requests and fees, from a DynamoDB cache with Alma as fallback. " +
+          'Every answer has Cache-Control: no-store; every 200 has X-Cache: hit, miss, partial or stale. ' +
+          'Behind API Gateway, callers send their API key in the x-api-key header.'
+      },
+      components: {
+        securitySchemes: { apiKey: { type: 'apiKey', name: 'x-api-key', in: 'header' } }
+      },
+      security: [{ apiKey: [] }]
+    }
+  })
+}, { name: 'openapi-document' })
+
+/** The document and a browsable page for it: /docs and /docs/json. */
+export const apiDocsPage: FastifyPluginAsync = fp(async (fastify) => {
+  await fastify.register(openApiDocument)
+  await fastify.register(swaggerUi, { routePrefix: '/docs' })
+}, { name: 'api-docs-page' })
