@@ -90,7 +90,15 @@ t.test('one CloudWatch EMF record per request, the route as the dimension', asyn
   const [hit, failed, miss, refused, unrouted] = records
   t.match(hit, {
     _aws: { Timestamp: Number, CloudWatchMetrics: [{ Namespace: 'AlmaCacheApi', Dimensions: [['route']] }] },
-    route: '/users/:userID', CacheHit: 1, CacheMiss: 0, AlmaCalls: 0, DynamoDBCalls: 2, QueueSends: 0, ClientErrors: 0, ServerErrors: 0, status: 200
+    route: '/users/:userID',
+    CacheHit: 1,
+    CacheMiss: 0,
+    AlmaCalls: 0,
+    DynamoDBCalls: 2,
+    QueueSends: 0,
+    ClientErrors: 0,
+    ServerErrors: 0,
+    status: 200
   })
   const declared = (hit?._aws.CloudWatchMetrics[0].Metrics as Array<{ Name: string }>).map((metric) => metric.Name)
   t.ok(declared.every((name) => typeof hit?.[name] === 'number'), 'every declared metric has a value')

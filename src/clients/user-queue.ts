@@ -30,7 +30,7 @@ export class SqsUserQueue implements UserQueue {
   }
 
   destroy (): void {
-    void this.#client?.then(({ client }) => client.destroy())
+    this.#client?.then(({ client }) => client.destroy()).catch(() => undefined)
   }
 
   /**

@@ -10,8 +10,8 @@ const body = (statusCode: number, message: string) => ({ statusCode, error: Stri
  * ours runs (a path that does not percent-decode, a parameter longer than the
  * router takes) is a malformed identifier too, answered as CONTRACT 2.2 and 2.3 say.
  */
-export function malformedPathAnswer (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  void reply.code(400).header('cache-control', 'no-store')
+export function malformedPathAnswer (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.code(400).header('cache-control', 'no-store')
     .send(body(400, 'Malformed path: identifiers are letters, digits and . _ - (user IDs also @ +), percent-encoded'))
 }
 
