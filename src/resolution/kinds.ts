@@ -33,9 +33,10 @@ export interface KindSpec {
   almaFieldNames?: Readonly<Record<string, string>>
 }
 
+// Compiled on first use: a Lambda serving loans never compiles the fee checker.
 const checkerOf = (schema: typeof Loan | typeof Request | typeof Fee) => {
-  const checker = TypeCompiler.Compile(schema)
-  return (record: unknown) => checker.Check(record)
+  let checker: ReturnType<typeof TypeCompiler.Compile> | undefined
+  return (record: unknown) => (checker ??= TypeCompiler.Compile(schema)).Check(record)
 }
 
 export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
