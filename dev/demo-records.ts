@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { AlmaRecord } from '../src/resolution/kinds.js'
 
 // Records shaped as Alma sends them (alma-api.md, "Record shapes seen in the
@@ -5,8 +6,10 @@ import type { AlmaRecord } from '../src/resolution/kinds.js'
 // (CONTRACT 4). Shared by the demo seed, the tests and the benchmark.
 
 const pad = (n: number) => String(n).padStart(4, '0')
+// Eight digits from a hash of the user ID: different users never share item IDs
+// (a sum of character codes did, for load-hit-01 and load-hit-10).
 const idOf = (userID: string, prefix: string, n: number) =>
-  `${prefix}${[...userID].reduce((sum, c) => sum + c.charCodeAt(0), 0)}${pad(n)}`
+  `${prefix}${String(parseInt(createHash('sha256').update(userID).digest('hex').slice(0, 12), 16) % 1e8).padStart(8, '0')}${pad(n)}`
 
 export function almaLoan (userID: string, n: number): AlmaRecord {
   return {
