@@ -18,6 +18,19 @@ stack.alma.addUser({ primary_id: 'lambda-2', ...almaOnly })
 await stack.writeCacheRows(cacheRowsOf('lambda-1', cached, nowSeconds() + DAY))
 const { app: server } = await buildTestApp(t)
 
+// The handlers write their EMF metrics records to stdout, as CloudWatch Logs
+// reads them; here they are kept (and counted) instead of joining tap's output.
+const metricsLines: string[] = []
+const write = process.stdout.write.bind(process.stdout)
+process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+  if (String(chunk).startsWith('{"_aws"')) {
+    metricsLines.push(String(chunk))
+    return true
+  }
+  return write(chunk, ...rest)
+}) as typeof process.stdout.write
+t.teardown(() => { process.stdout.write = write })
+
 const PATHS: Record<typeof ROUTE_NAMES[number], string[]> = {
   getUser: ['/users/lambda-1', '/users/LAMBDA-2', '/users/nobody', '/users/bad%20id'],
   getUserLoans: ['/users/lambda-1/loans', '/users/lambda-2/loans'],
@@ -38,13 +51,17 @@ t.test('a container without its configuration fails its events until it has it',
 })
 
 t.test('every handler answers as the server does, to REST and HTTP API events', async (t) => {
+  const before = metricsLines.length
+  let invocations = 0
   for (const route of ROUTE_NAMES) {
     for (const path of PATHS[route]) {
+      invocations += 2
       const expected = answerOf(await server.inject({ method: 'GET', url: path }))
       t.same(answerOf(await lambda[route](restApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (REST API)`)
       t.same(answerOf(await lambda[route](httpApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (HTTP API)`)
     }
   }
+  t.equal(metricsLines.length - before, invocations, 'one metrics record per invocation, written before it returned')
 })
 
 t.test('a decoded path (as HTTP APIs send it) cannot cut an ID short', async (t) => {
