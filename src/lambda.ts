@@ -29,16 +29,23 @@ function handlerFor (route: RouteName): Handler {
 // escaped, it stays part of the ID and fails its validation (400), as on the server.
 const NOT_IN_AN_ENCODED_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g
 
-// Set here, whatever the caller sent under that name.
+// Both set here from the invocation, whatever a caller sent under those names.
+const API_GATEWAY_REQUEST_ID_HEADER = 'x-request-id'
 const LAMBDA_REQUEST_ID_HEADER = 'x-lambda-request-id'
 
-/** The event as the app should see it: the path encoded, Lambda's request ID in a header. */
+/** The event as the app should see it: the path encoded, the two request IDs in headers. */
 function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
   const escape = (path: string) => path.replace(NOT_IN_AN_ENCODED_PATH, encodeURIComponent)
-  const headers = { ...event.headers, [LAMBDA_REQUEST_ID_HEADER]: context.awsRequestId }
+  const ours: Record<string, string> = {
+    [API_GATEWAY_REQUEST_ID_HEADER]: event.requestContext.requestId,
+    [LAMBDA_REQUEST_ID_HEADER]: context.awsRequestId
+  }
+  const theirs = <T>(headers: Record<string, T> | null | undefined) =>
+    Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !(name.toLowerCase() in ours)))
+  const headers = { ...theirs(event.headers), ...ours }
   return 'rawPath' in event
     ? { ...event, headers, rawPath: escape(event.rawPath) }
-    : { ...event, headers, multiValueHeaders: { ...event.multiValueHeaders, [LAMBDA_REQUEST_ID_HEADER]: [context.awsRequestId] }, path: escape(event.path) }
+    : { ...event, headers, multiValueHeaders: theirs(event.multiValueHeaders), path: escape(event.path) }
 }
 
 async function startRoute (route: RouteName): Promise<Handler> {
@@ -50,9 +57,8 @@ async function startRoute (route: RouteName): Promise<Handler> {
     routes: [route],
     // Lambda sends stdout to CloudWatch Logs, which reads the EMF lines as metrics.
     writeMetrics: (line) => { process.stdout.write(line) },
-    // Every log line carries API Gateway's request ID (as reqId; @fastify/aws-lambda
-    // passes it as x-request-id) and Lambda's own, set on the event by the handler.
-    requestIdHeader: 'x-request-id',
+    // Every log line carries API Gateway's request ID (as reqId) and Lambda's own.
+    requestIdHeader: API_GATEWAY_REQUEST_ID_HEADER,
     requestLogFields: (headers) => ({ awsRequestId: String(headers[LAMBDA_REQUEST_ID_HEADER]) })
   })
   const proxy = awsLambdaFastify(app)

@@ -74,6 +74,11 @@ t.test('a decoded path (as HTTP APIs send it) cannot cut an ID short', async (t)
   }
 })
 
+t.test('an event without multiValueHeaders (hand-made test events) is served', async (t) => {
+  const event = { ...restApiEvent('/users/lambda-1/fees'), multiValueHeaders: undefined as never }
+  t.equal((await lambda.getUserFees(event, lambdaContext('getUserFees'))).statusCode, 200)
+})
+
 t.test('a handler serves its own route only', async (t) => {
   const response = await lambda.getUserLoans(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserLoans'))
   t.equal(response.statusCode, 404)
