@@ -1,4 +1,4 @@
-import { almaUserRecords, cacheRowsOf } from './demo-records.js'
+import { almaUserRecords, cacheRowsOf, type AlmaUserRecords } from './demo-records.js'
 import type { EmbeddedStack } from './embedded-stack.js'
 
 export interface DemoUser {
@@ -10,20 +10,26 @@ export interface DemoUser {
 
 const DAY = 24 * 60 * 60
 
+/**
+ * A user with these many records in Alma (the simulator) and, with `cachedFor`
+ * seconds, in the cache too, valid for that long. The records, for assertions.
+ */
+export async function seedUser (
+  stack: EmbeddedStack, userID: string, counts: { loans: number, requests: number, fees: number }, cachedFor?: number
+): Promise<AlmaUserRecords> {
+  const records = almaUserRecords(userID, counts)
+  stack.alma?.addUser({ primary_id: userID, ...records })
+  if (cachedFor !== undefined) await stack.writeCacheRows(cacheRowsOf(userID, records, Math.floor(Date.now() / 1000) + cachedFor))
+  return records
+}
+
 /** The demo users of `npm run dev`, in Alma (the simulator) and in the cache. */
-export async function seedDemoUsers (stack: EmbeddedStack, now = Math.floor(Date.now() / 1000)): Promise<DemoUser[]> {
-  const cached = almaUserRecords('demo-cached', { loans: 3, requests: 2, fees: 2 })
-  const almaOnly = almaUserRecords('demo-alma-only', { loans: 4, requests: 1, fees: 1 })
-  const heavy = almaUserRecords('demo-many-loans', { loans: 145, requests: 23, fees: 4 })
-  const expired = almaUserRecords('demo-expired', { loans: 2, requests: 1, fees: 1 })
-
-  stack.alma?.addUser({ primary_id: 'demo-cached', ...cached })
-  stack.alma?.addUser({ primary_id: 'demo-alma-only', ...almaOnly })
-  stack.alma?.addUser({ primary_id: 'demo-many-loans', ...heavy })
-  stack.alma?.addUser({ primary_id: 'demo-expired', ...expired })
-
-  await stack.writeCacheRows(cacheRowsOf('demo-cached', cached, now + 30 * DAY))
-  await stack.writeCacheRows(cacheRowsOf('demo-expired', expired, now - DAY))
+export async function seedDemoUsers (stack: EmbeddedStack): Promise<DemoUser[]> {
+  const cached = await seedUser(stack, 'demo-cached', { loans: 3, requests: 2, fees: 2 }, 30 * DAY)
+  const almaOnly = await seedUser(stack, 'demo-alma-only', { loans: 4, requests: 1, fees: 1 })
+  await seedUser(stack, 'demo-many-loans', { loans: 145, requests: 23, fees: 4 })
+  // Cached, but expired a day ago.
+  const expired = await seedUser(stack, 'demo-expired', { loans: 2, requests: 1, fees: 1 }, -DAY)
 
   const first = (records: Array<Record<string, unknown>>, field: string) => String(records[0]?.[field])
   return [

@@ -12,7 +12,8 @@ import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { restApiEvent } from '../dev/api-gateway-events.js'
-import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { cacheRowsOf } from '../dev/demo-records.js'
+import { seedUser } from '../dev/demo-users.js'
 import { startEmbeddedStack } from '../dev/embedded-stack.js'
 import { startFaultyProxy, type Span } from '../dev/peer-proxy.js'
 import { buildApp } from '../src/app.js'
@@ -48,17 +49,10 @@ interface Scenario {
   runs: number
 }
 
-async function seed (userID: string, counts: { loans: number, requests: number, fees: number }, cached: boolean) {
-  const records = almaUserRecords(userID, counts)
-  alma.addUser({ primary_id: userID, ...records })
-  if (cached) await stack.writeCacheRows(cacheRowsOf(userID, records, now() + DAY))
-  return records
-}
-
-const cachedUser = await seed('bench-cached', { loans: 30, requests: 10, fees: 5 }, true)
-await seed('bench-250', { loans: 250, requests: 0, fees: 0 }, true)
-await seed('bench-uncached', { loans: 145, requests: 23, fees: 4 }, false)
-const twelve = await seed('bench-partial', { loans: 12, requests: 0, fees: 0 }, false)
+const cachedUser = await seedUser(stack, 'bench-cached', { loans: 30, requests: 10, fees: 5 }, DAY)
+await seedUser(stack, 'bench-250', { loans: 250, requests: 0, fees: 0 }, DAY)
+await seedUser(stack, 'bench-uncached', { loans: 145, requests: 23, fees: 4 })
+const twelve = await seedUser(stack, 'bench-partial', { loans: 12, requests: 0, fees: 0 })
 const fresh = cacheRowsOf('bench-partial', twelve, now() + DAY)
 const expired = cacheRowsOf('bench-partial', twelve, now() - DAY)
 // 7 valid, 3 expired, 2 missing.

