@@ -11,8 +11,14 @@ const shared = {
   format: 'cjs',
   sourcemap: true,
   minify: true,
-  // Error class names stay readable in the logs (AlmaTimeoutError, not Dy).
-  keepNames: true,
+  // The packages' ES module builds, where they have one: the bundler can then
+  // drop what is not used (the AWS SDK clients' other commands, their paginators).
+  mainFields: ['module', 'main'],
+  // Fastify's default schema compilers (Ajv, fast-json-stringify), loaded only
+  // when an app brings none: this one brings its own (src/schemas/compilers.ts).
+  // Left out, a bundle that ever needed them would fail at start-up, which the
+  // bundle tests would see.
+  external: ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'],
   legalComments: 'linked',
   logLevel: 'warning',
   metafile: true

@@ -45,5 +45,12 @@ export class AlmaTimeoutError extends ServiceError {
 
 export type AlmaUnavailableError = AlmaBadGatewayError | AlmaThrottledError | AlmaTimeoutError
 
+// The bundles are minified, which renames classes; the logs (the `type` of an
+// error) and the `name` above should read as the source does. Object shorthand
+// keeps each class's source name as a key whatever the minifier calls it.
+for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError })) {
+  Object.defineProperty(errorClass, 'name', { value: name })
+}
+
 export const isAlmaUnavailable = (error: unknown): error is AlmaUnavailableError =>
   error instanceof AlmaBadGatewayError || error instanceof AlmaThrottledError || error instanceof AlmaTimeoutError

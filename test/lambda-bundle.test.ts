@@ -106,12 +106,15 @@ t.test('the bundle reads the Alma key from SSM once per container, retrying a fa
   // Both attempts the SSM client makes of its first read fail.
   ssm.failNext(2)
   const { ALMA_API_KEY: _key, ...withoutKey } = stack.env
-  const env = { ...withoutKey, ALMA_API_KEY_NAME: '/alma/api-key', AWS_ENDPOINT_URL_SSM: ssm.url }
+  const env = { ...withoutKey, ALMA_API_KEY_NAME: '/alma/api-key', AWS_ENDPOINT_URL_SSM: ssm.url, LOG_LEVEL: 'error' }
   const calls = [0, 1, 2].map(() => ({ handler: 'getUserFees', event: restApiEvent('/users/bundle-2/fees') }))
   const run = await invokeBundle(process.execPath, calls, env)
   t.same(run.results.map((result) => result.response?.statusCode), [502, 200, 200], 'failed, then read again, then kept')
   t.equal(ssm.asked.length, 3, 'a failed read of two attempts, then one read for the container')
   t.ok(ssm.asked.every(({ name, withDecryption }) => name === '/alma/api-key' && withDecryption === true), 'the parameter, with decryption')
+  // The bundle is minified: the logged error types must still read as the source names them.
+  const failure = run.lines.filter((line) => line.includes('request failed')).map((line) => JSON.parse(line))
+  t.match(failure, [{ err: { type: 'ServiceError', message: /could not read its Alma API key/ } }], 'the failure logged once, its type readable')
 })
 
 t.test('in Lambda every log line names both request IDs, and each request writes one EMF record', async (t) => {

@@ -1,5 +1,4 @@
 import { ServiceError } from '../errors.js'
-import { boundedRequests } from './aws-requests.js'
 
 /** ALMA_API_KEY, used as is; or ALMA_API_KEY_NAME, the SSM parameter holding the key. */
 export type AlmaKeySource = { key: string } | { parameterName: string }
@@ -22,14 +21,7 @@ export function almaKeyProvider (source: AlmaKeySource): () => Promise<string> {
 }
 
 async function readParameter (name: string): Promise<string> {
-  // Loaded on first use: a process with ALMA_API_KEY set never pays for the SSM client.
-  const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm')
-  const client = new SSMClient({ maxAttempts: 2, requestHandler: boundedRequests(1000, 3000) })
-  try {
-    const { Parameter } = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }))
-    if (typeof Parameter?.Value !== 'string' || Parameter.Value === '') throw new Error(`SSM parameter ${name} has no value`)
-    return Parameter.Value
-  } finally {
-    client.destroy()
-  }
+  // Loaded on first use: a process with ALMA_API_KEY set, or a cache hit, never pays for the SSM client.
+  const ssm = await import('./ssm-parameter.js')
+  return await ssm.readParameter(name)
 }
