@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyPluginAsync } from 'fastify'
 import { stdSerializers, type LoggerOptions } from 'pino'
@@ -71,7 +70,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(observability, { writeMetrics: options.writeMetrics })
   await app.register(httpContract)
   // Browser apps on other origins; API Gateway answers their preflight requests itself.
-  if (config.corsOrigins !== undefined) await app.register(cors, { origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins, methods: ['GET'], maxAge: 600 })
+  // Loaded only when configured: most deployments serve apps, not browsers.
+  if (config.corsOrigins !== undefined) await app.register(import('@fastify/cors'), { origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins, methods: ['GET'], maxAge: 600 })
   await app.register(cachePlugin, { tables: config.tables })
   await app.register(almaPlugin, {
     baseUrl: config.almaApiUrl,

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Pool, request } from './undici-pool.js'
+import type { Connections } from './undici-pool.js'
 import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError } from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
@@ -40,7 +40,9 @@ class Retryable extends Error {
 }
 
 export class AlmaClient implements AlmaReader {
-  readonly #pool: Pool
+  readonly #origin: string
+  readonly #maxConnections: number
+  #connections: Promise<Connections> | undefined
   readonly #basePath: string
   readonly #apiKey: () => Promise<string>
   readonly #callTimeoutMs: number
@@ -54,11 +56,19 @@ export class AlmaClient implements AlmaReader {
     this.#callTimeoutMs = options.callTimeoutMs ?? 8000
     this.#maxRetries = options.maxRetries ?? 2
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 250
-    this.#pool = new Pool(base.origin, {
-      connections: options.maxConnections ?? 10,
+    this.#origin = base.origin
+    this.#maxConnections = options.maxConnections ?? 10
+  }
+
+  // undici is loaded, and the pool opened, on the first Alma call: a Lambda
+  // answering from the cache pays for neither on its cold start.
+  #pool (): Promise<Connections> {
+    this.#connections ??= import('./undici-pool.js').then(({ openPool }) => openPool(this.#origin, {
+      connections: this.#maxConnections,
       headersTimeout: this.#callTimeoutMs,
       bodyTimeout: this.#callTimeoutMs
-    })
+    }))
+    return this.#connections
   }
 
   async list (kind: Kind, userID: string, deadline: number): Promise<AlmaRecord[]> {
@@ -94,8 +104,8 @@ export class AlmaClient implements AlmaReader {
     }
   }
 
-  close (): Promise<void> {
-    return this.#pool.close()
+  async close (): Promise<void> {
+    await (await this.#connections)?.close()
   }
 
   /** One Alma GET with bounded retries (exponential backoff, full jitter, Retry-After honoured). */
@@ -117,6 +127,7 @@ export class AlmaClient implements AlmaReader {
     const apiKey = await this.#apiKey()
     const remaining = deadline - Date.now()
     if (remaining <= 0) throw new AlmaTimeoutError()
+    const pool = await this.#pool()
     let status: number
     let headers: Record<string, string | string[] | undefined>
     let text: string
@@ -124,7 +135,7 @@ export class AlmaClient implements AlmaReader {
     const started = performance.now()
     if (calls !== undefined) calls.alma++
     try {
-      const response = await request(this.#pool, {
+      const response = await pool.request({
         method: 'GET',
         path: `${this.#basePath}/almaws/v1${path}`,
         query,

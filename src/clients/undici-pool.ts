@@ -7,8 +7,16 @@ import apiRequest from 'undici/lib/api/api-request.js'
 // every cold start (about 90 ms and 250 KB here) and never use. undici's index
 // gives every dispatcher request() the same way (Dispatcher.prototype.request).
 
-export const Pool = UndiciPool
-export type Pool = UndiciPool
+/** Keep-alive connections to one origin. */
+export interface Connections {
+  request: (options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>
+  close: () => Promise<void>
+}
 
-export const request = (pool: Pool, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> =>
-  apiRequest.call(pool, options)
+export function openPool (origin: string, options: UndiciPool.Options): Connections {
+  const pool = new UndiciPool(origin, options)
+  return {
+    request: (requestOptions) => apiRequest.call(pool, requestOptions),
+    close: () => pool.close()
+  }
+}
