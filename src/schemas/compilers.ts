@@ -6,7 +6,7 @@ import type { FastifySchemaCompiler, FastifySerializerCompiler, FastifyServerOpt
 // (serialization). The schemas here are TypeBox's, so TypeBox's compiler
 // checks them; and given these factories Fastify never loads the other two,
 // which keeps ~280 KB and their start-up work out of every Lambda cold start
-// (scripts/build.mjs leaves them out of the bundles).
+// (scripts/bundles.mjs leaves them out of the bundles).
 
 /** Checks a request part (the path parameters here) against its route schema. */
 const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema }) => {
