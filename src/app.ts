@@ -7,7 +7,7 @@ import type { Config } from './config.js'
 import almaPlugin from './plugins/alma.js'
 import cachePlugin from './plugins/cache.js'
 import httpContract, { malformedPathAnswer } from './plugins/http-contract.js'
-import observability from './plugins/observability.js'
+import observability, { recordAnswer } from './plugins/observability.js'
 import resolutionPlugin from './plugins/resolution.js'
 import userQueuePlugin from './plugins/user-queue.js'
 import { schemaCompilers } from './schemas/compilers.js'
@@ -57,7 +57,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === false ? false : { level: config.logLevel, ...options.logger, serializers: { err: loggedError } },
     requestIdHeader: options.requestIdHeader ?? false,
-    frameworkErrors: malformedPathAnswer,
+    frameworkErrors: (error, request, reply) => {
+      malformedPathAnswer(error, request, reply)
+      // Refused by the router, before any hook: logged and counted here instead.
+      recordAnswer(request, reply, options.writeMetrics)
+    },
     schemaController: { compilersFactory: schemaCompilers },
     childLoggerFactory: (logger, bindings, childOptions, raw) =>
       logger.child({ ...bindings, ...options.requestLogFields?.(raw.headers) }, childOptions),

@@ -69,6 +69,9 @@ t.test('cached user, 5 of 12 loans expired or missing: one Alma list page', asyn
 t.test('refused and unknown requests are summarised too', async (t) => {
   t.match(await summaryOf('/users/bad%20id/loans'), { route: '/users/:userID/loans', status: 400, cache: null, dynamoCalls: 0, almaCalls: 0 })
   t.match(await summaryOf('/nowhere'), { route: null, user: null, status: 404 })
+  // Refused by the router itself (a path that does not percent-decode, a parameter past its limit), before any hook.
+  t.match(await summaryOf('/users/%E0%A4%A/loans'), { route: null, user: null, status: 400, dynamoCalls: 0, almaCalls: 0, queued: false })
+  t.match(await summaryOf(`/users/${'a'.repeat(600)}/loans`), { route: null, user: null, status: 400 })
 })
 
 t.test('no raw user ID in any log line', async (t) => {
@@ -81,13 +84,13 @@ t.test('one CloudWatch EMF record per request, the route as the dimension', asyn
   const { app: measured } = await buildTestApp(t, { writeMetrics: (line) => { lines.push(line) } })
   stack.alma.addUser({ primary_id: 'obs-emf', ...almaUserRecords('obs-emf', { loans: 1, requests: 0, fees: 0 }) })
   stack.alma.injectFaults(3, { status: 500 })
-  for (const url of ['/users/obs-cached', '/users/obs-emf/loans', '/users/obs-emf/loans', '/users/bad%20id', '/nowhere']) {
+  for (const url of ['/users/obs-cached', '/users/obs-emf/loans', '/users/obs-emf/loans', '/users/bad%20id', '/nowhere', '/users/%E0%A4%A']) {
     await measured.inject({ method: 'GET', url })
   }
   t.ok(lines.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n')), 'one line each')
   const records = lines.map((line) => JSON.parse(line) as Record<string, any>)
-  t.equal(records.length, 5)
-  const [hit, failed, miss, refused, unrouted] = records
+  t.equal(records.length, 6)
+  const [hit, failed, miss, refused, unrouted, malformed] = records
   t.match(hit, {
     _aws: { Timestamp: Number, CloudWatchMetrics: [{ Namespace: 'AlmaCacheApi', Dimensions: [['route']] }] },
     route: '/users/:userID',
@@ -106,4 +109,5 @@ t.test('one CloudWatch EMF record per request, the route as the dimension', asyn
   t.match(miss, { CacheMiss: 1, AlmaCalls: 1, AlmaLatency: Number, QueueSends: 1, status: 200 })
   t.match(refused, { ClientErrors: 1, DynamoDBCalls: 0, status: 400 })
   t.match(unrouted, { route: 'none', status: 404 })
+  t.match(malformed, { route: 'none', ClientErrors: 1, status: 400 })
 })

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { metricsRecord } from '../observability/metrics.js'
 import { countingCalls, newRequestCalls, type RequestCalls } from '../observability/request-calls.js'
@@ -23,6 +24,32 @@ export interface ObservabilityOptions {
   writeMetrics?: (line: string) => void
 }
 
+/**
+ * Logs a request's summary line and writes its metrics record, once it is answered:
+ * from the onResponse hook, and for what the router refuses before any hook runs
+ * (app.ts, `frameworkErrors`), where the request has no counters and no parameters.
+ */
+export function recordAnswer (request: FastifyRequest, reply: FastifyReply, writeMetrics?: (line: string) => void): void {
+  const { userID } = (request.params ?? {}) as { userID?: unknown }
+  const header = reply.getHeader('x-cache')
+  const cache = header === undefined ? undefined : String(header)
+  const route = request.routeOptions.url
+  const calls = request.calls ?? newRequestCalls()
+  const durationMs = reply.elapsedTime
+  request.log.info({
+    route: route ?? null,
+    user: typeof userID === 'string' ? userPseudonym(userID) : null,
+    status: reply.statusCode,
+    cache: cache ?? null,
+    dynamoCalls: calls.dynamo,
+    almaCalls: calls.alma,
+    almaMs: Math.round(calls.almaMs),
+    queued: calls.queued,
+    durationMs: Math.round(durationMs)
+  }, 'request summary')
+  writeMetrics?.(JSON.stringify(metricsRecord({ route, status: reply.statusCode, cache, calls, durationMs })) + '\n')
+}
+
 /** The counters of each request; one summary log line and one metrics record when it is answered. */
 export default fp<ObservabilityOptions>(async (fastify, options) => {
   const { writeMetrics } = options
@@ -34,24 +61,5 @@ export default fp<ObservabilityOptions>(async (fastify, options) => {
     countingCalls(request.calls, done)
   })
 
-  fastify.addHook('onResponse', async (request, reply) => {
-    const { userID } = request.params as { userID?: unknown }
-    const header = reply.getHeader('x-cache')
-    const cache = header === undefined ? undefined : String(header)
-    const route = request.routeOptions.url
-    const { calls } = request
-    const durationMs = reply.elapsedTime
-    request.log.info({
-      route: route ?? null,
-      user: typeof userID === 'string' ? userPseudonym(userID) : null,
-      status: reply.statusCode,
-      cache: cache ?? null,
-      dynamoCalls: calls.dynamo,
-      almaCalls: calls.alma,
-      almaMs: Math.round(calls.almaMs),
-      queued: calls.queued,
-      durationMs: Math.round(durationMs)
-    }, 'request summary')
-    writeMetrics?.(JSON.stringify(metricsRecord({ route, status: reply.statusCode, cache, calls, durationMs })) + '\n')
-  })
+  fastify.addHook('onResponse', async (request, reply) => { recordAnswer(request, reply, writeMetrics) })
 }, { name: 'observability' })
