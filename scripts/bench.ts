@@ -23,7 +23,7 @@ import { loadConfig } from '../src/config.js'
 import { lambdaBundleOptions } from './bundles.mjs'
 
 const ALMA_LATENCY_MS = Number(process.env.BENCH_ALMA_LATENCY_MS ?? 100)
-const COLD_START_RUNS = Number(process.env.BENCH_COLD_START_RUNS ?? 10)
+const COLD_START_RUNS = Number(process.env.BENCH_COLD_START_RUNS ?? 15)
 const DAY = 86_400
 const now = () => Math.floor(Date.now() / 1000)
 
