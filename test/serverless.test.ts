@@ -31,10 +31,11 @@ const FUNCTIONS: Record<string, [string, string]> = {
   'get-user-fee': ['getUserFee', '/users/{userID}/fees/{feeID}']
 }
 
-// What a deploy may create: the functions, their API Gateway endpoints, their log groups, the role.
+// What a deploy may create: the functions, their API Gateway endpoints (with the API's own answers), their log groups, the role.
 const ALLOWED_TYPES = new Set([
   'AWS::Lambda::Function', 'AWS::Lambda::Permission', 'AWS::Logs::LogGroup', 'AWS::IAM::Role',
-  'AWS::ApiGateway::RestApi', 'AWS::ApiGateway::Resource', 'AWS::ApiGateway::Method', 'AWS::ApiGateway::Deployment'
+  'AWS::ApiGateway::RestApi', 'AWS::ApiGateway::Resource', 'AWS::ApiGateway::Method', 'AWS::ApiGateway::Deployment',
+  'AWS::ApiGateway::GatewayResponse'
 ])
 // ...and, unless DEPLOYMENT_BUCKET names an existing one, the framework's own bucket for the artifact.
 const FRAMEWORK_BUCKET = new Set(['AWS::S3::Bucket', 'AWS::S3::BucketPolicy'])
@@ -114,6 +115,17 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
       .find(([, resource]) => resource.Properties?.FunctionName === `alma-cache-api-stg-${name}`)?.[0] as string
     t.match(endpoints.find((endpoint) => endpoint.route === `GET ${path}`)?.target, logicalID, `GET ${path} invokes ${name}`)
   }
+
+  // API Gateway's own answers, held to CONTRACT 2.3, and in the deployment that the stage serves.
+  const gatewayResponses = Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::ApiGateway::GatewayResponse')
+  const byType: Record<string, any> = Object.fromEntries(gatewayResponses.map(([, resource]) => [resource.Properties.ResponseType, resource.Properties]))
+  t.same(Object.keys(byType).sort(), ['DEFAULT_4XX', 'DEFAULT_5XX', 'MISSING_AUTHENTICATION_TOKEN'])
+  t.equal(byType.MISSING_AUTHENTICATION_TOKEN.StatusCode, '404', 'an unknown route is a 404, not a 403')
+  t.same(JSON.parse(byType.MISSING_AUTHENTICATION_TOKEN.ResponseTemplates['application/json']),
+    { statusCode: 404, error: 'Not Found', message: 'No route for this method and path' }, 'in the contract\'s error shape')
+  t.ok(Object.values(byType).every((response) => response.ResponseParameters['gatewayresponse.header.Cache-Control'] === "'no-store'"), 'none cacheable')
+  const [deployment] = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Deployment') as Array<Resource & { DependsOn: string[] }>
+  t.ok(gatewayResponses.every(([id]) => deployment?.DependsOn.includes(id)), 'the deployment waits for them')
 
   const roles = resources.filter((resource) => resource.Type === 'AWS::IAM::Role')
   t.equal(roles.length, 1, 'one role')
