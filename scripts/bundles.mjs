@@ -3,6 +3,8 @@
 // the same way). Both are CommonJS: Lambda loads a .js handler as CommonJS
 // unless a package.json beside it says otherwise, and the deployed package
 // holds dist/lambda.js alone.
+import { fileURLToPath } from 'node:url'
+
 /** @type {import('esbuild').BuildOptions} */
 export const bundleOptions = {
   bundle: true,
@@ -37,12 +39,12 @@ const lambdaRuntime = {
     build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: 'environment-credentials', namespace: 'lambda-runtime' }))
     build.onLoad({ filter: /^environment-credentials$/, namespace: 'lambda-runtime' }, () => ({
       contents: "export { fromEnv as defaultProvider } from '@aws-sdk/credential-provider-env'",
-      resolveDir: process.cwd(),
+      resolveDir: fileURLToPath(new URL('..', import.meta.url)),
       loader: 'js'
     }))
     // undici parses HTTP with llhttp compiled to WebAssembly, and carries a second
     // build (70 KB) for engines without WebAssembly SIMD. Lambda's Node 22 has SIMD
-    // on x86_64 and arm64; were it ever missing, Alma calls would fail with this message.
+    // on x86_64 and arm64; were it ever missing, Alma calls would fail (the first with this message).
     build.onResolve({ filter: /\/llhttp\/llhttp-wasm\.js$/ }, () => ({ path: 'llhttp-without-simd', namespace: 'lambda-runtime' }))
     build.onLoad({ filter: /^llhttp-without-simd$/, namespace: 'lambda-runtime' }, () => ({
       contents: "throw new Error('This bundle carries only the WebAssembly SIMD build of undici\\'s HTTP parser')",

@@ -55,7 +55,7 @@ export interface AppOptions {
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({
-    logger: options.logger === false ? false : { level: config.logLevel, ...options.logger, serializers: { err: loggedError } },
+    logger: options.logger === false ? false : { level: config.logLevel, ...options.logger, serializers: { ...options.logger?.serializers, err: loggedError } },
     requestIdHeader: options.requestIdHeader ?? false,
     frameworkErrors: (error, request, reply) => {
       malformedPathAnswer(error, request, reply)
@@ -98,5 +98,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
  * src/errors.ts set `name` to what the error is.
  */
 function loggedError (error: Error): ReturnType<typeof stdSerializers.err> {
-  return { ...stdSerializers.err(error), type: error.name }
+  const serialized = stdSerializers.err(error)
+  // Pino hands back what is not an error (a string, null) as it is; only errors are typed by name.
+  return error instanceof Error ? { ...serialized, type: error.name } : serialized
 }

@@ -4,7 +4,7 @@ import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
 import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
-import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError } from '../src/errors.js'
+import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError } from '../src/errors.js'
 
 // The Alma client against the simulator, over HTTP: what each Alma answer becomes.
 
@@ -102,6 +102,21 @@ t.test('a base URL with a path keeps it', async (t) => {
   t.teardown(() => prefixed.close())
   await prefixed.item('fees', 'client-1', 'x1', soon()).catch(() => undefined)
   t.same(alma.calls.map((call) => call.path), ['/proxy/almaws/v1/users/client-1/fees/x1'])
+})
+
+t.test('a closed client opens no connections, even for a call that was waiting for its key', async (t) => {
+  let keyAsked!: () => void
+  let giveKey!: (key: string) => void
+  const asked = new Promise<void>((resolve) => { keyAsked = resolve })
+  const closing = new AlmaClient({ baseUrl: alma.url, apiKey: () => { keyAsked(); return new Promise((resolve) => { giveKey = resolve }) } })
+  const call = closing.item('loans', 'client-1', 'x1', soon())
+  await asked
+  await closing.close()
+  giveKey(KEY)
+  const refused = await call.then(() => undefined, (error: unknown) => error)
+  t.type(refused, ServiceError)
+  t.equal((refused as ServiceError).statusCode, 503)
+  t.same(alma.calls, [], 'no call reached Alma')
 })
 
 t.test('parseRetryAfter', async (t) => {

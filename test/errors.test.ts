@@ -1,5 +1,6 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Type } from '@sinclair/typebox'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { loadConfig } from '../src/config.js'
@@ -87,6 +88,15 @@ t.test('404 for unknown routes, as JSON, with no-store', async (t) => {
   }
   const post = await app.inject({ method: 'POST', url: '/users/faults-1' })
   t.equal(post.statusCode, 404)
+})
+
+t.test('only path parameters are validated: a schema for any other part is refused at start-up', async (t) => {
+  // TypeBox checks without the type coercion Ajv applied to query strings and headers.
+  const { app } = await buildTestApp(t, {
+    routes: [],
+    plugins: [async (app) => { app.get('/paged', { schema: { querystring: Type.Object({ page: Type.Integer() }) } }, async () => ({})) }]
+  })
+  await t.rejects(async () => { await app.ready() }, /\/paged: only path parameters are validated \(not querystring\)/)
 })
 
 t.test('identifiers are percent-encoded into Alma URLs', async (t) => {

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { AlmaTimeoutError } from '../src/errors.js'
 import { userPseudonym } from '../src/plugins/observability.js'
 import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
@@ -72,6 +73,18 @@ t.test('refused and unknown requests are summarised too', async (t) => {
   // Refused by the router itself (a path that does not percent-decode, a parameter past its limit), before any hook.
   t.match(await summaryOf('/users/%E0%A4%A/loans'), { route: null, user: null, status: 400, dynamoCalls: 0, almaCalls: 0, queued: false })
   t.match(await summaryOf(`/users/${'a'.repeat(600)}/loans`), { route: null, user: null, status: 400 })
+})
+
+t.test('logged errors are typed by their name; what is not an error is logged as it is', async (t) => {
+  const { app: logging, logs: logged } = await buildTestApp(t)
+  logging.log.error({ err: new AlmaTimeoutError() }, 'an error')
+  logging.log.error({ err: 'a string' }, 'a string')
+  logging.log.error({ err: null }, 'nothing')
+  t.match(logged().map((line) => [line.msg, line.err]), [
+    ['an error', { type: 'AlmaTimeoutError', message: 'Alma did not answer in time', stack: String }],
+    ['a string', 'a string'],
+    ['nothing', null]
+  ])
 })
 
 t.test('no raw user ID in any log line', async (t) => {

@@ -1,4 +1,6 @@
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { ServiceError } from '../errors.js'
+import { boundedRequests } from './aws-requests.js'
 
 /** ALMA_API_KEY, used as is; or ALMA_API_KEY_NAME, the SSM parameter holding the key. */
 export type AlmaKeySource = { key: string } | { parameterName: string }
@@ -21,7 +23,15 @@ export function almaKeyProvider (source: AlmaKeySource): () => Promise<string> {
 }
 
 async function readParameter (name: string): Promise<string> {
-  // Loaded on first use: a process with ALMA_API_KEY set, or a cache hit, never pays for the SSM client.
-  const ssm = await import('./ssm-parameter.js')
-  return await ssm.readParameter(name)
+  // Made on first use only: a process with ALMA_API_KEY set never makes one. The
+  // import is static: the bundler trims only what is imported statically (GetParameter
+  // alone of SSM's 150 commands), and a cold start parses all that it carries.
+  const client = new SSMClient({ maxAttempts: 2, requestHandler: boundedRequests(1000, 3000) })
+  try {
+    const { Parameter } = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }))
+    if (typeof Parameter?.Value !== 'string' || Parameter.Value === '') throw new Error(`SSM parameter ${name} has no value`)
+    return Parameter.Value
+  } finally {
+    client.destroy()
+  }
 }

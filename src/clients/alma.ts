@@ -43,6 +43,7 @@ export class AlmaClient implements AlmaReader {
   readonly #origin: string
   readonly #maxConnections: number
   #connections: Promise<Connections> | undefined
+  #closed = false
   readonly #basePath: string
   readonly #apiKey: () => Promise<string>
   readonly #callTimeoutMs: number
@@ -63,6 +64,8 @@ export class AlmaClient implements AlmaReader {
   // undici is loaded, and the pool opened, on the first Alma call: a Lambda
   // answering from the cache pays for neither on its cold start.
   #pool (): Promise<Connections> {
+    // A call still waiting for the key when the app closes must not open a pool nothing will close.
+    if (this.#closed) return Promise.reject(new ServiceError(503, 'The service is shutting down'))
     this.#connections ??= import('./undici-pool.js').then(({ openPool }) => openPool(this.#origin, {
       connections: this.#maxConnections,
       headersTimeout: this.#callTimeoutMs,
@@ -105,6 +108,7 @@ export class AlmaClient implements AlmaReader {
   }
 
   async close (): Promise<void> {
+    this.#closed = true
     await (await this.#connections)?.close()
   }
 
@@ -125,9 +129,9 @@ export class AlmaClient implements AlmaReader {
   async #attempt (path: string, query: Record<string, string>, mode: CallMode, deadline: number): Promise<AlmaRecord> {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
     const apiKey = await this.#apiKey()
+    const pool = await this.#pool()
     const remaining = deadline - Date.now()
     if (remaining <= 0) throw new AlmaTimeoutError()
-    const pool = await this.#pool()
     let status: number
     let headers: Record<string, string | string[] | undefined>
     let text: string

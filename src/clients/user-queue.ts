@@ -1,4 +1,4 @@
-import type { SQSClient } from '@aws-sdk/client-sqs'
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import type { UserQueue } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { boundedRequests } from './aws-requests.js'
@@ -15,14 +15,14 @@ export interface SqsUserQueueOptions {
 /** The users queue of CONTRACT 3.5, read by the bulk updater. */
 export class SqsUserQueue implements UserQueue {
   readonly #options: SqsUserQueueOptions
-  #client: Promise<{ client: SQSClient, SendMessageCommand: typeof import('@aws-sdk/client-sqs').SendMessageCommand }> | undefined
+  #client: SQSClient | undefined
 
   constructor (options: SqsUserQueueOptions) {
     this.#options = options
   }
 
   async send (userID: string): Promise<void> {
-    const { client, SendMessageCommand } = await (this.#client ??= this.#connect())
+    const client = this.#client ??= this.#connect()
     // The body is the Alma user ID exactly as the caller wrote it.
     await client.send(new SendMessageCommand({ QueueUrl: this.#options.queueUrl, MessageBody: userID }))
     const calls = requestCalls()
@@ -30,17 +30,19 @@ export class SqsUserQueue implements UserQueue {
   }
 
   destroy (): void {
-    this.#client?.then(({ client }) => client.destroy()).catch(() => undefined)
+    this.#client?.destroy()
   }
 
   /**
-   * The SQS client is loaded on the first send: a container whose requests all
-   * find the user's record valid never queues, and never pays for loading it.
+   * The SQS client is made on the first send: a container whose requests all
+   * find the user's record valid never queues, and never resolves its settings.
+   * (Imported statically all the same: the bundler trims only what is imported
+   * statically, and parsing the whole client costs a cold start more than
+   * initialising the part used.)
    */
-  async #connect () {
-    const { SQSClient, SendMessageCommand } = await import('@aws-sdk/client-sqs')
+  #connect (): SQSClient {
     const { endpointOverride, maxAttempts, connectionTimeoutMs, requestTimeoutMs } = this.#options
-    const client = new SQSClient({
+    return new SQSClient({
       // By default the SDK sends to the queue URL's host; emulators name queues with hosts that need not resolve.
       useQueueUrlAsEndpoint: !endpointOverride,
       // The send runs alongside the request's own work and is awaited before the
@@ -48,6 +50,5 @@ export class SqsUserQueue implements UserQueue {
       maxAttempts: maxAttempts ?? 2,
       requestHandler: boundedRequests(connectionTimeoutMs ?? 500, requestTimeoutMs ?? 1500)
     })
-    return { client, SendMessageCommand }
   }
 }

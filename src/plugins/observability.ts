@@ -6,8 +6,8 @@ import { countingCalls, newRequestCalls, type RequestCalls } from '../observabil
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** the round trips this request has made so far */
-    calls: RequestCalls
+    /** the round trips this request has made so far; null for what the router refused before any hook */
+    calls: RequestCalls | null
   }
 }
 
@@ -27,7 +27,8 @@ export interface ObservabilityOptions {
 /**
  * Logs a request's summary line and writes its metrics record, once it is answered:
  * from the onResponse hook, and for what the router refuses before any hook runs
- * (app.ts, `frameworkErrors`), where the request has no counters and no parameters.
+ * (app.ts, `frameworkErrors`), where the request has no counters and no parameters,
+ * and is refused at once (Fastify starts no clock for it: its duration reads 0).
  */
 export function recordAnswer (request: FastifyRequest, reply: FastifyReply, writeMetrics?: (line: string) => void): void {
   const { userID } = (request.params ?? {}) as { userID?: unknown }
@@ -53,12 +54,13 @@ export function recordAnswer (request: FastifyRequest, reply: FastifyReply, writ
 /** The counters of each request; one summary log line and one metrics record when it is answered. */
 export default fp<ObservabilityOptions>(async (fastify, options) => {
   const { writeMetrics } = options
-  fastify.decorateRequest('calls', null as unknown as RequestCalls)
+  fastify.decorateRequest('calls', null)
 
   fastify.addHook('onRequest', (request, _reply, done) => {
-    request.calls = newRequestCalls()
+    const calls = newRequestCalls()
+    request.calls = calls
     // Everything the request does from here on runs with its counters.
-    countingCalls(request.calls, done)
+    countingCalls(calls, done)
   })
 
   fastify.addHook('onResponse', async (request, reply) => { recordAnswer(request, reply, writeMetrics) })

@@ -8,8 +8,11 @@ import type { FastifySchemaCompiler, FastifySerializerCompiler, FastifyServerOpt
 // which keeps ~280 KB and their start-up work out of every Lambda cold start
 // (scripts/bundles.mjs leaves them out of the bundles).
 
-/** Checks a request part (the path parameters here) against its route schema. */
-const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema }) => {
+/** Checks the path parameters against their route schema. */
+const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart, url }) => {
+  // Path parameters are strings, as the schemas say. A query string or header schema
+  // with numbers or booleans would want the type coercion Ajv did and this does not.
+  if (httpPart !== 'params') throw new Error(`${url}: only path parameters are validated (not ${String(httpPart)})`)
   const checker = TypeCompiler.Compile(schema)
   return (data: unknown) => checker.Check(data)
     ? { value: data }
@@ -17,7 +20,7 @@ const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema }) => {
         error: [...checker.Errors(data)].map((error) => ({
           keyword: String(error.type),
           instancePath: error.path,
-          schemaPath: error.path,
+          schemaPath: '#',
           params: {},
           message: error.message
         }))

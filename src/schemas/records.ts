@@ -3,7 +3,7 @@ import { Type, type Static, type TOptional, type TSchema } from '@sinclair/typeb
 // The record shapes of CONTRACT 2.1. Each field lists the JSON types Alma is
 // known to send for it; the same schemas describe the 200 bodies and decide
 // whether a cached row is usable (a row with a field of another type is a
-// cache miss, CONTRACT 4). Serialisation never coerces through them: see app.ts.
+// cache miss, CONTRACT 4). Serialisation never coerces through them: see compilers.ts.
 
 const text = (description: string) => Type.Union([Type.String(), Type.Null()], { description })
 const code = (description: string) =>
