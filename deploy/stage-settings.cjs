@@ -3,6 +3,7 @@
 // reported at once, in one message, before anything is packaged or deployed.
 const { existsSync } = require('node:fs')
 const path = require('node:path')
+const tsx = require('tsx/cjs/api')
 
 const STAGES = ['stg', 'prod']
 
@@ -59,22 +60,35 @@ module.exports = async ({ options }) => {
   if (!['true', 'false'].includes(apiKeyRequired)) problems.push('API_KEY_REQUIRED must be true or false')
   const corsOrigins = text('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
   if (!existsSync(path.join(__dirname, '..', 'dist', 'lambda.js'))) problems.push('dist/lambda.js is missing (run npm run build first)')
+
+  const environment = {
+    USER_CACHE_TABLE_NAME: values.userTable,
+    LOAN_CACHE_TABLE_NAME: values.loanTable,
+    REQUEST_CACHE_TABLE_NAME: values.requestTable,
+    FEE_CACHE_TABLE_NAME: values.feeTable,
+    USER_QUEUE_URL: values.userQueueUrl,
+    ALMA_API_KEY_NAME: almaApiKeyName,
+    ...Object.fromEntries(PASSED_THROUGH.flatMap((name) => text(name) === undefined ? [] : [[name, text(name)]])),
+    ...(corsOrigins === undefined ? {} : { CORS_ORIGINS: corsOrigins.join(',') })
+  }
+  if (missing.length === 0) {
+    // The functions' environment, held here to the service's own rules (src/config.ts):
+    // a bad LOG_LEVEL or timeout fails the deploy, not every invocation after it.
+    const { loadConfig, ConfigError } = tsx.require('../src/config.ts', __filename)
+    try {
+      loadConfig({ ...environment, AWS_REGION: region ?? 'unset' })
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      problems.push(`invalid ${error.missing.join(', ')}`)
+    }
+  }
   if (problems.length > 0) throw new DeploySettingsError(problems)
 
   // An SSM parameter ARN names the parameter without its leading slash.
   const parameterArn = arn('ssm', `parameter/${almaApiKeyName.replace(/^\//, '')}`)
   return {
     stage,
-    environment: {
-      USER_CACHE_TABLE_NAME: values.userTable,
-      LOAN_CACHE_TABLE_NAME: values.loanTable,
-      REQUEST_CACHE_TABLE_NAME: values.requestTable,
-      FEE_CACHE_TABLE_NAME: values.feeTable,
-      USER_QUEUE_URL: values.userQueueUrl,
-      ALMA_API_KEY_NAME: almaApiKeyName,
-      ...Object.fromEntries(PASSED_THROUGH.flatMap((name) => text(name) === undefined ? [] : [[name, text(name)]])),
-      ...(corsOrigins === undefined ? {} : { CORS_ORIGINS: corsOrigins.join(',') })
-    },
+    environment,
     statements: [
       {
         Effect: 'Allow',

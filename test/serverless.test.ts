@@ -187,6 +187,12 @@ t.test('any other stage is refused, naming the valid ones', async (t) => {
   t.match(output, /the stage must be one of stg, prod .*got "dev"/)
 })
 
+t.test('optional settings the service would refuse fail the deploy, with the service\'s own words', async (t) => {
+  const { code, output } = await slsPackage(['--stage', 'stg', '--region', 'eu-west-2'], { ...STG, LOG_LEVEL: 'loud', ALMA_CALL_TIMEOUT_MS: '8s' })
+  t.not(code, 0)
+  t.match(output, /Cannot deploy: invalid LOG_LEVEL \(one of [^)]+\), ALMA_CALL_TIMEOUT_MS \(whole milliseconds, 1 to 9999999\)\./)
+})
+
 t.test('missing deploy-time variables are named, all at once', async (t) => {
   const { USER_QUEUE_ARN_STG: _arn, FEE_CACHE_TABLE_NAME_STG: _fees, ...partial } = STG
   const { code, output } = await slsPackage(['--stage', 'stg', '--region', 'eu-west-2'], partial)
