@@ -15,6 +15,10 @@ export const bundleOptions = {
   minify: true,
   // The packages' ES module builds, where they have one: the bundler can then
   // drop what is not used (the AWS SDK clients' other commands, their paginators).
+  // It does so only for what is imported statically: a module loaded with import()
+  // comes whole, with everything it imports. So the SSM and SQS clients, though
+  // made on first use, are imported statically: parsing all of SSM's 150 commands
+  // on every cold start costs more than initialising the one used.
   mainFields: ['module', 'main'],
   // Fastify's default schema compilers (Ajv, fast-json-stringify), loaded only
   // when an app brings none: this one brings its own (src/schemas/compilers.ts).

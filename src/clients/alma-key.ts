@@ -23,9 +23,8 @@ export function almaKeyProvider (source: AlmaKeySource): () => Promise<string> {
 }
 
 async function readParameter (name: string): Promise<string> {
-  // Made on first use only: a process with ALMA_API_KEY set never makes one. The
-  // import is static: the bundler trims only what is imported statically (GetParameter
-  // alone of SSM's 150 commands), and a cold start parses all that it carries.
+  // Made on first use only: a process with ALMA_API_KEY set never makes one.
+  // (Imported statically all the same: see scripts/bundles.mjs.)
   const client = new SSMClient({ maxAttempts: 2, requestHandler: boundedRequests(1000, 3000) })
   try {
     const { Parameter } = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }))

@@ -22,7 +22,7 @@ export class SqsUserQueue implements UserQueue {
   }
 
   async send (userID: string): Promise<void> {
-    const client = this.#client ??= this.#connect()
+    const client = this.#client ??= this.#makeClient()
     // The body is the Alma user ID exactly as the caller wrote it.
     await client.send(new SendMessageCommand({ QueueUrl: this.#options.queueUrl, MessageBody: userID }))
     const calls = requestCalls()
@@ -36,11 +36,9 @@ export class SqsUserQueue implements UserQueue {
   /**
    * The SQS client is made on the first send: a container whose requests all
    * find the user's record valid never queues, and never resolves its settings.
-   * (Imported statically all the same: the bundler trims only what is imported
-   * statically, and parsing the whole client costs a cold start more than
-   * initialising the part used.)
+   * (Imported statically all the same: see scripts/bundles.mjs.)
    */
-  #connect (): SQSClient {
+  #makeClient (): SQSClient {
     const { endpointOverride, maxAttempts, connectionTimeoutMs, requestTimeoutMs } = this.#options
     return new SQSClient({
       // By default the SDK sends to the queue URL's host; emulators name queues with hosts that need not resolve.
