@@ -1,5 +1,5 @@
 // The esbuild settings of the bundles of CONTRACT 6, shared by npm run build
-// (scripts/build.mjs) and npm run bench (which bundles a bare-stack baseline
+// (scripts/build.mjs) and npm run bench (which bundles its cold-start baselines
 // the same way). Both are CommonJS: Lambda loads a .js handler as CommonJS
 // unless a package.json beside it says otherwise, and the deployed package
 // holds dist/lambda.js alone.
@@ -30,8 +30,8 @@ export const bundleOptions = {
   metafile: true
 }
 
-// What the Lambda runtime makes dead code, left out of dist/lambda.js (the
-// server may run anywhere and keeps it all). Both are loaded on every cold start.
+// What the Lambda runtime makes dead code, left out of dist/lambda.js, where
+// every cold start would parse it (the server may run anywhere and keeps it all).
 /** @type {import('esbuild').Plugin} */
 const lambdaRuntime = {
   name: 'lambda-runtime',
@@ -57,6 +57,8 @@ const lambdaRuntime = {
   }
 }
 
-/** dist/lambda.js: the shared settings, less what the Lambda runtime makes dead code. */
-/** @type {import('esbuild').BuildOptions} */
+/**
+ * dist/lambda.js: the shared settings, less what the Lambda runtime makes dead code.
+ * @type {import('esbuild').BuildOptions}
+ */
 export const lambdaBundleOptions = { ...bundleOptions, plugins: [lambdaRuntime] }
