@@ -126,6 +126,7 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
   t.same(JSON.parse(byType.MISSING_AUTHENTICATION_TOKEN.ResponseTemplates['application/json']),
     { statusCode: 404, error: 'Not Found', message: 'No route for this method and path' }, 'in the contract\'s error shape')
   t.ok(Object.values(byType).every((response) => response.ResponseParameters['gatewayresponse.header.Cache-Control'] === "'no-store'"), 'none cacheable')
+  t.ok(Object.values(byType).every((response) => !('gatewayresponse.header.Access-Control-Allow-Origin' in response.ResponseParameters)), 'no CORS header without CORS_ORIGINS')
   const [deployment] = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Deployment') as Array<Resource & { DependsOn: string[] }>
   t.ok(gatewayResponses.every(([id]) => deployment?.DependsOn.includes(id)), 'the deployment waits for them')
 
@@ -181,6 +182,9 @@ t.test('prod, with an existing deployment bucket, no API key, CORS for one origi
   const preflight = methods.filter((method) => method.Properties.HttpMethod === 'OPTIONS')
   t.equal(preflight.length, 7, 'API Gateway answers the CORS preflight of each path')
   t.match(JSON.stringify(preflight[0]?.Properties.Integration), /https:\/\/app\.example\.ac\.uk/)
+  const gatewayResponses = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::GatewayResponse')
+  t.ok(gatewayResponses.length === 3 && gatewayResponses.every((response) => response.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'] === "'https://app.example.ac.uk'"),
+    "API Gateway's own answers readable by the app's origin")
 })
 
 t.test('any other stage is refused, naming the valid ones', async (t) => {
