@@ -87,6 +87,13 @@ t.test('a spent budget makes no call', async (t) => {
   t.equal(alma.calls.length, 0)
 })
 
+t.test('a key read that outlasts the budget spends it: no call, 504', async (t) => {
+  const slowKey = new AlmaClient({ baseUrl: alma.url, apiKey: () => new Promise((resolve) => setTimeout(resolve, 60, KEY)) })
+  t.teardown(() => slowKey.close())
+  await t.rejects(slowKey.item('fees', 'client-1', 'x1', Date.now() + 30), AlmaTimeoutError)
+  t.equal(alma.calls.length, 0)
+})
+
 t.test('Alma unreachable: retried, then 502', async (t) => {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
