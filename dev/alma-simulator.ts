@@ -3,8 +3,8 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 
 // A stand-in for Ex Libris Alma's Users API, speaking the HTTP behaviour of
 // shared/alma-api.md: the key check, JSON only on request, paging (default 10,
-// at most 100) with total_record_count, list keys absent when empty, Alma's
-// error bodies and codes, and faults on demand (429, 5xx, silence, latency).
+// at most 100) with total_record_count, list keys absent when empty, loans'
+// `renewable` only with expand=renewable, Alma's error bodies and codes, and faults on demand (429, 5xx, silence, latency).
 
 export type AlmaRecord = Record<string, unknown>
 
@@ -203,6 +203,10 @@ export class AlmaSimulator {
       const limit = integerParameter(query.limit, 10, 100)
       const offset = integerParameter(query.offset, 0, Number.MAX_SAFE_INTEGER)
       page = records.slice(offset, offset + limit)
+      // A loan's `renewable` is worked out only when asked for.
+      if (kind === 'loans' && !String(query.expand).split(',').includes('renewable')) {
+        page = page.map(({ renewable: _renewable, ...loan }) => loan)
+      }
     }
     // With no records on the page, Alma leaves the list key out altogether.
     return page.length === 0 ? body : { [LIST_FIELD[kind]]: page, ...body }

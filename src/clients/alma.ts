@@ -77,9 +77,10 @@ export class AlmaClient implements AlmaReader {
   async list (kind: Kind, userID: string, deadline: number): Promise<AlmaRecord[]> {
     const spec = KIND_SPECS[kind]
     const path = `/users/${encodeURIComponent(userID)}/${kind}`
-    if (!spec.almaPaged) return recordsOf(await this.#get(path, {}, 'list', deadline), spec.almaListField)
+    const query = spec.almaListQuery ?? {}
+    if (!spec.almaPaged) return recordsOf(await this.#get(path, query, 'list', deadline), spec.almaListField)
 
-    const page = (offset: number) => this.#get(path, { limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, 'list', deadline)
+    const page = (offset: number) => this.#get(path, { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, 'list', deadline)
     const first = await page(0)
     const total = first.total_record_count
     if (typeof total !== 'number' || !Number.isInteger(total) || total < 0) {
@@ -174,13 +175,14 @@ export class AlmaClient implements AlmaReader {
     if (status >= 500) {
       throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs)
     }
-    if (status === 401 || status === 403 || (code !== undefined && KEY_ERROR_CODES.has(code))) {
-      throw new AlmaBadGatewayError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
+    const keyRefused = () => new AlmaBadGatewayError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
+    if (code !== undefined && KEY_ERROR_CODES.has(code)) throw keyRefused()
+    // Alma's errors arrive as 400, sometimes 401, 403 or 404: its code says what they mean.
+    if (almaError !== undefined && code !== undefined && USER_NOT_FOUND_CODES.has(code) && status >= 400 && status < 500) {
+      throw new NotFoundError(mode === 'item' ? 'not found' : 'User not found')
     }
-    if (almaError !== undefined && (status === 400 || status === 404)) {
-      if (mode === 'item') throw new NotFoundError('not found')
-      if (code !== undefined && USER_NOT_FOUND_CODES.has(code)) throw new NotFoundError('User not found')
-    }
+    if (status === 401 || status === 403) throw keyRefused()
+    if (almaError !== undefined && mode === 'item' && (status === 400 || status === 404)) throw new NotFoundError('not found')
     throw new AlmaBadGatewayError(`unexpected status ${status}${code === undefined ? '' : ` code ${code}`}`)
   }
 }

@@ -25,6 +25,8 @@ export interface KindSpec {
   almaListField: string
   /** Alma pages this list (loans, requests) or sends it whole (fees) */
   almaPaged: boolean
+  /** asked of Alma's list calls beside the paging */
+  almaListQuery?: Readonly<Record<string, string>>
   /** the CONTRACT 2.1 fields, in order */
   fields: readonly string[]
   /** true when the record's fields have the JSON types the contract expects */
@@ -48,6 +50,8 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     validityField: 'expiry_date',
     almaListField: 'item_loan',
     almaPaged: true,
+    // Alma's loans carry `renewable` only when asked for it (alma-api.md); the cache's have it.
+    almaListQuery: { expand: 'renewable' },
     fields: Object.keys(Loan.properties),
     hasExpectedTypes: checkerOf(Loan)
   },
