@@ -72,8 +72,8 @@ t.test('user only in Alma: every list paged from Alma, user queued once as writt
   const calls = stack.alma.calls.map((call) => `${call.path}?${new URLSearchParams(call.query)}`).sort()
   t.same(calls, [
     '/almaws/v1/users/Alma-Only-1/fees?',
-    '/almaws/v1/users/Alma-Only-1/loans?limit=100&offset=0',
-    '/almaws/v1/users/Alma-Only-1/loans?limit=100&offset=100',
+    '/almaws/v1/users/Alma-Only-1/loans?expand=renewable&limit=100&offset=0',
+    '/almaws/v1/users/Alma-Only-1/loans?expand=renewable&limit=100&offset=100',
     '/almaws/v1/users/Alma-Only-1/requests?limit=100&offset=0'
   ], 'pages of 100, no per-item calls')
   t.same(stack.queuedUserIDs().slice(queuedBefore), ['Alma-Only-1'], 'queued once, body exactly as the caller wrote it')
@@ -130,6 +130,22 @@ t.test('items Alma no longer has are left out', async (t) => {
   t.equal(response.statusCode, 200)
   t.same(response.json(), recordsOf(records).loans.slice(0, 2))
   t.equal(response.headers['x-cache'], 'partial', 'Alma was asked, and answered "not found"')
+})
+
+t.test('a cached user Alma no longer knows: its missing items are left out, by item calls or list pages alike', async (t) => {
+  const records = almaUserRecords('forgotten-1', { loans: 12, requests: 3, fees: 0 })
+  const rows = cacheRowsOf('forgotten-1', records, nowSeconds() + DAY)
+  // Five loans missing (list pages are cheaper), one request missing (an item call is).
+  await stack.writeCacheRows({ ...rows, loans: rows.loans.slice(0, 7), requests: rows.requests.slice(0, 2) })
+  stack.alma.resetCalls()
+
+  for (const [kind, kept] of [['loans', 7], ['requests', 2]] as const) {
+    const response = await get(`/users/forgotten-1/${kind}`)
+    t.equal(response.statusCode, 200, kind)
+    t.same(response.json(), recordsOf(records)[kind].slice(0, kept), `${kind}: the cached ones`)
+    t.equal(response.headers['x-cache'], 'partial')
+  }
+  t.same(stack.alma.calls.map((call) => call.query.limit === undefined ? 'item' : 'page'), ['page', 'item'])
 })
 
 t.test('a cached user with 250 loans reads them in batches of at most 100', async (t) => {

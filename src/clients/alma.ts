@@ -4,6 +4,7 @@ import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundErro
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
+import { settleAll } from '../settle-all.js'
 
 export interface AlmaClientOptions {
   /** ALMA_API_URL */
@@ -89,7 +90,7 @@ export class AlmaClient implements AlmaReader {
     // Follow total_record_count, not short pages; the remaining pages at once.
     const offsets: number[] = []
     for (let offset = ALMA_MAX_PAGE_SIZE; offset < total; offset += ALMA_MAX_PAGE_SIZE) offsets.push(offset)
-    const pages = [first, ...await Promise.all(offsets.map(page))]
+    const pages = [first, ...await settleAll(offsets.map(page))]
     // Records can shift between pages while a list changes; keep each once.
     const byID = new Map<unknown, AlmaRecord>()
     for (const body of pages) {

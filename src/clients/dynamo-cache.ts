@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
+import { settleAll } from '../settle-all.js'
 import { boundedRequests } from './aws-requests.js'
 
 export interface CacheTables {
@@ -79,7 +80,7 @@ export class DynamoCache implements CacheReader {
       else chunks.push([key])
     }
     const rows = new Map<CacheTable, Map<string, unknown>>()
-    await Promise.all(chunks.map((chunk) => this.#batchGet(chunk, rows)))
+    await settleAll(chunks.map((chunk) => this.#batchGet(chunk, rows)))
     return rows
   }
 

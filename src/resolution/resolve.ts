@@ -1,4 +1,5 @@
 import { isAlmaUnavailable, NotFoundError } from '../errors.js'
+import { settleAll } from '../settle-all.js'
 import { userCacheKey } from './identifiers.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, KINDS, type AlmaRecord, type Kind } from './kinds.js'
 import type { CacheKey, CacheOutcome, CacheRows, ResolutionContext, Resolved } from './ports.js'
@@ -100,7 +101,14 @@ async function completeList (
 /** The user's whole list from Alma, by item ID. */
 async function fromListPages (ctx: ResolutionContext, userID: string, kind: Kind): Promise<Map<string, AlmaRecord>> {
   const spec = KIND_SPECS[kind]
-  const records = await ctx.alma.list(kind, userID, ctx.deadline)
+  let records: AlmaRecord[]
+  try {
+    records = await ctx.alma.list(kind, userID, ctx.deadline)
+  } catch (error) {
+    // Alma no longer knows the user: it has none of the items, as item calls would find one by one.
+    if (error instanceof NotFoundError) return new Map()
+    throw error
+  }
   return new Map(records.map((record) => [String(record[spec.idField]), toRecord(spec, record)]))
 }
 
@@ -216,17 +224,6 @@ function cachedItems (ctx: ResolutionContext, userID: string, kind: Kind, ids: r
 
 function logStale (ctx: ResolutionContext, what: string, error: unknown): void {
   ctx.log.warn({ err: error, stale: what }, 'Alma failed; serving an expired cache copy')
-}
-
-/**
- * Promise.all that waits for every promise before it rejects: a request must
- * not answer while some of its Alma calls are still under way.
- */
-async function settleAll<T> (promises: ReadonlyArray<Promise<T>>): Promise<T[]> {
-  const results = await Promise.allSettled(promises)
-  const failed = results.find((result) => result.status === 'rejected')
-  if (failed !== undefined) throw failed.reason
-  return results.map((result) => (result as PromiseFulfilledResult<T>).value)
 }
 
 const emptyLists = (): Lists => ({ loans: [], requests: [], fees: [] })

@@ -1,0 +1,11 @@
+/**
+ * Promise.all that waits for every promise before it rejects (with the first
+ * failure): a request must not answer while some of its calls are still under
+ * way, spending Alma's quota for nothing, or frozen mid-flight with its Lambda.
+ */
+export async function settleAll<T> (promises: ReadonlyArray<Promise<T>>): Promise<T[]> {
+  const results = await Promise.allSettled(promises)
+  const failed = results.find((result) => result.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value)
+}
