@@ -25,13 +25,20 @@ export class AlmaBadGatewayError extends ServiceError {
   readonly detail: string
 }
 
+/** A 503, which CONTRACT 2.3 has carry Retry-After. */
+export class UnavailableError extends ServiceError {
+  constructor (readonly retryAfterSeconds: number, message: string, options?: { cause?: unknown }) {
+    super(503, message, options)
+  }
+}
+
 /** Alma kept answering 429 after the bounded retries. */
-export class AlmaThrottledError extends ServiceError {
+export class AlmaThrottledError extends UnavailableError {
   /** for the log only: Alma's code, PER_SECOND_THRESHOLD or DAILY_THRESHOLD */
   readonly detail: string
 
-  constructor (readonly retryAfterSeconds: number, code: string | undefined, options?: { cause?: unknown }) {
-    super(503, 'Alma is refusing requests for now; retry later', options)
+  constructor (retryAfterSeconds: number, code: string | undefined, options?: { cause?: unknown }) {
+    super(retryAfterSeconds, 'Alma is refusing requests for now; retry later', options)
     this.detail = `Alma answered 429 (${code ?? 'no code'}); Retry-After ${retryAfterSeconds} s`
   }
 }
@@ -48,7 +55,7 @@ export type AlmaUnavailableError = AlmaBadGatewayError | AlmaThrottledError | Al
 // The bundles are minified, which renames classes; the logs (the `type` of an
 // error) and the `name` above should read as the source does. Object shorthand
 // keeps each class's source name as a key whatever the minifier calls it.
-for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError })) {
+for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, UnavailableError, AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError })) {
   Object.defineProperty(errorClass, 'name', { value: name })
 }
 

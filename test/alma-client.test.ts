@@ -4,7 +4,7 @@ import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
 import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
-import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError } from '../src/errors.js'
+import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, UnavailableError } from '../src/errors.js'
 
 // The Alma client against the simulator, over HTTP: what each Alma answer becomes.
 
@@ -128,8 +128,8 @@ t.test('a closed client opens no connections, even for a call that was waiting f
   await closing.close()
   giveKey(KEY)
   const refused = await call.then(() => undefined, (error: unknown) => error)
-  t.type(refused, ServiceError)
-  t.equal((refused as ServiceError).statusCode, 503)
+  t.type(refused, UnavailableError)
+  t.match(refused, { statusCode: 503, retryAfterSeconds: 1 }, 'a 503 that says when to come back')
   t.same(alma.calls, [], 'no call reached Alma')
 })
 

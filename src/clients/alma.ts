@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connections } from './undici-pool.js'
-import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError } from '../errors.js'
+import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError, UnavailableError } from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
@@ -66,7 +66,8 @@ export class AlmaClient implements AlmaReader {
   // answering from the cache pays for neither on its cold start.
   #pool (): Promise<Connections> {
     // A call still waiting for the key when the app closes must not open a pool nothing will close.
-    if (this.#closed) return Promise.reject(new ServiceError(503, 'The service is shutting down'))
+    // (Another instance, or this one restarted, can take the retry.)
+    if (this.#closed) return Promise.reject(new UnavailableError(1, 'The service is shutting down'))
     this.#connections ??= import('./undici-pool.js').then(({ openPool }) => openPool(this.#origin, {
       connections: this.#maxConnections,
       headersTimeout: this.#callTimeoutMs,

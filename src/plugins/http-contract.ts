@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AlmaBadGatewayError, AlmaThrottledError, ServiceError } from '../errors.js'
+import { AlmaBadGatewayError, AlmaThrottledError, ServiceError, UnavailableError } from '../errors.js'
 
 const body = (statusCode: number, message: string) => ({ statusCode, error: String(STATUS_CODES[statusCode]), message })
 
@@ -39,7 +39,7 @@ export default fp(async (fastify) => {
       const detail = error instanceof AlmaBadGatewayError || error instanceof AlmaThrottledError ? error.detail : undefined
       request.log.error({ err: error, detail }, 'request failed')
     }
-    if (error instanceof AlmaThrottledError) reply.header('retry-after', String(error.retryAfterSeconds))
+    if (error instanceof UnavailableError) reply.header('retry-after', String(error.retryAfterSeconds))
     // Our own errors carry a caller-safe message; anything else is a bug and says nothing about itself.
     const safe = error instanceof ServiceError || statusCode < 500
     return reply.code(statusCode).send(body(statusCode, safe ? error.message : 'Internal Server Error'))
