@@ -1,5 +1,5 @@
 import { DEFAULT_ALMA_API_URL, loadConfig } from '../src/config.js'
-import { startServer } from '../src/server.js'
+import { listenAddress, startServer } from '../src/server.js'
 import { apiDocsPage } from './api-docs.js'
 import { seedDemoUsers } from './demo-users.js'
 import { startEmbeddedStack } from './embedded-stack.js'
@@ -23,8 +23,7 @@ const stack = await startEmbeddedStack({
 const demoUsers = await seedDemoUsers(stack)
 Object.assign(process.env, stack.env)
 
-const port = Number(process.env.PORT ?? 3000)
-const host = process.env.HOST ?? '127.0.0.1'
+const { port, host } = listenAddress()
 const app = await startServer({ config: loadConfig(), plugins: [apiDocsPage], port, host, onClose: stack.close })
 
 const base = `http://${host}:${(app.server.address() as { port: number }).port}`

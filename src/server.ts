@@ -29,8 +29,10 @@ export async function startServer ({ config, plugins, port, host, onClose }: Ser
   return app
 }
 
-export function readPort (text: string | undefined): number {
-  const port = Number(text ?? 3000)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT (not a port number: ${text})`])
-  return port
+/** PORT (default 3000) and HOST (default 127.0.0.1), CONTRACT 6; blank is unset, as in CONTRACT 5. */
+export function listenAddress (env: NodeJS.ProcessEnv = process.env): { port: number, host: string } {
+  const given = (name: string) => env[name]?.trim() || undefined
+  const port = Number(given('PORT') ?? 3000)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT (not a port number: ${env.PORT})`])
+  return { port, host: given('HOST') ?? '127.0.0.1' }
 }

@@ -5,7 +5,7 @@ import { request } from 'undici'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { loadConfig } from '../src/config.js'
-import { readPort, startServer } from '../src/server.js'
+import { listenAddress, startServer } from '../src/server.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
 
 // The server of CONTRACT 6: in-process, and as the built dist/server.js run by node.
@@ -16,11 +16,12 @@ const records = almaUserRecords('server-1', { loans: 2, requests: 1, fees: 1 })
 stack.alma.addUser({ primary_id: 'server-1', ...records })
 await stack.writeCacheRows(cacheRowsOf('server-1', records, nowSeconds() + DAY))
 
-t.test('readPort', async (t) => {
-  t.equal(readPort(undefined), 3000)
-  t.equal(readPort('8080'), 8080)
-  t.throws(() => readPort('http'), /PORT/)
-  t.throws(() => readPort('70000'), /PORT/)
+t.test('listenAddress', async (t) => {
+  t.same(listenAddress({}), { port: 3000, host: '127.0.0.1' })
+  t.same(listenAddress({ PORT: ' ', HOST: '' }), { port: 3000, host: '127.0.0.1' }, 'blank is unset, not port 0')
+  t.same(listenAddress({ PORT: '8080', HOST: '0.0.0.0' }), { port: 8080, host: '0.0.0.0' })
+  t.throws(() => listenAddress({ PORT: 'http' }), /PORT/)
+  t.throws(() => listenAddress({ PORT: '70000' }), /PORT/)
 })
 
 t.test('over real HTTP, dot segments and all', async (t) => {
