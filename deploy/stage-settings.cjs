@@ -4,6 +4,7 @@
 const { existsSync } = require('node:fs')
 const path = require('node:path')
 const tsx = require('tsx/cjs/api')
+const { gatewayResponses } = require('./gateway-responses.cjs')
 
 const STAGES = ['stg', 'prod']
 
@@ -101,13 +102,13 @@ module.exports = async ({ options }) => {
     apiKeyRequired: apiKeyRequired === 'true',
     // API Gateway answers the preflight requests; the app adds the CORS headers to its answers.
     cors: corsOrigins === undefined ? false : { origins: corsOrigins, headers: ['Content-Type', 'X-Api-Key', 'Authorization'], maxAge: 600 },
-    // The headers of API Gateway's own answers (serverless.yml, gateway responses): never
-    // cached, and readable by a browser app when one origin (or any) is allowed. A gateway
-    // response can only name a fixed origin; with several, browsers see these as network errors.
-    gatewayResponseHeaders: {
+    // API Gateway's own answers: never cached, and readable by a browser app when one
+    // origin (or any) is allowed. A gateway response can only name a fixed origin; with
+    // several, browsers see these as network errors.
+    gatewayResponses: gatewayResponses({
       'gatewayresponse.header.Cache-Control': "'no-store'",
       ...(corsOrigins?.length === 1 ? { 'gatewayresponse.header.Access-Control-Allow-Origin': `'${corsOrigins[0]}'` } : {})
-    },
+    }),
     deploymentBucket: text('DEPLOYMENT_BUCKET') === undefined ? {} : { name: text('DEPLOYMENT_BUCKET') }
   }
 }

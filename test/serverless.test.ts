@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { STATUS_CODES } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import JSZip from 'jszip'
@@ -39,6 +40,14 @@ const ALLOWED_TYPES = new Set([
 ])
 // ...and, unless DEPLOYMENT_BUCKET names an existing one, the framework's own bucket for the artifact.
 const FRAMEWORK_BUCKET = new Set(['AWS::S3::Bucket', 'AWS::S3::BucketPolicy'])
+
+// The response types of API Gateway's own answers, as AWS documents them.
+const GATEWAY_RESPONSE_TYPES = [
+  'ACCESS_DENIED', 'API_CONFIGURATION_ERROR', 'AUTHORIZER_CONFIGURATION_ERROR', 'AUTHORIZER_FAILURE', 'BAD_REQUEST_BODY',
+  'BAD_REQUEST_PARAMETERS', 'DEFAULT_4XX', 'DEFAULT_5XX', 'EXPIRED_TOKEN', 'INTEGRATION_FAILURE', 'INTEGRATION_TIMEOUT',
+  'INVALID_API_KEY', 'INVALID_SIGNATURE', 'MISSING_AUTHENTICATION_TOKEN', 'QUOTA_EXCEEDED', 'REQUEST_TOO_LARGE',
+  'RESOURCE_NOT_FOUND', 'THROTTLED', 'UNAUTHORIZED', 'UNSUPPORTED_MEDIA_TYPE', 'WAF_FILTERED'
+]
 
 interface Resource { Type: string, Properties: Record<string, any> }
 interface Template { Resources: Record<string, Resource> }
@@ -121,10 +130,22 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
   // API Gateway's own answers, held to CONTRACT 2.3, and in the deployment that the stage serves.
   const gatewayResponses = Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::ApiGateway::GatewayResponse')
   const byType: Record<string, any> = Object.fromEntries(gatewayResponses.map(([, resource]) => [resource.Properties.ResponseType, resource.Properties]))
-  t.same(Object.keys(byType).sort(), ['DEFAULT_4XX', 'DEFAULT_5XX', 'MISSING_AUTHENTICATION_TOKEN'])
-  t.equal(byType.MISSING_AUTHENTICATION_TOKEN.StatusCode, '404', 'an unknown route is a 404, not a 403')
-  t.same(JSON.parse(byType.MISSING_AUTHENTICATION_TOKEN.ResponseTemplates['application/json']),
-    { statusCode: 404, error: 'Not Found', message: 'No route for this method and path' }, 'in the contract\'s error shape')
+  t.same(Object.keys(byType).sort(), GATEWAY_RESPONSE_TYPES, 'every type API Gateway defines')
+  // The body API Gateway would send, its one variable filled in as it fills it (a JSON string).
+  const bodyOf = (type: string) => JSON.parse(byType[type].ResponseTemplates['application/json'].replaceAll('$context.error.messageString', '"Forbidden"'))
+  for (const type of GATEWAY_RESPONSE_TYPES) {
+    const statusCode = Number(byType[type].StatusCode)
+    t.same(bodyOf(type), { statusCode, error: STATUS_CODES[statusCode], message: bodyOf(type).message }, `${type}: the contract's error shape, with its status`)
+    t.type(bodyOf(type).message, 'string')
+  }
+  t.match(byType, {
+    MISSING_AUTHENTICATION_TOKEN: { StatusCode: '404' },
+    INVALID_API_KEY: { StatusCode: '403' },
+    THROTTLED: { StatusCode: '429', ResponseParameters: { 'gatewayresponse.header.Retry-After': "'1'" } },
+    INTEGRATION_TIMEOUT: { StatusCode: '504' },
+    DEFAULT_5XX: { StatusCode: '500' }
+  }, 'an unknown route is a 404, not a 403; a failed function a 500')
+  t.equal(bodyOf('MISSING_AUTHENTICATION_TOKEN').message, 'No route for this method and path')
   t.ok(Object.values(byType).every((response) => response.ResponseParameters['gatewayresponse.header.Cache-Control'] === "'no-store'"), 'none cacheable')
   t.ok(Object.values(byType).every((response) => !('gatewayresponse.header.Access-Control-Allow-Origin' in response.ResponseParameters)), 'no CORS header without CORS_ORIGINS')
   const [deployment] = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Deployment') as Array<Resource & { DependsOn: string[] }>
@@ -183,7 +204,7 @@ t.test('prod, with an existing deployment bucket, no API key, CORS for one origi
   t.equal(preflight.length, 7, 'API Gateway answers the CORS preflight of each path')
   t.match(JSON.stringify(preflight[0]?.Properties.Integration), /https:\/\/app\.example\.ac\.uk/)
   const gatewayResponses = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::GatewayResponse')
-  t.ok(gatewayResponses.length === 3 && gatewayResponses.every((response) => response.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'] === "'https://app.example.ac.uk'"),
+  t.ok(gatewayResponses.length === GATEWAY_RESPONSE_TYPES.length && gatewayResponses.every((response) => response.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'] === "'https://app.example.ac.uk'"),
     "API Gateway's own answers readable by the app's origin")
 })
 

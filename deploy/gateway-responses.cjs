@@ -1,0 +1,70 @@
+'use strict'
+// What API Gateway answers itself (its gateway responses), held to CONTRACT 2.3
+// like the app's own answers: the contract's error shape, with a status that
+// agrees with it, never cacheable. Used by stage-settings.cjs for serverless.yml.
+const { STATUS_CODES } = require('node:http')
+
+// Every response type API Gateway defines, with its status. An unknown path or
+// method (MISSING_AUTHENTICATION_TOKEN, 403 of API Gateway's choosing) is the
+// contract's 404. The two defaults answer for what no type names; a function that
+// crashed, timed out or could not be invoked lands in DEFAULT_5XX, as 500: a bug.
+const STATUS_OF_TYPE = {
+  ACCESS_DENIED: 403,
+  API_CONFIGURATION_ERROR: 500,
+  AUTHORIZER_CONFIGURATION_ERROR: 500,
+  AUTHORIZER_FAILURE: 500,
+  BAD_REQUEST_BODY: 400,
+  BAD_REQUEST_PARAMETERS: 400,
+  EXPIRED_TOKEN: 403,
+  INTEGRATION_FAILURE: 504,
+  INTEGRATION_TIMEOUT: 504,
+  INVALID_API_KEY: 403,
+  INVALID_SIGNATURE: 403,
+  MISSING_AUTHENTICATION_TOKEN: 404,
+  QUOTA_EXCEEDED: 429,
+  REQUEST_TOO_LARGE: 413,
+  RESOURCE_NOT_FOUND: 404,
+  THROTTLED: 429,
+  UNAUTHORIZED: 401,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  WAF_FILTERED: 403,
+  DEFAULT_4XX: 400,
+  DEFAULT_5XX: 500
+}
+
+// API Gateway's own message ($context.error.messageString, a JSON string) where it
+// says enough; these say more.
+const MESSAGE_OF_TYPE = {
+  MISSING_AUTHENTICATION_TOKEN: 'No route for this method and path',
+  INVALID_API_KEY: 'A valid API key is required, in the x-api-key header'
+}
+
+// API Gateway's throttling refills every second.
+const EXTRA_HEADERS_OF_TYPE = {
+  THROTTLED: { 'gatewayresponse.header.Retry-After': "'1'" }
+}
+
+/**
+ * The AWS::ApiGateway::GatewayResponse resources, by logical ID.
+ * @param {Record<string, string>} headers the response parameters all of them carry
+ */
+function gatewayResponses (headers) {
+  return Object.fromEntries(Object.entries(STATUS_OF_TYPE).map(([type, statusCode]) => {
+    const message = type in MESSAGE_OF_TYPE ? JSON.stringify(MESSAGE_OF_TYPE[type]) : '$context.error.messageString'
+    const logicalId = `GatewayResponse${type.toLowerCase().replace(/(?:^|_)([a-z0-9])/g, (_, letter) => letter.toUpperCase())}`
+    return [logicalId, {
+      Type: 'AWS::ApiGateway::GatewayResponse',
+      Properties: {
+        RestApiId: { Ref: 'ApiGatewayRestApi' },
+        ResponseType: type,
+        StatusCode: String(statusCode),
+        ResponseParameters: { ...headers, ...EXTRA_HEADERS_OF_TYPE[type] },
+        ResponseTemplates: {
+          'application/json': `{"statusCode":${statusCode},"error":${JSON.stringify(STATUS_CODES[statusCode])},"message":${message}}`
+        }
+      }
+    }]
+  }))
+}
+
+module.exports = { gatewayResponses }
