@@ -58,6 +58,8 @@ t.test('Alma error bodies in their variants', async (t) => {
   await t.rejects(client.list('loans', 'client-1', soon()), NotFoundError, '403 with a user code: the code decides')
   alma.injectFaults(1, { status: 401, errorCode: '401861' })
   t.equal(await client.item('loans', 'client-1', 'x1', soon()), undefined, '401 with a user code, on an item: not there for this user')
+  alma.injectFaults(1, { status: 404, errorCode: '401823' })
+  t.equal(await client.item('loans', 'client-1', 'x1', soon()), undefined, '404 with an item code: not there')
   alma.injectFaults(1, { status: 400, errorCode: 'UNAUTHORIZED' })
   await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'a key error is never "not there"')
   alma.injectFaults(1, { status: 400, body: '{"errorsExist":true}' })

@@ -180,7 +180,7 @@ export class AlmaClient implements AlmaReader {
     const keyRefused = () => new AlmaBadGatewayError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
     if (code !== undefined && KEY_ERROR_CODES.has(code)) throw keyRefused()
     // Alma's errors arrive as 400, sometimes 401, 403 or 404: its code says what they mean.
-    if (almaError !== undefined && code !== undefined && USER_NOT_FOUND_CODES.has(code) && status >= 400 && status < 500) {
+    if (code !== undefined && USER_NOT_FOUND_CODES.has(code) && status >= 400 && status < 500) {
       throw new NotFoundError(mode === 'item' ? 'not found' : 'User not found')
     }
     if (status === 401 || status === 403) throw keyRefused()
