@@ -6,8 +6,10 @@ const { STATUS_CODES } = require('node:http')
 
 // Every response type API Gateway defines, with its status. An unknown path or
 // method (MISSING_AUTHENTICATION_TOKEN, 403 of API Gateway's choosing) is the
-// contract's 404. The two defaults answer for what no type names; a function that
-// crashed, timed out or could not be invoked lands in DEFAULT_5XX, as 500: a bug.
+// contract's 404. Lambda refusing an invocation (its concurrency limit) is an
+// INTEGRATION_FAILURE: 503, to be retried, not the 504 of an Alma that did not
+// answer. The two defaults answer for what no type names; a function that crashed
+// or timed out lands in DEFAULT_5XX, as 500: a bug.
 const STATUS_OF_TYPE = {
   ACCESS_DENIED: 403,
   API_CONFIGURATION_ERROR: 500,
@@ -16,7 +18,7 @@ const STATUS_OF_TYPE = {
   BAD_REQUEST_BODY: 400,
   BAD_REQUEST_PARAMETERS: 400,
   EXPIRED_TOKEN: 403,
-  INTEGRATION_FAILURE: 504,
+  INTEGRATION_FAILURE: 503,
   INTEGRATION_TIMEOUT: 504,
   INVALID_API_KEY: 403,
   INVALID_SIGNATURE: 403,
@@ -39,9 +41,11 @@ const MESSAGE_OF_TYPE = {
   INVALID_API_KEY: 'A valid API key is required, in the x-api-key header'
 }
 
-// API Gateway's throttling refills every second.
+// API Gateway's throttling refills every second; Lambda's concurrency frees up as
+// invocations end. (CONTRACT 2.3: a 503 carries Retry-After.)
 const EXTRA_HEADERS_OF_TYPE = {
-  THROTTLED: { 'gatewayresponse.header.Retry-After': "'1'" }
+  THROTTLED: { 'gatewayresponse.header.Retry-After': "'1'" },
+  INTEGRATION_FAILURE: { 'gatewayresponse.header.Retry-After': "'1'" }
 }
 
 /**

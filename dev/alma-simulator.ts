@@ -203,7 +203,7 @@ export class AlmaSimulator {
       const limit = integerParameter(query.limit, 10, 100)
       const offset = integerParameter(query.offset, 0, Number.MAX_SAFE_INTEGER)
       page = records.slice(offset, offset + limit)
-      // A loan's `renewable` is worked out only when asked for.
+      // As Alma does, a loan's `renewable` is worked out only when asked for.
       if (kind === 'loans' && !String(query.expand).split(',').includes('renewable')) {
         page = page.map(({ renewable: _renewable, ...loan }) => loan)
       }

@@ -1,7 +1,7 @@
 /**
  * Promise.all that waits for every promise before it rejects (with the first
  * failure): a request must not answer while some of its calls are still under
- * way, spending Alma's quota for nothing, or frozen mid-flight with its Lambda.
+ * way, to be frozen mid-flight with its Lambda or to outlive their request.
  */
 export async function settleAll<T> (promises: ReadonlyArray<Promise<T>>): Promise<T[]> {
   const results = await Promise.allSettled(promises)

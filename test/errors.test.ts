@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import type { AlmaClient } from '../src/clients/alma.js'
 import { loadConfig } from '../src/config.js'
 import { KIND_SPECS } from '../src/resolution/kinds.js'
 import { toRecord } from '../src/resolution/records.js'
@@ -147,6 +148,16 @@ t.test('Alma 429: retried honouring Retry-After, then 503 with Retry-After', asy
   t.equal(unsaid.statusCode, 503)
   t.equal(unsaid.headers['retry-after'], '1', 'a second when Alma does not say')
   t.match(rawLogs(), /Alma answered 429 \(PER_SECOND_THRESHOLD\)/, 'the log says which threshold')
+})
+
+t.test('a request that meets the service closing: 503 with Retry-After, like every 503', async (t) => {
+  const { app: closing } = await buildTestApp(t)
+  await (closing.alma as AlmaClient).close()
+  const response = await closing.inject({ method: 'GET', url: '/users/closing-1/fees' })
+  t.equal(response.statusCode, 503)
+  t.equal(response.headers['retry-after'], '1')
+  t.equal(response.headers['cache-control'], 'no-store')
+  t.equal(stack.alma.calls.length, 0)
 })
 
 t.test('a Retry-After beyond the request budget is not waited for', async (t) => {

@@ -135,16 +135,17 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
   const bodyOf = (type: string) => JSON.parse(byType[type].ResponseTemplates['application/json'].replaceAll('$context.error.messageString', '"Forbidden"'))
   for (const type of GATEWAY_RESPONSE_TYPES) {
     const statusCode = Number(byType[type].StatusCode)
-    t.same(bodyOf(type), { statusCode, error: STATUS_CODES[statusCode], message: bodyOf(type).message }, `${type}: the contract's error shape, with its status`)
-    t.type(bodyOf(type).message, 'string')
+    t.same(Object.keys(bodyOf(type)), ['statusCode', 'error', 'message'], `${type}: the contract's error shape`)
+    t.match(bodyOf(type), { statusCode, error: STATUS_CODES[statusCode], message: String }, `${type}: with its status`)
   }
   t.match(byType, {
     MISSING_AUTHENTICATION_TOKEN: { StatusCode: '404' },
     INVALID_API_KEY: { StatusCode: '403' },
     THROTTLED: { StatusCode: '429', ResponseParameters: { 'gatewayresponse.header.Retry-After': "'1'" } },
     INTEGRATION_TIMEOUT: { StatusCode: '504' },
+    INTEGRATION_FAILURE: { StatusCode: '503', ResponseParameters: { 'gatewayresponse.header.Retry-After': "'1'" } },
     DEFAULT_5XX: { StatusCode: '500' }
-  }, 'an unknown route is a 404, not a 403; a failed function a 500')
+  }, 'an unknown route is a 404, not a 403; a refused invocation a 503, a failed function a 500')
   t.equal(bodyOf('MISSING_AUTHENTICATION_TOKEN').message, 'No route for this method and path')
   t.ok(Object.values(byType).every((response) => response.ResponseParameters['gatewayresponse.header.Cache-Control'] === "'no-store'"), 'none cacheable')
   t.ok(Object.values(byType).every((response) => !('gatewayresponse.header.Access-Control-Allow-Origin' in response.ResponseParameters)), 'no CORS header without CORS_ORIGINS')

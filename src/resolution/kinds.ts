@@ -50,7 +50,7 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     validityField: 'expiry_date',
     almaListField: 'item_loan',
     almaPaged: true,
-    // Alma's loans carry `renewable` only when asked for it (alma-api.md); the cache's have it.
+    // Alma works out a loan's `renewable` only when asked (the Users API's expand=renewable); the cache's loans have it.
     almaListQuery: { expand: 'renewable' },
     fields: Object.keys(Loan.properties),
     hasExpectedTypes: checkerOf(Loan)
