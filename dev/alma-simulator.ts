@@ -41,6 +41,8 @@ export interface AlmaSimulatorOptions {
 }
 
 type ListKind = 'loans' | 'requests' | 'fees'
+// As Alma does, a loan's `renewable` is worked out only when asked for (the loans list's expand=renewable).
+const withoutRenewable = ({ renewable: _renewable, ...loan }: AlmaRecord): AlmaRecord => loan
 const LIST_FIELD: Record<ListKind, string> = { loans: 'item_loan', requests: 'user_request', fees: 'fee' }
 const ID_FIELD: Record<ListKind, string> = { loans: 'loan_id', requests: 'request_id', fees: 'id' }
 const ITEM_NOT_FOUND: Record<ListKind, [string, string]> = {
@@ -203,10 +205,7 @@ export class AlmaSimulator {
       const limit = integerParameter(query.limit, 10, 100)
       const offset = integerParameter(query.offset, 0, Number.MAX_SAFE_INTEGER)
       page = records.slice(offset, offset + limit)
-      // As Alma does, a loan's `renewable` is worked out only when asked for.
-      if (kind === 'loans' && !String(query.expand).split(',').includes('renewable')) {
-        page = page.map(({ renewable: _renewable, ...loan }) => loan)
-      }
+      if (kind === 'loans' && !String(query.expand).split(',').includes('renewable')) page = page.map(withoutRenewable)
     }
     // With no records on the page, Alma leaves the list key out altogether.
     return page.length === 0 ? body : { [LIST_FIELD[kind]]: page, ...body }
@@ -216,7 +215,8 @@ export class AlmaSimulator {
     const user = this.#user(request)
     const { itemId } = request.params as { itemId: string }
     const record = (user[kind] ?? []).find((candidate) => candidate[ID_FIELD[kind]] === itemId)
-    if (record !== undefined) return record
+    // Alma's single-loan call takes no parameters, so no expand=renewable either.
+    if (record !== undefined) return kind === 'loans' ? withoutRenewable(record) : record
     // Real Alma sometimes reports a missing item as "General Error"; IDs starting
     // with g get that answer here, so that tests can ask for it deterministically.
     if (/^g/i.test(itemId)) throw new AlmaAnswer(400, '401652', 'General Error - An error has occurred while processing the request.')

@@ -48,7 +48,9 @@ for (const kind of KINDS) {
     const response = await get(`/users/item-owner/${kind}/${idOf(kind, record)}`)
     t.equal(response.statusCode, 200)
     t.equal(response.headers['x-cache'], 'miss')
-    t.same(response.json(), toRecord(KIND_SPECS[kind], record))
+    // Alma's single-loan call cannot be asked for a loan's renewable flag: it is left out.
+    const { renewable: _renewable, ...fromItemCall } = toRecord(KIND_SPECS[kind], record)
+    t.same(response.json(), kind === 'loans' ? fromItemCall : toRecord(KIND_SPECS[kind], record))
     t.same(stack.alma.calls.map((call) => call.path), [`/almaws/v1/users/item-owner/${kind}/${idOf(kind, record)}`])
   })
 

@@ -210,8 +210,9 @@ t.test('valid user record, nothing of it cached: a miss, fees from their one lis
   t.same(response.json(), { primary_id: 'uncached-items-1', ...recordsOf(records) })
   t.same(stack.alma.calls.map((call) => call.path).sort(), [
     '/almaws/v1/users/uncached-items-1/fees',
-    `/almaws/v1/users/uncached-items-1/loans/${records.loans[0]?.loan_id}`
-  ], 'one fee list beats three fee calls; one loan call ties a page and is exact')
+    '/almaws/v1/users/uncached-items-1/loans'
+  ], 'one fee list beats three fee calls; one loan page ties one loan call, and carries renewable')
+  t.type(response.json().loans[0].renewable, 'boolean')
 })
 
 t.test('valid user record with empty lists: a hit with no item reads', async (t) => {

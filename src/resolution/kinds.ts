@@ -27,6 +27,8 @@ export interface KindSpec {
   almaPaged: boolean
   /** asked of Alma's list calls beside the paging */
   almaListQuery?: Readonly<Record<string, string>>
+  /** fields Alma's list calls give and its item calls cannot (they take no parameters) */
+  almaListOnlyFields?: readonly string[]
   /** the CONTRACT 2.1 fields, in order */
   fields: readonly string[]
   /** true when the record's fields have the JSON types the contract expects */
@@ -50,8 +52,10 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     validityField: 'expiry_date',
     almaListField: 'item_loan',
     almaPaged: true,
-    // Alma works out a loan's `renewable` only when asked (the Users API's expand=renewable); the cache's loans have it.
+    // Alma works out a loan's `renewable` only when asked (the Users API's expand=renewable);
+    // the cache's loans have it.
     almaListQuery: { expand: 'renewable' },
+    almaListOnlyFields: ['renewable'],
     fields: Object.keys(Loan.properties),
     hasExpectedTypes: checkerOf(Loan)
   },

@@ -78,9 +78,11 @@ async function completeList (
   if (missing.length === 0) return ids.map((id) => (cached.get(id) as CachedItem).record)
 
   const pageCalls = spec.almaPaged ? Math.ceil(ids.length / ALMA_MAX_PAGE_SIZE) : 1
+  // On a tie, the pages if they carry more (a loan's renewable), else the exact item calls.
+  const byPages = pageCalls < missing.length || (pageCalls === missing.length && spec.almaListOnlyFields !== undefined)
   let fromAlma: ReadonlyMap<string, AlmaRecord>
   try {
-    fromAlma = pageCalls < missing.length
+    fromAlma = byPages
       ? await fromListPages(ctx, userID, kind)
       : await oneByOne(ctx, userID, kind, missing, cached, sources)
     sources.add('alma')

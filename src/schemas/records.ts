@@ -21,7 +21,7 @@ const optional = <T extends Record<string, TSchema>>(fields: T) =>
 export const Loan = Type.Object({
   loan_id: Type.String({ description: 'Alma loan ID' }),
   ...optional({
-    renewable: Type.Union([Type.Boolean(), Type.Null()], { description: 'whether the loan can be renewed' }),
+    renewable: Type.Union([Type.Boolean(), Type.Null()], { description: 'whether the loan can be renewed. Absent when the one-loan endpoint answers from Alma (X-Cache: miss): Alma gives it only in its lists of loans' }),
     call_number: text('call number of the item'),
     loan_status: text('ACTIVE, or another Alma loan status'),
     due_date: date('due date, ISO 8601'),
