@@ -227,17 +227,19 @@ t.test('Alma never answers, expired copy exists: the copy', async (t) => {
 })
 
 t.test('Alma fails for an item with no copy: the error stands', async (t) => {
-  const few = almaUserRecords('faults-item-nocopy', { loans: 3, requests: 0, fees: 0 })
+  // One request of three missing: the per-item path.
+  const few = almaUserRecords('faults-item-nocopy', { loans: 0, requests: 3, fees: 0 })
   stack.alma.addUser({ primary_id: 'faults-item-nocopy', ...few })
   const rows = cacheRowsOf('faults-item-nocopy', few, nowSeconds() + DAY)
-  await stack.writeCacheRows({ ...rows, loans: rows.loans.slice(0, 2) })
+  await stack.writeCacheRows({ ...rows, requests: rows.requests.slice(0, 2) })
   stack.alma.injectFaults(3, { status: 500 })
-  t.equal((await get('/users/faults-item-nocopy/loans')).statusCode, 502)
+  t.equal((await get('/users/faults-item-nocopy/requests')).statusCode, 502)
+  t.equal(stack.alma.calls[0]?.path, `/almaws/v1/users/faults-item-nocopy/requests/${String(few.requests[2]?.request_id)}`)
 
   // An expired user record with an item row gone: no whole stale list either.
   await stack.writeCacheRows({ user: { ...rows.user, expiry_date: nowSeconds() - 1 } })
   stack.alma.injectFaults(3, { status: 500 })
-  t.equal((await get('/users/faults-item-nocopy/loans')).statusCode, 502)
+  t.equal((await get('/users/faults-item-nocopy/requests')).statusCode, 502)
 })
 
 t.test('a bug is a bare 500: no message, no stack, no path', async (t) => {
