@@ -68,10 +68,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // One summary line per request instead (plugins/observability.ts).
     logController: new LogController({ disableRequestLogging: true }),
     // Long enough for a 255-character user ID to reach validation (400) rather than the router (404).
-    routerOptions: { maxParamLength: 512 },
-    // A request that arrives while the server closes is answered like any other (the
-    // contract's headers; a 503 with Retry-After if it needs Alma), not with Fastify's bare 503.
-    return503OnClosing: false
+    routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(observability, { writeMetrics: options.writeMetrics })

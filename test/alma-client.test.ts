@@ -32,6 +32,18 @@ t.test('lists follow total_record_count, pages fetched at once after the first',
   await t.rejects(client.list('loans', 'nobody', soon()), NotFoundError)
 })
 
+t.test('a failed page answers only once the other pages are over', async (t) => {
+  const once = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxRetries: 0, callTimeoutMs: 300 })
+  t.teardown(() => once.close())
+  // A first page announcing three; of the next two, one fails at once and one never answers.
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 300 }) })
+  alma.injectFaults(1, { status: 500 })
+  alma.hang(1)
+  const started = performance.now()
+  await t.rejects(once.list('loans', 'client-1', soon()))
+  t.ok(performance.now() - started >= 290, 'the silent page had its whole call budget before the failure was answered')
+})
+
 t.test('unusable answers are 502s', async (t) => {
   alma.injectFaults(1, { status: 200, body: '{"item_loan": []}' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'no total_record_count')

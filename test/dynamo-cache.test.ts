@@ -1,6 +1,7 @@
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { DynamoCache } from '../src/clients/dynamo-cache.js'
+import { countingCalls, newRequestCalls } from '../src/observability/request-calls.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
 
 // The cache reader against dynalite: batching past 100 keys, and the keys a
@@ -43,4 +44,18 @@ t.test('keys still unprocessed after the retry budget fail the read', async (t) 
   const cache = new DynamoCache({ tables: stack.tables, unprocessedRetries: 0 })
   t.teardown(() => cache.destroy())
   await t.rejects(cache.getRows(bulkyKeys), /left keys unprocessed after 1 rounds/)
+})
+
+t.test('a failed batch answers only once the other batches are over', async (t) => {
+  // The first batch names a table that does not exist and fails at once; the second
+  // (the bulky rows) takes several rounds. None of them may go on after the failure.
+  const cache = new DynamoCache({ tables: { ...stack.tables, fees: 'no-such-table' } })
+  t.teardown(() => cache.destroy())
+  const missingTable = Array.from({ length: 100 }, (_, index) => ({ table: 'fees' as const, id: `absent-${index}` }))
+  const calls = newRequestCalls()
+  await t.rejects(countingCalls(calls, () => cache.getRows([...missingTable, ...bulkyKeys])))
+  const atFailure = calls.dynamo
+  t.ok(atFailure >= 3, 'the bulky batch went its rounds before the failure was answered')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(calls.dynamo, atFailure, 'and no call started after it')
 })
