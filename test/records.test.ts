@@ -57,6 +57,16 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
   const fee = { ...almaFee('owner', 1), expiry_date: NOW }
   t.ok(readCachedItem(KIND_SPECS.fees, fee, 'owner', NOW), 'fee owner from user_primary_id.value')
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, user_primary_id: 'owner' }, 'owner', NOW), undefined, 'fee owner must be a map')
+
+  // alma-api.md: optional text comes back null as often as it is left out, inside code fields too.
+  const nullTexts = { ...fee, owner: { value: 'MAIN', desc: null }, type: { value: null, desc: null }, user_primary_id: { value: 'owner', link: null } }
+  t.same(readCachedItem(KIND_SPECS.fees, nullTexts, 'owner', NOW)?.record.owner, { value: 'MAIN', desc: null }, 'a code with a null description is a usable row, the null kept')
+  t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, owner: { value: 'MAIN', desc: 7 } }, 'owner', NOW), undefined, 'a code with a numeric description is not')
+
+  // What the document client makes of DynamoDB sets and binaries: not JSON, so not served.
+  t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, barcode: new Set(['b1', 'b2']) }, 'owner', NOW), undefined, 'a string set in a free-form field')
+  t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, transactions: [{ amount: 1, receipt: new Uint8Array([1, 2]) }] }, 'owner', NOW), undefined, 'binary nested in a free-form field')
+  t.ok(readCachedItem(KIND_SPECS.fees, { ...fee, transactions: [{ amount: 1, note: null, parts: [1, 'two', true] }] }, 'owner', NOW), 'nested JSON in a free-form field is fine')
 })
 
 t.test('readCachedUser', async (t) => {

@@ -37,10 +37,19 @@ export interface KindSpec {
   almaFieldNames?: Readonly<Record<string, string>>
 }
 
+// DynamoDB's sets and binaries come out of the document client as Set and
+// Uint8Array: objects a free-form field's schema admits, yet not JSON (a Set
+// would reach the caller as {}). A row holding one is of an unexpected type too.
+const isJson = (value: unknown): boolean => {
+  if (Array.isArray(value)) return value.every(isJson)
+  if (typeof value === 'object' && value !== null) return Object.getPrototypeOf(value) === Object.prototype && Object.values(value).every(isJson)
+  return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+}
+
 // Compiled on first use: a Lambda serving loans never compiles the fee checker.
 const checkerOf = (schema: typeof Loan | typeof Request | typeof Fee) => {
   let checker: ReturnType<typeof TypeCompiler.Compile> | undefined
-  return (record: unknown) => (checker ??= TypeCompiler.Compile(schema)).Check(record)
+  return (record: unknown) => (checker ??= TypeCompiler.Compile(schema)).Check(record) && isJson(record)
 }
 
 export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {

@@ -6,8 +6,9 @@ import { Type, type Static, type TOptional, type TSchema } from '@sinclair/typeb
 // cache miss, CONTRACT 4). Serialisation never coerces through them: see compilers.ts.
 
 const text = (description: string) => Type.Union([Type.String(), Type.Null()], { description })
+// Alma leaves a code's description null as often as it leaves it out (alma-api.md).
 const code = (description: string) =>
-  Type.Union([Type.Object({ value: Type.Optional(Type.String()), desc: Type.Optional(Type.String()) }), Type.String(), Type.Null()], { description })
+  Type.Union([Type.Object({ value: Type.Optional(text('the code')), desc: Type.Optional(text('what the code means')) }), Type.String(), Type.Null()], { description })
 const amount = (description: string) => Type.Union([Type.Number(), Type.Null()], { description })
 const date = (description: string) => Type.Union([Type.String(), Type.Number(), Type.Null()], { description })
 // Fields whose shape Alma varies across versions and institutions: any JSON value.
@@ -63,7 +64,7 @@ export const Request = Type.Object({
 export const Fee = Type.Object({
   id: Type.String({ description: 'Alma fee ID' }),
   ...optional({
-    user_primary_id: Type.Union([Type.Object({ value: Type.String(), link: Type.Optional(Type.String()) }), Type.String(), Type.Null()], { description: 'the fee owner' }),
+    user_primary_id: Type.Union([Type.Object({ value: Type.String(), link: Type.Optional(text('the user in the Users API')) }), Type.String(), Type.Null()], { description: 'the fee owner' }),
     type: code('fee type code'),
     status: code('fee status code'),
     balance: amount('amount still owed'),
