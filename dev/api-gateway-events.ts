@@ -92,7 +92,8 @@ export function httpApiEvent (path: string): APIGatewayProxyEventV2 {
   return {
     version: '2.0',
     routeKey: `GET ${resource}`,
-    rawPath: path,
+    // HTTP APIs decode the path they hand over (REST APIs do not).
+    rawPath: decodeURIComponent(path),
     rawQueryString: '',
     headers: {
       accept: 'application/json',

@@ -24,10 +24,14 @@ function handlerFor (route: RouteName): Handler {
   }
 }
 
-// HTTP APIs hand the path over decoded, REST APIs keep it encoded. Decoded, a
-// `?`, `#` or space inside an ID would read as URL syntax and cut the ID short;
-// escaped, it stays part of the ID and fails its validation (400), as on the server.
-const NOT_IN_AN_ENCODED_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g
+// REST APIs hand the path over encoded; HTTP APIs, of either payload version,
+// decoded. Decoded, a `?`, `#` or space inside an ID would read as URL syntax and
+// cut the ID short, and a `%` would be decoded a second time (`a%252D` would reach
+// the app as `a-`); escaped, they stay part of the ID and fail its validation
+// (400), as on the server. Matched by code point (the u flag): half a surrogate
+// pair cannot be percent-encoded.
+const NOT_IN_AN_ENCODED_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/gu
+const NOT_IN_A_DECODED_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/gu
 
 // Both set here from the invocation, whatever a caller sent under those names.
 const API_GATEWAY_REQUEST_ID_HEADER = 'x-request-id'
@@ -35,7 +39,9 @@ const LAMBDA_REQUEST_ID_HEADER = 'x-lambda-request-id'
 
 /** The event as the app should see it: the path encoded, the two request IDs in headers. */
 function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
-  const escape = (path: string) => path.replace(NOT_IN_AN_ENCODED_PATH, encodeURIComponent)
+  // REST events carry no version.
+  const unsafe = 'version' in event ? NOT_IN_A_DECODED_PATH : NOT_IN_AN_ENCODED_PATH
+  const escape = (path: string) => path.replace(unsafe, (character) => encodeURIComponent(character.toWellFormed()))
   const ours: Record<string, string> = {
     [API_GATEWAY_REQUEST_ID_HEADER]: event.requestContext.requestId,
     [LAMBDA_REQUEST_ID_HEADER]: context.awsRequestId

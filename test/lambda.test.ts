@@ -55,20 +55,34 @@ t.test('every handler answers as the server does, to REST and HTTP API events', 
       invocations += 2
       const expected = answerOf(await server.inject({ method: 'GET', url: path }))
       t.same(answerOf(await lambda[route](restApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (REST API)`)
-      t.same(answerOf(await lambda[route](httpApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (HTTP API)`)
+      const httpApiAnswer = answerOf(await lambda[route](httpApiEvent(path), lambdaContext(route)))
+      // An HTTP API decodes %2F into a path separator before the handler sees it: no
+      // longer the server's request, but still one for nobody's records.
+      if (path.includes('%2F')) t.ok(httpApiAnswer.statusCode >= 400 && httpApiAnswer.statusCode < 500, `${route} ${path} (HTTP API): ${httpApiAnswer.statusCode}`)
+      else t.same(httpApiAnswer, expected, `${route} ${path} (HTTP API)`)
     }
   }
   t.equal(metricsLines.length - before, invocations, 'one metrics record per invocation, written before it returned')
 })
 
 t.test('a decoded path (as HTTP APIs send it) cannot cut an ID short', async (t) => {
-  for (const id of ['lambda-1#x', 'lambda-1 x', 'lambda-1?x', 'lambda-1%', 'lambda-1/..']) {
+  // `lambda%2D1`: a caller's `lambda%252D1`, decoded once by the HTTP API; decoded again it would be `lambda-1`.
+  for (const id of ['lambda-1#x', 'lambda-1 x', 'lambda-1?x', 'lambda-1%', 'lambda-1/..', 'lambda%2D1', 'lambda-1\u{1F600}', 'lambda-1\uD800']) {
     const event = { ...httpApiEvent('/users/lambda-1'), rawPath: `/users/${id}` }
     const response = await lambda.getUser(event, lambdaContext('getUser'))
     // Dot segments are resolved before routing: `/users/` is left, an empty ID.
     t.equal(response.statusCode, 400, id)
     t.notMatch(response.body, /"loans"/, `${id}: nobody's records`)
   }
+  // The same through an HTTP API's payload version 1.0, whose decoded path is `path`.
+  const v1 = { ...restApiEvent('/users/lambda-1'), version: '1.0', path: '/users/lambda%2D1' }
+  t.equal((await lambda.getUser(v1, lambdaContext('getUser'))).statusCode, 400, 'payload 1.0: lambda%2D1')
+})
+
+t.test('a REST API path is encoded already: its escapes are decoded once', async (t) => {
+  const response = await lambda.getUser(restApiEvent('/users/lambda%2D1'), lambdaContext('getUser'))
+  t.equal(response.statusCode, 200)
+  t.equal(JSON.parse(response.body).primary_id, 'lambda-1')
 })
 
 t.test('an event without multiValueHeaders (hand-made test events) is served', async (t) => {
