@@ -25,6 +25,9 @@ export class AlmaBadGatewayError extends ServiceError {
   readonly detail: string
 }
 
+/** Alma refused our key: ours to fix (alma-api.md), whatever the caller was answered. */
+export class AlmaKeyRefusedError extends AlmaBadGatewayError {}
+
 /** A 503, which CONTRACT 2.3 has carry Retry-After. */
 export class UnavailableError extends ServiceError {
   constructor (readonly retryAfterSeconds: number, message: string, options?: { cause?: unknown }) {
@@ -55,7 +58,7 @@ export type AlmaUnavailableError = AlmaBadGatewayError | AlmaThrottledError | Al
 // The bundles are minified, which renames classes; the logs (the `type` of an
 // error) and the `name` above should read as the source does. Object shorthand
 // keeps each class's source name as a key whatever the minifier calls it.
-for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, UnavailableError, AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError })) {
+for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, UnavailableError, AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError })) {
   Object.defineProperty(errorClass, 'name', { value: name })
 }
 

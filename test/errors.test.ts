@@ -274,6 +274,26 @@ t.test('a wrong Alma key is 502 with an alarm line, and the key appears nowhere'
   t.notMatch(rawLogs(), ALMA_TEST_KEY, 'nor the good key, in all the failures above')
 })
 
+t.test('a wrong Alma key with expired copies: the copies, and still the alarm line', async (t) => {
+  const wrongKey = 'wrong-key-that-must-not-leak-43'
+  await stack.writeCacheRows(cacheRowsOf('faults-2', records, nowSeconds() - DAY))
+  await withEnv({ ALMA_API_KEY: wrongKey }, async () => {
+    const { app: misconfigured, rawLogs: misLogs } = await buildTestApp(t)
+    const response = await misconfigured.inject({ method: 'GET', url: '/users/faults-2/loans' })
+    t.equal(response.statusCode, 200)
+    t.equal(response.headers['x-cache'], 'stale')
+    const staleLines = misLogs().split('\n').filter((line) => line.includes('serving an expired cache copy')).map((line) => JSON.parse(line))
+    t.ok(staleLines.length > 0 && staleLines.every((line) => line.level === 50 && /refused the API key/.test(line.err.detail)), 'logged as an error, naming the key')
+    t.notMatch(misLogs(), wrongKey)
+  })
+
+  // Alma merely failing is the warning it was.
+  stack.alma.injectFaults(20, { status: 500 })
+  const before = rawLogs().length
+  t.equal((await get('/users/faults-2/loans')).headers['x-cache'], 'stale')
+  t.match(rawLogs().slice(before), /"level":40[^\n]*serving an expired cache copy/)
+})
+
 t.test('DynamoDB unreachable: served from Alma as a miss, failure logged', async (t) => {
   const rows = cacheRowsOf('faults-1', records, nowSeconds() + DAY)
   await stack.writeCacheRows(rows)

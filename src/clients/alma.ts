@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connections } from './undici-pool.js'
-import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError, UnavailableError } from '../errors.js'
+import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError, UnavailableError } from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
@@ -177,7 +177,7 @@ export class AlmaClient implements AlmaReader {
     if (status >= 500) {
       throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs)
     }
-    const keyRefused = () => new AlmaBadGatewayError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
+    const keyRefused = () => new AlmaKeyRefusedError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
     if (code !== undefined && KEY_ERROR_CODES.has(code)) throw keyRefused()
     // Alma's errors arrive as 400, sometimes 401, 403 or 404: its code says what they mean.
     if (code !== undefined && USER_NOT_FOUND_CODES.has(code) && status >= 400 && status < 500) {

@@ -1,4 +1,4 @@
-import { isAlmaUnavailable, NotFoundError } from '../errors.js'
+import { AlmaKeyRefusedError, isAlmaUnavailable, NotFoundError } from '../errors.js'
 import { settleAll } from '../settle-all.js'
 import { userCacheKey } from './identifiers.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, KINDS, type AlmaRecord, type Kind } from './kinds.js'
@@ -225,7 +225,9 @@ function cachedItems (ctx: ResolutionContext, userID: string, kind: Kind, ids: r
 }
 
 function logStale (ctx: ResolutionContext, what: string, error: unknown): void {
-  ctx.log.warn({ err: error, stale: what }, 'Alma failed; serving an expired cache copy')
+  // A refused key fails every Alma call until someone fixes it: the alarm line, even though the copy saved this answer.
+  const level = error instanceof AlmaKeyRefusedError ? 'error' : 'warn'
+  ctx.log[level]({ err: error, stale: what }, 'Alma failed; serving an expired cache copy')
 }
 
 const emptyLists = (): Lists => ({ loans: [], requests: [], fees: [] })
