@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp, type AppOptions } from './app.js'
-import { ConfigError, type Config } from './config.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
 
 export interface ServerOptions {
   config: Config
@@ -35,4 +35,23 @@ export function listenAddress (env: NodeJS.ProcessEnv = process.env): { port: nu
   const port = Number(given('PORT') ?? 3000)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT (not a port number: ${env.PORT})`])
   return { port, host: given('HOST') ?? '127.0.0.1' }
+}
+
+/** What `node dist/server.js` reads (CONTRACT 5, PORT and HOST), with every problem in one error. */
+export function serverSettings (env: NodeJS.ProcessEnv = process.env): Pick<ServerOptions, 'config' | 'port' | 'host'> {
+  const problems: string[] = []
+  const collect = <T>(read: () => T): T | undefined => {
+    try {
+      return read()
+    } catch (error) {
+      /* c8 ignore next: both readers throw ConfigError alone */
+      if (!(error instanceof ConfigError)) throw error
+      problems.push(...error.missing)
+      return undefined
+    }
+  }
+  const config = collect(() => loadConfig(env))
+  const address = collect(() => listenAddress(env))
+  if (config === undefined || address === undefined) throw new ConfigError(problems)
+  return { config, ...address }
 }

@@ -1,11 +1,11 @@
-import { ConfigError, loadConfig } from './config.js'
-import { listenAddress, startServer } from './server.js'
+import { ConfigError } from './config.js'
+import { serverSettings, startServer } from './server.js'
 
 // `node dist/server.js`: the server, configured by CONTRACT 5 plus PORT and HOST.
 // Only ever run as the bundle's entry (test/server.test.ts spawns it), hence no coverage here.
 /* c8 ignore start */
 async function main (): Promise<void> {
-  await startServer({ config: loadConfig(), ...listenAddress() })
+  await startServer(serverSettings())
 }
 
 main().catch((error: unknown) => {

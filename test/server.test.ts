@@ -5,7 +5,7 @@ import { request } from 'undici'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { loadConfig } from '../src/config.js'
-import { listenAddress, startServer } from '../src/server.js'
+import { listenAddress, serverSettings, startServer } from '../src/server.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
 
 // The server of CONTRACT 6: in-process, and as the built dist/server.js run by node.
@@ -22,6 +22,13 @@ t.test('listenAddress', async (t) => {
   t.same(listenAddress({ PORT: '8080', HOST: '0.0.0.0' }), { port: 8080, host: '0.0.0.0' })
   t.throws(() => listenAddress({ PORT: 'http' }), /PORT/)
   t.throws(() => listenAddress({ PORT: '70000' }), /PORT/)
+})
+
+t.test('serverSettings: the contract variables and the address, every problem in one message', async (t) => {
+  t.throws(() => serverSettings({ PORT: 'abc' }), /Missing configuration: USER_CACHE_TABLE_NAME.*ALMA_API_KEY_NAME.*, PORT \(not a port number: abc\)/)
+  t.throws(() => serverSettings({ ...process.env, PORT: 'abc' }), /^Missing configuration: PORT/)
+  const settings = serverSettings({ ...process.env, PORT: '8080', HOST: '' })
+  t.same({ port: settings.port, host: settings.host, config: settings.config }, { port: 8080, host: '127.0.0.1', config: loadConfig() })
 })
 
 t.test('over real HTTP, dot segments and all', async (t) => {
