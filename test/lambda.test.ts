@@ -41,7 +41,9 @@ const PATHS: Record<typeof ROUTE_NAMES[number], string[]> = {
 t.test('a container without its configuration fails its events until it has it', async (t) => {
   const queueUrl = process.env.USER_QUEUE_URL
   delete process.env.USER_QUEUE_URL
+  const logged = t.capture(console, 'error')
   await t.rejects(lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees')), /Missing configuration: USER_QUEUE_URL/)
+  t.same(logged().map(({ args }) => args), [['Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.']], 'one line saying what to fix')
   process.env.USER_QUEUE_URL = queueUrl
   const response = await lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees'))
   t.equal(response.statusCode, 200, 'the failed start was not remembered')
