@@ -4,7 +4,7 @@ import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
 import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
-import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, UnavailableError } from '../src/errors.js'
+import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, UnavailableError } from '../src/errors.js'
 
 // The Alma client against the simulator, over HTTP: what each Alma answer becomes.
 
@@ -56,7 +56,7 @@ t.test('unusable answers are 502s', async (t) => {
   alma.injectFaults(1, { status: 400, errorCode: '401666' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'on a list, only user codes mean not found')
   alma.injectFaults(1, { status: 403, body: 'Forbidden' })
-  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'a refused key, however it is worded')
+  await t.rejects(client.list('loans', 'client-1', soon()), AlmaKeyRefusedError, 'a refused key, however it is worded')
   alma.injectFaults(1, { status: 302, body: '' })
   await t.rejects(client.item('fees', 'client-1', 'x1', soon()), AlmaBadGatewayError)
 })
@@ -72,8 +72,12 @@ t.test('Alma error bodies in their variants', async (t) => {
   t.equal(await client.item('loans', 'client-1', 'x1', soon()), undefined, '401 with a user code, on an item: not there for this user')
   alma.injectFaults(1, { status: 404, errorCode: '401823' })
   t.equal(await client.item('loans', 'client-1', 'x1', soon()), undefined, '404 with an item code: not there')
-  alma.injectFaults(1, { status: 400, errorCode: 'UNAUTHORIZED' })
-  await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'a key error is never "not there"')
+  for (const [status, code] of [[400, 'UNAUTHORIZED'], [401, 'INVALID_REQUEST'], [400, '60258']] as const) {
+    alma.injectFaults(1, { status, errorCode: code })
+    await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaKeyRefusedError, `${status} ${code}: a key error is never "not there"`)
+    alma.injectFaults(1, { status, errorCode: code })
+    await t.rejects(client.list('loans', 'client-1', soon()), AlmaKeyRefusedError, `${status} ${code}: nor "no such user"`)
+  }
   alma.injectFaults(1, { status: 400, body: '{"errorsExist":true}' })
   t.equal(await client.item('loans', 'client-1', 'x1', soon()), undefined, 'an item error without a list is still "not there"')
 })

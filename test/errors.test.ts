@@ -226,6 +226,16 @@ t.test('Alma never answers, expired copy exists: the copy', async (t) => {
   t.equal(response.headers['x-cache'], 'stale')
 })
 
+t.test('Alma keeps answering 429, expired copy exists: the copy', async (t) => {
+  await stack.writeCacheRows(cacheRowsOf('faults-1', records, nowSeconds() - DAY))
+  stack.alma.injectFaults(20, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '0' })
+  const response = await get(`/users/faults-1/loans/${loanID}`)
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'stale')
+  t.equal(response.headers['retry-after'], undefined, 'a 200 owes no Retry-After')
+  t.ok(stack.alma.calls.length > 1, 'retried before falling back to the copy')
+})
+
 t.test('Alma fails for an item with no copy: the error stands', async (t) => {
   // One request of three missing: the per-item path.
   const few = almaUserRecords('faults-item-nocopy', { loans: 0, requests: 3, fees: 0 })
