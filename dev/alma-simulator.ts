@@ -41,6 +41,15 @@ export interface AlmaSimulatorOptions {
 }
 
 type ListKind = 'loans' | 'requests' | 'fees'
+// Alma's lists hold what is active (its loan_status=Active and status=ACTIVE
+// defaults; requests are left as they are here), where the item calls find a
+// returned loan or a paid fee as well.
+const ACTIVE: Record<ListKind, (record: AlmaRecord) => boolean> = {
+  loans: (loan) => loan.loan_status === undefined || loan.loan_status === 'ACTIVE',
+  requests: () => true,
+  fees: (fee) => (fee.status as { value?: unknown } | undefined)?.value === undefined || (fee.status as { value?: unknown }).value === 'ACTIVE'
+}
+
 // As Alma does, a loan's `renewable` is worked out only when asked for (the loans list's expand=renewable).
 const withoutRenewable = ({ renewable: _renewable, ...loan }: AlmaRecord): AlmaRecord => loan
 const LIST_FIELD: Record<ListKind, string> = { loans: 'item_loan', requests: 'user_request', fees: 'fee' }
@@ -194,7 +203,7 @@ export class AlmaSimulator {
   }
 
   #list (kind: ListKind, request: FastifyRequest): AlmaRecord {
-    const records = this.#user(request)[kind] ?? []
+    const records = (this.#user(request)[kind] ?? []).filter(ACTIVE[kind])
     const body: AlmaRecord = { total_record_count: records.length }
     let page = records
     if (kind === 'fees') {

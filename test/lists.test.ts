@@ -132,6 +132,36 @@ t.test('items Alma no longer has are left out', async (t) => {
   t.equal(response.headers['x-cache'], 'partial', 'Alma was asked, and answered "not found"')
 })
 
+t.test('items closed in Alma since they were cached (a returned loan, a paid fee) are left out, by item calls or list pages alike', async (t) => {
+  const records = almaUserRecords('closed-1', { loans: 101, requests: 0, fees: 3 })
+  const rows = cacheRowsOf('closed-1', records, nowSeconds() + DAY)
+  const expired = cacheRowsOf('closed-1', records, nowSeconds() - DAY)
+  const closed = (record: AlmaRecord, field: string, value: unknown) => ({ ...record, [field]: value })
+  stack.alma.addUser({
+    primary_id: 'closed-1',
+    loans: records.loans.map((loan, i) => i === 100 ? closed(loan, 'loan_status', 'COMPLETE') : loan),
+    fees: records.fees.map((fee, i) => i === 2 ? closed(fee, 'status', { value: 'CLOSED', desc: 'Closed' }) : fee)
+  })
+  // One loan of 101 (two pages) and one fee expired in the cache: item calls are the cheaper way.
+  await stack.writeCacheRows({ ...rows, loans: [...rows.loans.slice(0, 100), ...expired.loans.slice(100)], fees: [...rows.fees.slice(0, 2), ...expired.fees.slice(2)] })
+  stack.alma.resetCalls()
+  for (const kind of ['loans', 'fees'] as const) {
+    const response = await get(`/users/closed-1/${kind}`)
+    t.same(response.json(), recordsOf(records)[kind].slice(0, -1), `${kind} by an item call: the closed one left out`)
+  }
+  t.same(stack.alma.calls.map((call) => call.path.split('/').length === 7 ? 'item' : 'list'), ['item', 'item'])
+
+  // Three expired loans (two pages are cheaper), two of three fees (one list call is): the lists, which hold what is active.
+  await stack.writeCacheRows({ loans: expired.loans.slice(98), fees: expired.fees.slice(1) })
+  stack.alma.resetCalls()
+  for (const kind of ['loans', 'fees'] as const) {
+    const response = await get(`/users/closed-1/${kind}`)
+    t.same(response.json(), recordsOf(records)[kind].slice(0, -1), `${kind} by the list: the same`)
+  }
+  // Alma's loans list holds the 100 active loans: one page, not the two counted on.
+  t.same(stack.alma.calls.map((call) => call.path.split('/').length === 7 ? 'item' : 'list'), ['list', 'list'])
+})
+
 t.test('a cached user Alma no longer knows: its missing items are left out, by item calls or list pages alike', async (t) => {
   const records = almaUserRecords('forgotten-1', { loans: 12, requests: 3, fees: 0 })
   const rows = cacheRowsOf('forgotten-1', records, nowSeconds() + DAY)

@@ -29,6 +29,8 @@ export interface KindSpec {
   almaListQuery?: Readonly<Record<string, string>>
   /** fields Alma's list calls give and its item calls cannot (they take no parameters) */
   almaListOnlyFields?: readonly string[]
+  /** closed in Alma (a returned loan, a paid fee): its lists leave it out, its item calls still find it */
+  closedInAlma?: (record: AlmaRecord) => boolean
   /** the CONTRACT 2.1 fields, in order */
   fields: readonly string[]
   /** true when the record's fields have the JSON types the contract expects */
@@ -44,6 +46,12 @@ const isJson = (value: unknown): boolean => {
   if (Array.isArray(value)) return value.every(isJson)
   if (typeof value === 'object' && value !== null) return Object.getPrototypeOf(value) === Object.prototype && Object.values(value).every(isJson)
   return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+}
+
+/** A code field, plain (`"COMPLETE"`) or as Alma's `{ value, desc }`, holding `code` in any case. */
+const isCode = (field: unknown, code: string): boolean => {
+  const value = typeof field === 'object' && field !== null ? (field as AlmaRecord).value : field
+  return typeof value === 'string' && value.toUpperCase() === code
 }
 
 // Compiled on first use: a Lambda serving loans never compiles the fee checker.
@@ -65,6 +73,7 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     // the cache's loans have it.
     almaListQuery: { expand: 'renewable' },
     almaListOnlyFields: ['renewable'],
+    closedInAlma: (loan) => isCode(loan.loan_status, 'COMPLETE'),
     fields: Object.keys(Loan.properties),
     hasExpectedTypes: checkerOf(Loan)
   },
@@ -91,6 +100,7 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     validityField: 'expiry_date',
     almaListField: 'fee',
     almaPaged: false,
+    closedInAlma: (fee) => isCode(fee.status, 'CLOSED'),
     fields: Object.keys(Fee.properties),
     hasExpectedTypes: checkerOf(Fee),
     // Alma's JSON drops the XML wrapper: transactions arrive as `transaction`.

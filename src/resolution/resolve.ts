@@ -124,7 +124,8 @@ async function oneByOne (
   await settleAll(missing.map(async (id) => {
     try {
       const record = await ctx.alma.item(kind, userID, id, ctx.deadline)
-      if (record !== undefined) found.set(id, toRecord(spec, record))
+      // A list holds what is active, as Alma's list pages would have it.
+      if (record !== undefined && spec.closedInAlma?.(record) !== true) found.set(id, toRecord(spec, record))
     } catch (error) {
       const copy = cached.get(id)
       if (copy === undefined || !isAlmaUnavailable(error)) throw error
