@@ -2,7 +2,7 @@ import awsLambdaFastify, { type LambdaResponse } from '@fastify/aws-lambda'
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda'
 import { pino } from 'pino'
 import { buildApp, type RouteName } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { loadConfig } from './config.js'
 
 // The seven Lambda handlers of CONTRACT 6. Each container serves one route: it
 // builds the app with that route only, on its first event, and keeps it for
@@ -17,8 +17,8 @@ function handlerFor (route: RouteName): Handler {
     proxy ??= startRoute(route).catch((error: unknown) => {
       // Not remembered: the next event tries again (a misconfiguration stays visible as Lambda errors).
       proxy = undefined
-      // The operator's to fix: the message says what, a stack would only add noise.
-      console.error(error instanceof ConfigError ? error.message : error)
+      // One line that reads as what went wrong (a configuration error, mostly); the runtime logs the stack with the rejection.
+      console.error(String(error))
       throw error
     })
     return (await proxy)(forTheApp(event, context), context)

@@ -43,7 +43,7 @@ t.test('a container without its configuration fails its events until it has it',
   delete process.env.USER_QUEUE_URL
   const logged = t.capture(console, 'error')
   await t.rejects(lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees')), /Missing configuration: USER_QUEUE_URL/)
-  t.same(logged().map(({ args }) => args), [['Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.']], 'one line saying what to fix')
+  t.same(logged().map(({ args }) => args), [['ConfigError: Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.']], 'one line saying what to fix')
   process.env.USER_QUEUE_URL = queueUrl
   const response = await lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees'))
   t.equal(response.statusCode, 200, 'the failed start was not remembered')
