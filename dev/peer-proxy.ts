@@ -6,7 +6,10 @@ import type { AddressInfo, Socket } from 'node:net'
 // given status and body (a throttling error, a 500) or never answer at all.
 // It keeps the time span of each request, for the benchmark's sequential depth.
 
-export type ProxyFault = { hang: true } | { status: number, body: string, contentType?: string }
+export type ProxyFault = ({ hang: true } | { status: number, body: string, contentType?: string }) & {
+  /** only the requests for this AWS operation (their X-Amz-Target ends with `.<operation>`) */
+  operation?: string
+}
 
 export interface Span { startedAt: number, endedAt: number }
 
@@ -36,7 +39,9 @@ export async function startFaultyProxy (target: string): Promise<FaultyProxy> {
     const span = { startedAt: performance.now(), endedAt: Number.NaN }
     spans.push(span)
     response.on('finish', () => { span.endedAt = performance.now() })
-    const fault = queued.shift() ?? always
+    const applies = (candidate: ProxyFault | undefined) => candidate !== undefined &&
+      (candidate.operation === undefined || String(incoming.headers['x-amz-target']).endsWith(`.${candidate.operation}`))
+    const fault = applies(queued[0]) ? queued.shift() : applies(always) ? always : undefined
     if (fault !== undefined && 'hang' in fault) return // read nothing, answer nothing
     if (fault !== undefined) {
       incoming.resume()

@@ -97,6 +97,19 @@ t.test('DynamoDB keeps throttling: retried within budget, then served from Alma'
   t.match(rawLogs(), /ProvisionedThroughputExceeded/)
 })
 
+t.test('DynamoDB throttles BatchGetItem alone: the user row read, the items from Alma', async (t) => {
+  const { app, rawLogs } = await appThrough(t, { dynamo: true })
+  dynamo.failAll({ ...THROTTLED, operation: 'BatchGetItem' })
+  const queuedBefore = stack.queuedUserIDs().length
+  const response = await app.inject({ method: 'GET', url: '/users/fault-1/loans' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'miss')
+  t.same(response.json(), records.loans.map((record) => toRecord(KIND_SPECS.loans, record)), 'whole, in the user row\'s order')
+  t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/fault-1/loans'], 'the IDs from the valid user row: one list page for three loans')
+  t.equal(stack.queuedUserIDs().length, queuedBefore, 'the user row was read and valid: not queued')
+  t.match(rawLogs(), /cache read failed/)
+})
+
 t.test('SQS never answers: 200, the failure logged, in bounded time', async (t) => {
   const { app, rawLogs } = await appThrough(t, { sqs: true })
   sqs.failAll({ hang: true })
