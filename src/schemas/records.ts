@@ -22,7 +22,7 @@ const optional = <T extends Record<string, TSchema>>(fields: T) =>
 export const Loan = Type.Object({
   loan_id: Type.String({ description: 'Alma loan ID' }),
   ...optional({
-    renewable: Type.Union([Type.Boolean(), Type.Null()], { description: 'whether the loan can be renewed. Absent when the one-loan endpoint answers from Alma (X-Cache: miss): Alma gives it only in its lists of loans' }),
+    renewable: Type.Union([Type.Boolean(), Type.Null()], { description: 'whether the loan can be renewed. Alma gives it only in its lists of loans, so it is absent from a loan fetched by its own Alma call: the one-loan endpoint answering from Alma, or a few loans of a long list (over 100) filled in one by one' }),
     call_number: text('call number of the item'),
     loan_status: text('ACTIVE, or another Alma loan status'),
     due_date: date('due date, ISO 8601'),
