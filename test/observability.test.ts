@@ -114,13 +114,22 @@ t.test('one CloudWatch EMF record per request, the route as the dimension', asyn
     QueueSends: 0,
     ClientErrors: 0,
     ServerErrors: 0,
-    status: 200
+    status: '200'
   })
-  const declared = (hit?._aws.CloudWatchMetrics[0].Metrics as Array<{ Name: string }>).map((metric) => metric.Name)
-  t.ok(declared.every((name) => typeof hit?.[name] === 'number'), 'every declared metric has a value')
-  t.match(failed, { route: '/users/:userID/loans', ServerErrors: 1, AlmaCalls: 3, QueueSends: 1, status: 502 })
-  t.match(miss, { CacheMiss: 1, AlmaCalls: 1, AlmaLatency: Number, QueueSends: 1, status: 200 })
-  t.match(refused, { ClientErrors: 1, DynamoDBCalls: 0, status: 400 })
-  t.match(unrouted, { route: 'none', status: 404 })
-  t.match(malformed, { route: 'none', ClientErrors: 1, status: 400 })
+  t.notOk('AlmaLatency' in (hit ?? {}) || 'Errors' in (hit ?? {}), 'no Alma latency without an Alma call, no error count without an error')
+  // EMF: every metric declared has a number, or a list of at most 100 numbers; every dimension a string.
+  for (const record of records) {
+    for (const { Dimensions, Metrics } of record._aws.CloudWatchMetrics as Array<{ Dimensions: string[][], Metrics: Array<{ Name: string }> }>) {
+      t.ok(Metrics.every(({ Name }) => typeof record[Name] === 'number' || (Array.isArray(record[Name]) && record[Name].length <= 100 && record[Name].every((v: unknown) => typeof v === 'number'))), `${record.route} ${record.status}: every declared metric has values`)
+      t.ok(Dimensions.flat().every((name) => typeof record[name] === 'string'), `${record.route} ${record.status}: dimensions are strings`)
+    }
+  }
+  t.match(failed, { route: '/users/:userID/loans', ServerErrors: 1, Errors: 1, AlmaCalls: 3, QueueSends: 1, status: '502' })
+  t.equal(failed?.AlmaLatency.length, 3, 'one latency per Alma round trip, retries included')
+  t.match(failed?._aws.CloudWatchMetrics[1], { Dimensions: [['route', 'status']], Metrics: [{ Name: 'Errors', Unit: 'Count' }] }, 'errors by route and status')
+  t.match(miss, { CacheMiss: 1, AlmaCalls: 1, AlmaLatency: [Number], QueueSends: 1, status: '200' })
+  t.equal(miss?._aws.CloudWatchMetrics.length, 1, 'no error directive for a 200')
+  t.match(refused, { ClientErrors: 1, Errors: 1, DynamoDBCalls: 0, status: '400' })
+  t.match(unrouted, { route: 'none', Errors: 1, status: '404' })
+  t.match(malformed, { route: 'none', ClientErrors: 1, status: '400' })
 })

@@ -155,7 +155,7 @@ export class AlmaClient implements AlmaReader {
     } catch (error) {
       throw callFailure(error)
     } finally {
-      if (calls !== undefined) calls.almaMs += performance.now() - started
+      calls?.almaCallMs.push(performance.now() - started)
     }
     const body = parseJSON(text)
 

@@ -22,7 +22,6 @@ const OUTCOMES = { hit: 'CacheHit', partial: 'CachePartial', miss: 'CacheMiss', 
 const METRICS = [
   ...Object.values(OUTCOMES).map((name) => ({ Name: name, Unit: 'Count' })),
   { Name: 'AlmaCalls', Unit: 'Count' },
-  { Name: 'AlmaLatency', Unit: 'Milliseconds' },
   { Name: 'DynamoDBCalls', Unit: 'Count' },
   { Name: 'QueueSends', Unit: 'Count' },
   { Name: 'ClientErrors', Unit: 'Count' },
@@ -30,25 +29,44 @@ const METRICS = [
   { Name: 'Latency', Unit: 'Milliseconds' }
 ]
 
-/** The EMF record of one answered request, route as the dimension. */
+// EMF takes at most 100 values for one metric in one record.
+const MAX_VALUES = 100
+
+/**
+ * The EMF record of one answered request, route as the dimension. Two metrics
+ * only where they have values, since EMF wants a value for every metric declared:
+ * AlmaLatency, one value per Alma round trip (so that its percentiles are those
+ * of Alma's answers, not of requests that made no call); and Errors, under the
+ * route and the status (errors by status, with the contract's few statuses).
+ */
 export function metricsRecord (answered: AnsweredRequest, timestamp = Date.now()): Record<string, unknown> {
   const { route, status, cache, calls, durationMs } = answered
   const outcomes = Object.fromEntries(Object.entries(OUTCOMES).map(([outcome, name]) => [name, cache === outcome ? 1 : 0]))
+  const almaLatencies = calls.almaCallMs.slice(0, MAX_VALUES).map(Math.round)
+  const failed = status >= 400
   return {
     _aws: {
       Timestamp: timestamp,
-      CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['route']], Metrics: METRICS }]
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [['route']],
+          Metrics: [...METRICS, ...(almaLatencies.length > 0 ? [{ Name: 'AlmaLatency', Unit: 'Milliseconds' }] : [])]
+        },
+        ...(failed ? [{ Namespace: METRICS_NAMESPACE, Dimensions: [['route', 'status']], Metrics: [{ Name: 'Errors', Unit: 'Count' }] }] : [])
+      ]
     },
     route: route ?? 'none',
     ...outcomes,
     AlmaCalls: calls.alma,
-    AlmaLatency: Math.round(calls.almaMs),
+    ...(almaLatencies.length > 0 ? { AlmaLatency: almaLatencies } : {}),
+    ...(failed ? { Errors: 1 } : {}),
     DynamoDBCalls: calls.dynamo,
     QueueSends: calls.queued ? 1 : 0,
     ClientErrors: status >= 400 && status < 500 ? 1 : 0,
     ServerErrors: status >= 500 ? 1 : 0,
     Latency: Math.round(durationMs),
-    // A property, not a metric: CloudWatch Logs Insights can group errors by it.
-    status
+    // A dimension value, so a string (EMF); for every request, so that CloudWatch Logs Insights can group by it.
+    status: String(status)
   }
 }

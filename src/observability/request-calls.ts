@@ -11,15 +11,15 @@ export interface RequestCalls {
   dynamo: number
   /** Alma HTTP round trips, retries included */
   alma: number
-  /** time spent in Alma round trips, summed (ms) */
-  almaMs: number
+  /** each Alma round trip's duration (ms), in the order they ended */
+  almaCallMs: number[]
   /** the user was put on the users queue */
   queued: boolean
 }
 
 const current = new AsyncLocalStorage<RequestCalls>()
 
-export const newRequestCalls = (): RequestCalls => ({ dynamo: 0, alma: 0, almaMs: 0, queued: false })
+export const newRequestCalls = (): RequestCalls => ({ dynamo: 0, alma: 0, almaCallMs: [], queued: false })
 
 /** Runs `work` (and everything it starts) with `calls` as the request's counters. */
 export function countingCalls<T> (calls: RequestCalls, work: () => T): T {

@@ -44,7 +44,8 @@ export function recordAnswer (request: FastifyRequest, reply: FastifyReply, writ
     cache: cache ?? null,
     dynamoCalls: calls.dynamo,
     almaCalls: calls.alma,
-    almaMs: Math.round(calls.almaMs),
+    // Summed: time waited on Alma, calls in parallel counted each.
+    almaMs: Math.round(calls.almaCallMs.reduce((sum, ms) => sum + ms, 0)),
     queued: calls.queued,
     durationMs: Math.round(durationMs)
   }, 'request summary')
