@@ -1,7 +1,9 @@
+import { connect } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { AlmaTimeoutError } from '../src/errors.js'
-import { userPseudonym } from '../src/plugins/observability.js'
+import { CLIENT_CLOSED_REQUEST, userPseudonym } from '../src/plugins/observability.js'
 import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
 // One summary log line per request, with the round trips counted where they
@@ -132,4 +134,28 @@ t.test('one CloudWatch EMF record per request, the route as the dimension', asyn
   t.match(refused, { ClientErrors: 1, Errors: 1, DynamoDBCalls: 0, status: '400' })
   t.match(unrouted, { route: 'none', Errors: 1, status: '404' })
   t.match(malformed, { route: 'none', ClientErrors: 1, status: '400' })
+})
+
+t.test('a client that hangs up before the answer: still one summary line and one metrics record', async (t) => {
+  const lines: string[] = []
+  const { app: served, logs: servedLogs } = await buildTestApp(t, { writeMetrics: (line) => { lines.push(line) } })
+  await served.listen({ port: 0, host: '127.0.0.1' })
+  stack.alma.addUser({ primary_id: 'obs-abort', ...almaUserRecords('obs-abort', { loans: 1, requests: 0, fees: 0 }) })
+  stack.alma.hang(1)
+  const queuedBefore = stack.queuedUserIDs().length
+  const socket = connect((served.server.address() as { port: number }).port, '127.0.0.1')
+  socket.write('GET /users/obs-abort/loans HTTP/1.1\r\nHost: localhost\r\n\r\n')
+  socket.on('error', () => {})
+  // Once the request waits on Alma, the client gives up.
+  while (!stack.alma.calls.some((call) => call.path.includes('/obs-abort/'))) await sleep(10)
+  socket.destroy()
+  const recordedLines = () => servedLogs().filter((line) => line.msg === 'request summary')
+  for (let waited = 0; recordedLines().length === 0 && waited < 5000; waited += 20) await sleep(20)
+  await sleep(200)
+  t.match(recordedLines(), [{ route: '/users/:userID/loans', status: CLIENT_CLOSED_REQUEST, user: userPseudonym('obs-abort'), dynamoCalls: 1 }], 'one line, as 499')
+  t.equal(lines.length, 1, 'one metrics record')
+  t.match(JSON.parse(lines[0] as string), { status: '499', ClientErrors: 1, Errors: 1 })
+  // The work goes on without the client: the user still gets queued.
+  for (let waited = 0; stack.queuedUserIDs().length === queuedBefore && waited < 5000; waited += 20) await sleep(20)
+  t.equal(stack.queuedUserIDs().length, queuedBefore + 1)
 })

@@ -24,6 +24,16 @@ export interface ObservabilityOptions {
   writeMetrics?: (line: string) => void
 }
 
+interface Answer {
+  status: number
+  /** X-Cache of a 200 */
+  cache: string | undefined
+  durationMs: number
+}
+
+// Requests already recorded: one summary line and one metrics record each, whichever hook comes first.
+const recorded = new WeakSet<FastifyRequest>()
+
 /**
  * Logs a request's summary line and writes its metrics record, once it is answered:
  * from the onResponse hook, and for what the router refuses before any hook runs
@@ -31,16 +41,20 @@ export interface ObservabilityOptions {
  * and is refused at once (Fastify starts no clock for it: its duration reads 0).
  */
 export function recordAnswer (request: FastifyRequest, reply: FastifyReply, writeMetrics?: (line: string) => void): void {
-  const { userID } = (request.params ?? {}) as { userID?: unknown }
   const header = reply.getHeader('x-cache')
-  const cache = header === undefined ? undefined : String(header)
+  record(request, { status: reply.statusCode, cache: header === undefined ? undefined : String(header), durationMs: reply.elapsedTime }, writeMetrics)
+}
+
+function record (request: FastifyRequest, { status, cache, durationMs }: Answer, writeMetrics?: (line: string) => void): void {
+  if (recorded.has(request)) return
+  recorded.add(request)
+  const { userID } = (request.params ?? {}) as { userID?: unknown }
   const route = request.routeOptions.url
   const calls = request.calls ?? newRequestCalls()
-  const durationMs = reply.elapsedTime
   request.log.info({
     route: route ?? null,
     user: typeof userID === 'string' ? userPseudonym(userID) : null,
-    status: reply.statusCode,
+    status,
     cache: cache ?? null,
     dynamoCalls: calls.dynamo,
     almaCalls: calls.alma,
@@ -49,15 +63,20 @@ export function recordAnswer (request: FastifyRequest, reply: FastifyReply, writ
     queued: calls.queued,
     durationMs: Math.round(durationMs)
   }, 'request summary')
-  writeMetrics?.(JSON.stringify(metricsRecord({ route, status: reply.statusCode, cache, calls, durationMs })) + '\n')
+  writeMetrics?.(JSON.stringify(metricsRecord({ route, status, cache, calls, durationMs })) + '\n')
 }
+
+/** nginx's status for a request whose client hung up before the answer: no HTTP status fits, and it is widely read. */
+export const CLIENT_CLOSED_REQUEST = 499
 
 /** The counters of each request; one summary log line and one metrics record when it is answered. */
 export default fp<ObservabilityOptions>(async (fastify, options) => {
   const { writeMetrics } = options
   fastify.decorateRequest('calls', null)
 
+  const receivedAt = new WeakMap<FastifyRequest, number>()
   fastify.addHook('onRequest', (request, _reply, done) => {
+    receivedAt.set(request, performance.now())
     const calls = newRequestCalls()
     request.calls = calls
     // Everything the request does from here on runs with its counters.
@@ -65,4 +84,12 @@ export default fp<ObservabilityOptions>(async (fastify, options) => {
   })
 
   fastify.addHook('onResponse', async (request, reply) => { recordAnswer(request, reply, writeMetrics) })
+  // A client that hangs up first (the local server; API Gateway waits for the Lambda)
+  // gets no answer, and Fastify then runs no onResponse: recorded as it goes, with
+  // the round trips made so far (the request's work goes on: a queue send still happens).
+  fastify.addHook('onRequestAbort', async (request) => {
+    /* c8 ignore next: Fastify listens for the abort only once onRequest has run */
+    const durationMs = performance.now() - (receivedAt.get(request) ?? performance.now())
+    record(request, { status: CLIENT_CLOSED_REQUEST, cache: undefined, durationMs }, writeMetrics)
+  })
 }, { name: 'observability' })
