@@ -3,10 +3,11 @@ import type { AddressInfo, Socket } from 'node:net'
 
 // A peer between the service and a real protocol peer (dynalite, fauxqs) that
 // passes requests through unless told to fail the next ones: answer with a
-// given status and body (a throttling error, a 500) or never answer at all.
+// given status and body (a throttling error, a 500), never answer at all, or
+// answer the headers and the first byte of a body and then nothing more.
 // It keeps the time span of each request, for the benchmark's sequential depth.
 
-export type ProxyFault = ({ hang: true } | { status: number, body: string, contentType?: string }) & {
+export type ProxyFault = ({ hang: true } | { stall: true } | { status: number, body: string, contentType?: string }) & {
   /** only the requests for this AWS operation (their X-Amz-Target ends with `.<operation>`) */
   operation?: string
 }
@@ -43,6 +44,11 @@ export async function startFaultyProxy (target: string): Promise<FaultyProxy> {
       (candidate.operation === undefined || String(incoming.headers['x-amz-target']).endsWith(`.${candidate.operation}`))
     const fault = applies(queued[0]) ? queued.shift() : applies(always) ? always : undefined
     if (fault !== undefined && 'hang' in fault) return // read nothing, answer nothing
+    if (fault !== undefined && 'stall' in fault) {
+      incoming.resume()
+      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': '1000' }).write('{')
+      return
+    }
     if (fault !== undefined) {
       incoming.resume()
       response.writeHead(fault.status, { 'content-type': fault.contentType ?? 'application/x-amz-json-1.0' }).end(fault.body)

@@ -74,6 +74,17 @@ t.test('DynamoDB never answers: served from Alma as a miss, in bounded time', as
   t.match(rawLogs(), /cache read failed/)
 })
 
+t.test('DynamoDB answers its headers, then nothing: served from Alma as a miss, in bounded time', async (t) => {
+  const { app, rawLogs } = await appThrough(t, { dynamo: true })
+  dynamo.failAll({ stall: true })
+  const started = Date.now()
+  const response = await app.inject({ method: 'GET', url: '/users/fault-1/loans' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'miss')
+  t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms, not after the SDK's idle-socket default (minutes)`)
+  t.match(rawLogs(), /cache read failed/)
+})
+
 t.test('DynamoDB throttles once: retried, a hit', async (t) => {
   const { app } = await appThrough(t, { dynamo: true })
   dynamo.failNext(1, THROTTLED)
@@ -117,6 +128,16 @@ t.test('SQS never answers: 200, the failure logged, in bounded time', async (t) 
   const response = await app.inject({ method: 'GET', url: '/users/fault-2/loans' })
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'miss')
+  t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`)
+  t.match(rawLogs(), /could not queue the user/)
+})
+
+t.test('SQS answers its headers, then nothing: 200, the failure logged, in bounded time', async (t) => {
+  const { app, rawLogs } = await appThrough(t, { sqs: true })
+  sqs.failAll({ stall: true })
+  const started = Date.now()
+  const response = await app.inject({ method: 'GET', url: '/users/fault-2/loans' })
+  t.equal(response.statusCode, 200)
   t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`)
   t.match(rawLogs(), /could not queue the user/)
 })
