@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
-import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
+import { AlmaClient, MAX_LIST_RECORDS, parseRetryAfter } from '../src/clients/alma.js'
 import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, UnavailableError } from '../src/errors.js'
 
 // The Alma client against the simulator, over HTTP: what each Alma answer becomes.
@@ -30,6 +30,23 @@ t.test('lists follow total_record_count, pages fetched at once after the first',
   t.same(await client.list('requests', 'client-1', soon()), [], 'an absent list key is an empty list')
   t.same(await client.list('fees', 'client-1', soon()), records.fees, 'fees are not paged')
   await t.rejects(client.list('loans', 'nobody', soon()), NotFoundError)
+})
+
+t.test('a total that grows while the pages are read: one more round for the pages past it', async (t) => {
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 150 }) })
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(100, 200), total_record_count: 250 }) })
+  t.same(await client.list('loans', 'client-1', soon()), records.loans, 'all 250, each once')
+  t.same(alma.calls.map((call) => call.query.offset), ['0', '100', '200'])
+})
+
+t.test('a total no patron has is not paged: 502 after the first page', async (t) => {
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 3), total_record_count: 1_000_000 }) })
+  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError)
+  t.equal(alma.calls.length, 1, 'not the 10,000 calls that total would take')
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: MAX_LIST_RECORDS }) })
+  alma.resetCalls()
+  await client.list('loans', 'client-1', soon())
+  t.equal(alma.calls.length, MAX_LIST_RECORDS / 100, 'up to the bound, every page')
 })
 
 t.test('a failed page answers only once the other pages are over', async (t) => {

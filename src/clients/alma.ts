@@ -83,15 +83,16 @@ export class AlmaClient implements AlmaReader {
     if (!spec.almaPaged) return recordsOf(await this.#get(path, query, 'list', deadline), spec.almaListField)
 
     const page = (offset: number) => this.#get(path, { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, 'list', deadline)
-    const first = await page(0)
-    const total = first.total_record_count
-    if (typeof total !== 'number' || !Number.isInteger(total) || total < 0) {
-      throw new AlmaBadGatewayError(`list of ${kind} without a usable total_record_count`)
+    const pages = [await page(0)]
+    // Follow total_record_count, not short pages; the remaining pages at once. A
+    // total that grew while the pages were read (a loan made meanwhile) asks for
+    // one more round, for the pages past the old total.
+    let fetched = ALMA_MAX_PAGE_SIZE
+    for (let total = totalOf(pages[0], kind); fetched < total; total = Math.max(total, ...pages.map((body) => totalOf(body, kind)))) {
+      const offsets: number[] = []
+      for (; fetched < total; fetched += ALMA_MAX_PAGE_SIZE) offsets.push(fetched)
+      pages.push(...await settleAll(offsets.map(page)))
     }
-    // Follow total_record_count, not short pages; the remaining pages at once.
-    const offsets: number[] = []
-    for (let offset = ALMA_MAX_PAGE_SIZE; offset < total; offset += ALMA_MAX_PAGE_SIZE) offsets.push(offset)
-    const pages = [first, ...await settleAll(offsets.map(page))]
     // Records can shift between pages while a list changes; keep each once.
     const byID = new Map<unknown, AlmaRecord>()
     for (const body of pages) {
@@ -215,6 +216,22 @@ function firstAlmaError (body: unknown): AlmaError | undefined {
 }
 
 /** Retry-After in milliseconds: delta-seconds or an HTTP date (RFC 9110 10.2.3). */
+/**
+ * More records than this in one of a user's lists is not a patron's record but
+ * an answer gone wrong (a total of a million over a page of three): paging it
+ * would spend a day's Alma quota on one request. 50 pages at most.
+ */
+export const MAX_LIST_RECORDS = 5000
+
+function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
+  const total = body?.total_record_count
+  if (typeof total !== 'number' || !Number.isInteger(total) || total < 0) {
+    throw new AlmaBadGatewayError(`list of ${kind} without a usable total_record_count`)
+  }
+  if (total > MAX_LIST_RECORDS) throw new AlmaBadGatewayError(`list of ${kind} claims ${total} records, more than the ${MAX_LIST_RECORDS} this service pages`)
+  return total
+}
+
 export function parseRetryAfter (value: string | string[] | undefined): number | undefined {
   const text = Array.isArray(value) ? value[0] : value
   if (text === undefined || text.trim() === '') return undefined
