@@ -6,7 +6,7 @@ import { almaKeyProvider } from './clients/alma-key.js'
 import type { Config } from './config.js'
 import almaPlugin from './plugins/alma.js'
 import cachePlugin from './plugins/cache.js'
-import httpContract, { malformedPathAnswer } from './plugins/http-contract.js'
+import httpContract, { clientErrorAnswer, malformedPathAnswer } from './plugins/http-contract.js'
 import observability, { recordAnswer } from './plugins/observability.js'
 import resolutionPlugin from './plugins/resolution.js'
 import userQueuePlugin from './plugins/user-queue.js'
@@ -62,6 +62,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
       // Refused by the router, before any hook: logged and counted here instead.
       recordAnswer(request, reply, options.writeMetrics)
     },
+    clientErrorHandler: clientErrorAnswer,
     schemaController: { compilersFactory: schemaCompilers },
     childLoggerFactory: (logger, bindings, childOptions, raw) =>
       logger.child({ ...bindings, ...options.requestLogFields?.(raw.headers) }, childOptions),

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { connect, type Socket } from 'node:net'
 import { get } from 'node:http'
 import { request } from 'undici'
 import t from 'tap'
@@ -50,6 +51,36 @@ t.test('over real HTTP, dot segments and all', async (t) => {
   t.equal(stack.alma.calls.length, 0)
   await app.close()
   t.ok(closed, 'onClose ran')
+})
+
+t.test('what the HTTP parser refuses is answered in the contract\'s shape, never cached', async (t) => {
+  const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const port = (app.server.address() as { port: number }).port
+  /** The raw bytes the server answers to `bytes`, until it closes the connection. */
+  const exchange = (bytes: string, then: (socket: Socket) => void = (socket) => { socket.end() }) => new Promise<string>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => { socket.write(bytes); then(socket) })
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
+    socket.on('error', () => {})
+    socket.on('close', () => { resolve(answer) })
+  })
+  const cases = [
+    ['a malformed request line', 'GET /users/server-1 HTTP/1.1 junk\r\nHost: x\r\n\r\n', 400],
+    ['a URL over the size limit', `GET /users/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431]
+  ] as const
+  for (const [what, bytes, status] of cases) {
+    const answer = await exchange(bytes)
+    const [head = '', body = ''] = answer.split('\r\n\r\n')
+    t.match(head, new RegExp(`^HTTP/1.1 ${status} `), what)
+    t.match(head, /\r\ncache-control: no-store\r\n/i, `${what}: no-store`)
+    t.match(head, /\r\ncontent-type: application\/json/i, `${what}: JSON`)
+    t.same(Object.keys(JSON.parse(body)), ['statusCode', 'error', 'message'], `${what}: the contract's error shape`)
+    t.equal(JSON.parse(body).statusCode, status)
+  }
+  // A client that resets its connection mid-request is owed nothing, and the server goes on.
+  t.equal(await exchange('GET /users/server-1 HTTP/1.1\r\nHo', (socket) => { setTimeout(() => socket.resetAndDestroy(), 50) }), '')
+  t.equal((await request(`http://127.0.0.1:${port}/users/server-1`)).statusCode, 200)
 })
 
 function rawGet (base: string, path: string): Promise<{ statusCode: number, body: string }> {

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AlmaBadGatewayError, AlmaThrottledError, ServiceError, UnavailableError } from '../errors.js'
 
@@ -13,6 +14,27 @@ const body = (statusCode: number, message: string) => ({ statusCode, error: Stri
 export function malformedPathAnswer (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return reply.code(400).header('cache-control', 'no-store')
     .send(body(400, 'Malformed path: identifiers are letters, digits and . _ - (user IDs also @ +), percent-encoded'))
+}
+
+/**
+ * For Fastify's `clientErrorHandler` option (the local server: API Gateway
+ * parses requests before a Lambda sees them): what Node's HTTP parser refuses
+ * before Fastify has a request (a malformed request line, a URL and headers
+ * over 16 KB) is answered in the contract's shape and never cached. Only the
+ * parser's code is logged: the raw request it holds names the user.
+ */
+export function clientErrorAnswer (this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  // A client that reset its connection, or one that can no longer be written to, is owed nothing.
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [statusCode, message] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'The request line and headers are over the size this server reads']
+    : [400, 'Malformed or incomplete HTTP request']
+  this.log.info({ code: error.code, status: statusCode }, 'request refused by the HTTP parser')
+  const json = JSON.stringify(body(statusCode, message))
+  socket.end(`HTTP/1.1 ${statusCode} ${String(STATUS_CODES[statusCode])}\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`)
 }
 
 /** CONTRACT 2.3: JSON errors without internals, and `Cache-Control: no-store` on every answer. */
