@@ -18,6 +18,13 @@ t.test('listed origins only', async (t) => {
   const preflight = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers: { origin: 'https://app.example.ac.uk', 'access-control-request-method': 'GET' } })
   t.equal(preflight.statusCode, 204)
   t.match(preflight.headers['access-control-allow-methods'], /GET/)
+  // Refused as no preflight: in the contract's shape, like every other error.
+  for (const headers of [{}, { origin: 'https://app.example.ac.uk' }]) {
+    const refused = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers })
+    t.equal(refused.statusCode, 400, JSON.stringify(headers))
+    t.same(refused.json(), { statusCode: 400, error: 'Bad Request', message: 'Bad Request' })
+    t.equal(refused.headers['cache-control'], 'no-store')
+  }
 })
 
 t.test('any origin', async (t) => {

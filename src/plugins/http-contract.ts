@@ -44,6 +44,14 @@ export default fp(async (fastify) => {
     reply.header('cache-control', 'no-store')
   })
 
+  // Errors that others write as text (@fastify/cors refusing a preflight without
+  // an origin) take the contract's shape too.
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    if (reply.statusCode < 400 || String(reply.getHeader('content-type')).startsWith('application/json')) return payload
+    reply.type('application/json; charset=utf-8')
+    return JSON.stringify(body(reply.statusCode, String(STATUS_CODES[reply.statusCode])))
+  })
+
   // No endpoint takes a body: none is parsed, so none can fail to parse (a POST of
   // broken JSON is the 404 it is, not a 400 about its body). Drained, never read.
   fastify.removeAllContentTypeParsers()
