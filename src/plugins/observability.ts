@@ -31,9 +31,6 @@ interface Answer {
   durationMs: number
 }
 
-// Requests already recorded: one summary line and one metrics record each, whichever hook comes first.
-const recorded = new WeakSet<FastifyRequest>()
-
 /**
  * Logs a request's summary line and writes its metrics record, once it is answered:
  * from the onResponse hook, and for what the router refuses before any hook runs
@@ -46,8 +43,6 @@ export function recordAnswer (request: FastifyRequest, reply: FastifyReply, writ
 }
 
 function record (request: FastifyRequest, { status, cache, durationMs }: Answer, writeMetrics?: (line: string) => void): void {
-  if (recorded.has(request)) return
-  recorded.add(request)
   const { userID } = (request.params ?? {}) as { userID?: unknown }
   const route = request.routeOptions.url
   const calls = request.calls ?? newRequestCalls()
@@ -85,7 +80,7 @@ export default fp<ObservabilityOptions>(async (fastify, options) => {
 
   fastify.addHook('onResponse', async (request, reply) => { recordAnswer(request, reply, writeMetrics) })
   // A client that hangs up first (the local server; API Gateway waits for the Lambda)
-  // gets no answer, and Fastify then runs no onResponse: recorded as it goes, with
+  // gets no answer, and Fastify then runs no onResponse (so never both): recorded as it goes, with
   // the round trips made so far (the request's work goes on: a queue send still happens).
   fastify.addHook('onRequestAbort', async (request) => {
     /* c8 ignore next: Fastify listens for the abort only once onRequest has run */
