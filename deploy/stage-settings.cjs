@@ -18,7 +18,7 @@ const RESOURCES = {
 }
 
 // Optional runtime settings (CONTRACT 5 and README's configuration table), passed on when set.
-const PASSED_THROUGH = ['ALMA_API_URL', 'LOG_LEVEL', 'ALMA_CALL_TIMEOUT_MS', 'REQUEST_BUDGET_MS']
+const PASSED_THROUGH = ['ALMA_API_URL', 'LOG_LEVEL', 'LOG_PSEUDONYM_KEY', 'ALMA_CALL_TIMEOUT_MS', 'REQUEST_BUDGET_MS']
 
 class DeploySettingsError extends Error {
   constructor (problems) {

@@ -54,13 +54,14 @@ export interface AppOptions {
 
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
+  const observed = { writeMetrics: options.writeMetrics, pseudonymKey: config.logPseudonymKey }
   const app = Fastify({
     logger: options.logger === false ? false : { level: config.logLevel, ...options.logger, serializers: { ...options.logger?.serializers, err: loggedError } },
     requestIdHeader: options.requestIdHeader ?? false,
     frameworkErrors: (error, request, reply) => {
       malformedPathAnswer(error, request, reply)
       // Refused by the router, before any hook: logged and counted here instead.
-      recordAnswer(request, reply, options.writeMetrics)
+      recordAnswer(request, reply, observed)
     },
     clientErrorHandler: clientErrorAnswer,
     schemaController: { compilersFactory: schemaCompilers },
@@ -72,7 +73,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  await app.register(observability, { writeMetrics: options.writeMetrics })
+  await app.register(observability, observed)
   await app.register(httpContract)
   // Browser apps on other origins; API Gateway answers their preflight requests itself.
   // Loaded only when configured: most deployments serve apps, not browsers.

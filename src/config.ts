@@ -12,6 +12,8 @@ export interface Config {
   almaKey: AlmaKeySource
   /** LOG_LEVEL, default info */
   logLevel: LogLevel
+  /** LOG_PSEUDONYM_KEY: keys the user pseudonyms of the logs; unkeyed SHA-256 when unset */
+  logPseudonymKey?: string
   /** CORS_ORIGINS: browser origins allowed to call the API (`*` for any); none when unset */
   corsOrigins?: string[]
   /** ALMA_CALL_TIMEOUT_MS: one Alma call, from connect to the last byte */
@@ -24,6 +26,8 @@ export interface Config {
 // and API Gateway's 29 s, with room for the cache reads and the queue send.
 export const DEFAULT_ALMA_CALL_TIMEOUT_MS = 8000
 export const DEFAULT_REQUEST_BUDGET_MS = 20_000
+// A key guessed as easily as the IDs it hides would hide nothing.
+const MIN_PSEUDONYM_KEY_LENGTH = 16
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
@@ -62,6 +66,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (!URL.canParse(almaApiUrl)) missing.push('ALMA_API_URL (not a URL)')
   const logLevel = value('LOG_LEVEL') ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) missing.push(`LOG_LEVEL (one of ${LOG_LEVELS.join(', ')})`)
+  const logPseudonymKey = value('LOG_PSEUDONYM_KEY')
+  if (logPseudonymKey !== undefined && logPseudonymKey.length < MIN_PSEUDONYM_KEY_LENGTH) missing.push(`LOG_PSEUDONYM_KEY (at least ${MIN_PSEUDONYM_KEY_LENGTH} characters)`)
   const milliseconds = (name: string, fallback: number) => {
     const text = value(name)
     if (text === undefined) return fallback
@@ -87,6 +93,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     almaApiUrl,
     almaKey: key !== undefined ? { key } : { parameterName: parameterName as string },
     logLevel: logLevel as LogLevel,
+    logPseudonymKey,
     corsOrigins: value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''),
     almaCallTimeoutMs,
     requestBudgetMs

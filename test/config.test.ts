@@ -26,6 +26,7 @@ t.test('every missing variable is named in one error', async (t) => {
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])
   t.same((t.throws(() => loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' })) as ConfigError).missing,
     ['ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)'])
+  t.same((t.throws(() => loadConfig({ ...complete, LOG_PSEUDONYM_KEY: 'short' })) as ConfigError).missing, ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
 })
 
 t.test('a complete environment', async (t) => {
@@ -45,6 +46,7 @@ t.test('a complete environment', async (t) => {
   t.equal(local.sqsEndpointOverride, true)
   t.equal(local.almaApiUrl, 'http://127.0.0.1:9000')
   t.equal(loadConfig({ ...complete, LOG_LEVEL: 'warn' }).logLevel, 'warn')
+  t.equal(loadConfig({ ...complete, LOG_PSEUDONYM_KEY: 'a-long-enough-secret' }).logPseudonymKey, 'a-long-enough-secret')
   t.match(loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '3000', REQUEST_BUDGET_MS: '10000' }), { almaCallTimeoutMs: 3000, requestBudgetMs: 10_000 })
   t.same(loadConfig({ ...complete, CORS_ORIGINS: 'https://app.example.ac.uk, https://m.example.ac.uk,' }).corsOrigins,
     ['https://app.example.ac.uk', 'https://m.example.ac.uk'])

@@ -1,9 +1,11 @@
+import { createHmac } from 'node:crypto'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { AlmaTimeoutError } from '../src/errors.js'
 import { CLIENT_CLOSED_REQUEST, userPseudonym } from '../src/plugins/observability.js'
+import { loadConfig } from '../src/config.js'
 import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
 // One summary log line per request, with the round trips counted where they
@@ -158,4 +160,15 @@ t.test('a client that hangs up before the answer: still one summary line and one
   // The work goes on without the client: the user still gets queued.
   for (let waited = 0; stack.queuedUserIDs().length === queuedBefore && waited < 5000; waited += 20) await sleep(20)
   t.equal(stack.queuedUserIDs().length, queuedBefore + 1)
+})
+
+t.test('with LOG_PSEUDONYM_KEY the pseudonym is keyed: no hashing of candidate IDs finds the user', async (t) => {
+  const key = 'pseudonyms-of-test-0001'
+  const { app: keyed, logs: keyedLogs } = await buildTestApp(t, { config: { ...loadConfig(), logPseudonymKey: key } })
+  await keyed.inject({ method: 'GET', url: '/users/OBS-cached/fees' })
+  await keyed.inject({ method: 'GET', url: '/users/obs-cached/fees/nosuchfee2' })
+  const users = keyedLogs().filter((line) => line.msg === 'request summary').map((line) => line.user)
+  const expected = createHmac('sha256', key).update('obs-cached').digest('hex').slice(0, 16)
+  t.same(users, [expected, expected], 'the HMAC of the lowercased ID, the same for each request of the user')
+  t.not(expected, userPseudonym('obs-cached'), 'not the unkeyed hash')
 })

@@ -186,7 +186,8 @@ t.test('prod, with an existing deployment bucket, no API key, CORS for one origi
     DEPLOYMENT_BUCKET: 'library-deployments',
     API_KEY_REQUIRED: 'false',
     CORS_ORIGINS: 'https://app.example.ac.uk',
-    ALMA_API_URL: 'https://api-na.hosted.exlibrisgroup.com'
+    ALMA_API_URL: 'https://api-na.hosted.exlibrisgroup.com',
+    LOG_PSEUDONYM_KEY: 'pseudonyms-of-prod-0001'
   })
   t.equal(code, 0, 'packaged', { output })
   const template = await readTemplate(dir)
@@ -197,7 +198,8 @@ t.test('prod, with an existing deployment bucket, no API key, CORS for one origi
     FEE_CACHE_TABLE_NAME: 'alma-fees-prod',
     USER_QUEUE_URL: PROD.USER_QUEUE_URL_PROD,
     ALMA_API_URL: 'https://api-na.hosted.exlibrisgroup.com',
-    CORS_ORIGINS: 'https://app.example.ac.uk'
+    CORS_ORIGINS: 'https://app.example.ac.uk',
+    LOG_PSEUDONYM_KEY: 'pseudonyms-of-prod-0001'
   })
   const methods = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Method')
   t.ok(methods.filter((method) => method.Properties.HttpMethod === 'GET').every((method) => method.Properties.ApiKeyRequired === false), 'API key switched off')

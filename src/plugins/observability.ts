@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { metricsRecord } from '../observability/metrics.js'
@@ -14,14 +14,17 @@ declare module 'fastify' {
 /**
  * A user ID in the logs is personal data: a pseudonym stands in for it, the same
  * for every request of the user (so that one user's requests can be followed)
- * but not the ID itself.
+ * but not the ID itself. Keyed (LOG_PSEUDONYM_KEY), it cannot be reversed by
+ * hashing candidate IDs, which for student numbers takes seconds.
  */
-export const userPseudonym = (userID: string): string =>
-  createHash('sha256').update(userID.toLowerCase()).digest('hex').slice(0, 16)
+export const userPseudonym = (userID: string, key?: string): string =>
+  (key === undefined ? createHash('sha256') : createHmac('sha256', key)).update(userID.toLowerCase()).digest('hex').slice(0, 16)
 
 export interface ObservabilityOptions {
   /** where each request's metrics record (one EMF JSON line) goes; none when unset */
   writeMetrics?: (line: string) => void
+  /** LOG_PSEUDONYM_KEY, for the user pseudonyms */
+  pseudonymKey?: string
 }
 
 interface Answer {
@@ -37,18 +40,18 @@ interface Answer {
  * (app.ts, `frameworkErrors`), where the request has no counters and no parameters,
  * and is refused at once (Fastify starts no clock for it: its duration reads 0).
  */
-export function recordAnswer (request: FastifyRequest, reply: FastifyReply, writeMetrics?: (line: string) => void): void {
+export function recordAnswer (request: FastifyRequest, reply: FastifyReply, options: ObservabilityOptions): void {
   const header = reply.getHeader('x-cache')
-  record(request, { status: reply.statusCode, cache: header === undefined ? undefined : String(header), durationMs: reply.elapsedTime }, writeMetrics)
+  record(request, { status: reply.statusCode, cache: header === undefined ? undefined : String(header), durationMs: reply.elapsedTime }, options)
 }
 
-function record (request: FastifyRequest, { status, cache, durationMs }: Answer, writeMetrics?: (line: string) => void): void {
+function record (request: FastifyRequest, { status, cache, durationMs }: Answer, { writeMetrics, pseudonymKey }: ObservabilityOptions): void {
   const { userID } = (request.params ?? {}) as { userID?: unknown }
   const route = request.routeOptions.url
   const calls = request.calls ?? newRequestCalls()
   request.log.info({
     route: route ?? null,
-    user: typeof userID === 'string' ? userPseudonym(userID) : null,
+    user: typeof userID === 'string' ? userPseudonym(userID, pseudonymKey) : null,
     status,
     cache: cache ?? null,
     dynamoCalls: calls.dynamo,
@@ -66,7 +69,6 @@ export const CLIENT_CLOSED_REQUEST = 499
 
 /** The counters of each request; one summary log line and one metrics record when it is answered. */
 export default fp<ObservabilityOptions>(async (fastify, options) => {
-  const { writeMetrics } = options
   fastify.decorateRequest('calls', null)
 
   const receivedAt = new WeakMap<FastifyRequest, number>()
@@ -78,13 +80,13 @@ export default fp<ObservabilityOptions>(async (fastify, options) => {
     countingCalls(calls, done)
   })
 
-  fastify.addHook('onResponse', async (request, reply) => { recordAnswer(request, reply, writeMetrics) })
+  fastify.addHook('onResponse', async (request, reply) => { recordAnswer(request, reply, options) })
   // A client that hangs up first (the local server; API Gateway waits for the Lambda)
   // gets no answer, and Fastify then runs no onResponse (so never both): recorded as it goes, with
   // the round trips made so far (the request's work goes on: a queue send still happens).
   fastify.addHook('onRequestAbort', async (request) => {
     /* c8 ignore next: Fastify listens for the abort only once onRequest has run */
     const durationMs = performance.now() - (receivedAt.get(request) ?? performance.now())
-    record(request, { status: CLIENT_CLOSED_REQUEST, cache: undefined, durationMs }, writeMetrics)
+    record(request, { status: CLIENT_CLOSED_REQUEST, cache: undefined, durationMs }, options)
   })
 }, { name: 'observability' })
