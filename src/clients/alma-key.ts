@@ -1,6 +1,6 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { ServiceError } from '../errors.js'
-import { boundedRequests } from './aws-requests.js'
+import { boundedClient, withinBounds, type CallBounds } from './aws-requests.js'
 
 /** ALMA_API_KEY, used as is; or ALMA_API_KEY_NAME, the SSM parameter holding the key. */
 export type AlmaKeySource = { key: string } | { parameterName: string }
@@ -22,12 +22,14 @@ export function almaKeyProvider (source: AlmaKeySource): () => Promise<string> {
   }
 }
 
+const SSM_BOUNDS: CallBounds = { maxAttempts: 2, connectionTimeout: 1000, requestTimeout: 3000 }
+
 async function readParameter (name: string): Promise<string> {
   // Made on first use only: a process with ALMA_API_KEY set never makes one.
   // (Imported statically all the same: see scripts/bundles.mjs.)
-  const client = new SSMClient({ maxAttempts: 2, requestHandler: boundedRequests(1000, 3000) })
+  const client = new SSMClient(boundedClient(SSM_BOUNDS))
   try {
-    const { Parameter } = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }))
+    const { Parameter } = await withinBounds(SSM_BOUNDS, (options) => client.send(new GetParameterCommand({ Name: name, WithDecryption: true }), options))
     if (typeof Parameter?.Value !== 'string' || Parameter.Value === '') throw new Error(`SSM parameter ${name} has no value`)
     return Parameter.Value
   } finally {

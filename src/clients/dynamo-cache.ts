@@ -4,7 +4,7 @@ import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/li
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { settleAll } from '../settle-all.js'
-import { boundedRequests } from './aws-requests.js'
+import { boundedClient, withinBounds, type CallBounds } from './aws-requests.js'
 
 export interface CacheTables {
   users: string
@@ -39,6 +39,7 @@ export class DynamoCache implements CacheReader {
   readonly #tables: CacheTables
   readonly #tableOf: Map<string, CacheTable>
   readonly #unprocessedRetries: number
+  readonly #bounds: CallBounds
 
   constructor (options: DynamoCacheOptions) {
     this.#tables = options.tables
@@ -48,10 +49,8 @@ export class DynamoCache implements CacheReader {
     // usual chain). Timeouts are ours: the SDK's defaults would let a hung DynamoDB hold a
     // request for minutes. DynamoDB answers in milliseconds; a cache that does not is
     // skipped (CONTRACT 3.7) after at most two attempts of 1.5 s.
-    const client = new DynamoDBClient({
-      maxAttempts: options.maxAttempts ?? 2,
-      requestHandler: boundedRequests(options.connectionTimeoutMs ?? 500, options.requestTimeoutMs ?? 1500)
-    })
+    this.#bounds = { maxAttempts: options.maxAttempts ?? 2, connectionTimeout: options.connectionTimeoutMs ?? 500, requestTimeout: options.requestTimeoutMs ?? 1500 }
+    const client = new DynamoDBClient(boundedClient(this.#bounds))
     // One count per HTTP round trip: below the retry middleware, so retries count too.
     client.middlewareStack.add((next) => async (args) => {
       const calls = requestCalls()
@@ -67,7 +66,7 @@ export class DynamoCache implements CacheReader {
   }
 
   async getUser (userKey: string): Promise<unknown> {
-    const { Item } = await this.#documents.send(new GetCommand({ TableName: this.#tables.users, Key: { primary_id: userKey } }))
+    const { Item } = await withinBounds(this.#bounds, (options) => this.#documents.send(new GetCommand({ TableName: this.#tables.users, Key: { primary_id: userKey } }), options))
     return Item
   }
 
@@ -94,7 +93,7 @@ export class DynamoCache implements CacheReader {
     for (let round = 0; requestItems !== undefined && Object.keys(requestItems).length > 0; round++) {
       if (round > this.#unprocessedRetries) throw new Error(`BatchGetItem left keys unprocessed after ${round} rounds`)
       if (round > 0) await sleep(Math.random() * 50 * 2 ** round)
-      const output = await this.#documents.send(new BatchGetCommand({ RequestItems: requestItems }))
+      const output = await withinBounds(this.#bounds, (options) => this.#documents.send(new BatchGetCommand({ RequestItems: requestItems }), options))
       for (const [name, items] of Object.entries({ ...output.Responses })) {
         const table = this.#tableOf.get(name) as CacheTable
         const byKey = rows.get(table) ?? new Map<string, unknown>()

@@ -1,7 +1,7 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import type { UserQueue } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
-import { boundedRequests } from './aws-requests.js'
+import { boundedClient, withinBounds, type CallBounds } from './aws-requests.js'
 
 export interface SqsUserQueueOptions {
   queueUrl: string
@@ -15,16 +15,18 @@ export interface SqsUserQueueOptions {
 /** The users queue of CONTRACT 3.5, read by the bulk updater. */
 export class SqsUserQueue implements UserQueue {
   readonly #options: SqsUserQueueOptions
+  readonly #bounds: CallBounds
   #client: SQSClient | undefined
 
   constructor (options: SqsUserQueueOptions) {
     this.#options = options
+    this.#bounds = { maxAttempts: options.maxAttempts ?? 2, connectionTimeout: options.connectionTimeoutMs ?? 500, requestTimeout: options.requestTimeoutMs ?? 1500 }
   }
 
   async send (userID: string): Promise<void> {
     const client = this.#client ??= this.#makeClient()
     // The body is the Alma user ID exactly as the caller wrote it.
-    await client.send(new SendMessageCommand({ QueueUrl: this.#options.queueUrl, MessageBody: userID }))
+    await withinBounds(this.#bounds, (options) => client.send(new SendMessageCommand({ QueueUrl: this.#options.queueUrl, MessageBody: userID }), options))
     const calls = requestCalls()
     if (calls !== undefined) calls.queued = true
   }
@@ -39,14 +41,12 @@ export class SqsUserQueue implements UserQueue {
    * (Imported statically all the same: see scripts/bundles.mjs.)
    */
   #makeClient (): SQSClient {
-    const { endpointOverride, maxAttempts, connectionTimeoutMs, requestTimeoutMs } = this.#options
     return new SQSClient({
       // By default the SDK sends to the queue URL's host; emulators name queues with hosts that need not resolve.
-      useQueueUrlAsEndpoint: !endpointOverride,
+      useQueueUrlAsEndpoint: !this.#options.endpointOverride,
       // The send runs alongside the request's own work and is awaited before the
       // answer (CONTRACT 3.5): a hung SQS may delay an answer by this much, no more.
-      maxAttempts: maxAttempts ?? 2,
-      requestHandler: boundedRequests(connectionTimeoutMs ?? 500, requestTimeoutMs ?? 1500)
+      ...boundedClient(this.#bounds)
     })
   }
 }
