@@ -152,7 +152,9 @@ t.test('Alma 429: retried honouring Retry-After, then 503 with Retry-After', asy
   t.equal(stack.alma.calls.length, 2)
 
   stack.alma.injectFaults(3, { status: 429 })
+  const started = Date.now()
   const unsaid = await get('/users/faults-1/requests')
+  t.ok(Date.now() - started >= 2000, 'without Retry-After, each retry waits out the second the threshold counts')
   t.equal(unsaid.statusCode, 503)
   t.equal(unsaid.headers['retry-after'], '1', 'a second when Alma does not say')
   t.match(rawLogs(), /Alma answered 429 \(PER_SECOND_THRESHOLD\)/, 'the log says which threshold')

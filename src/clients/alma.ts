@@ -26,6 +26,8 @@ const USER_NOT_FOUND_CODES = new Set(['401861', '401890', '401651'])
 // ...and these are never "not found", whatever the call.
 const KEY_ERROR_CODES = new Set(['INVALID_REQUEST', 'UNAUTHORIZED', '60258'])
 const THRESHOLD_CODES = new Set(['PER_SECOND_THRESHOLD', 'DAILY_THRESHOLD'])
+// Alma's per-second threshold (alma-api.md): the window a 429 without Retry-After waits out.
+const THRESHOLD_WINDOW_MS = 1000
 // A day's quota does not come back within a request; tell callers to come back much later.
 const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
 
@@ -172,8 +174,10 @@ export class AlmaClient implements AlmaReader {
       if (code === 'DAILY_THRESHOLD') {
         throw new AlmaThrottledError(Math.ceil((retryAfterMs ?? DAILY_THRESHOLD_RETRY_AFTER_SECONDS * 1000) / 1000), code)
       }
-      const retryAfterSeconds = Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000))
-      throw new Retryable(new AlmaThrottledError(retryAfterSeconds, code), retryAfterMs)
+      const retryAfterSeconds = Math.max(1, Math.ceil((retryAfterMs ?? THRESHOLD_WINDOW_MS) / 1000))
+      // Alma counts calls a second: retried sooner than the next second, a call
+      // would most likely meet the threshold again, and spend quota doing so.
+      throw new Retryable(new AlmaThrottledError(retryAfterSeconds, code), retryAfterMs ?? THRESHOLD_WINDOW_MS)
     }
     if (status >= 500) {
       throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs)
