@@ -61,27 +61,23 @@ t.test('Alma 5xx, cache hit: 200 from the cache', async (t) => {
   t.equal(stack.alma.calls.length, 0, 'Alma was not asked')
 })
 
-t.test('DynamoDB never answers: served from Alma as a miss, in bounded time', async (t) => {
-  const { app, rawLogs } = await appThrough(t, { dynamo: true })
-  dynamo.failAll({ hang: true })
-  for (const url of ['/users/fault-1', `/users/fault-1/loans/${loanID}`]) {
-    const started = Date.now()
-    const response = await app.inject({ method: 'GET', url })
-    t.equal(response.statusCode, 200, url)
-    t.equal(response.headers['x-cache'], 'miss', `${url}: as if the cache had missed`)
-    t.ok(Date.now() - started < 5000, `${url}: answered in ${Date.now() - started} ms, not after the SDK's default timeouts`)
-  }
-  t.match(rawLogs(), /cache read failed/)
-})
+// A peer that never answers, and one that answers its headers and then nothing
+// (past the headers the SDK's own request timeout no longer runs).
+const SILENCES: ProxyFault[] = [{ hang: true }, { stall: true }]
 
-t.test('DynamoDB answers its headers, then nothing: served from Alma as a miss, in bounded time', async (t) => {
+t.test('DynamoDB never answers, or stalls in its body: served from Alma as a miss, in bounded time', async (t) => {
   const { app, rawLogs } = await appThrough(t, { dynamo: true })
-  dynamo.failAll({ stall: true })
-  const started = Date.now()
-  const response = await app.inject({ method: 'GET', url: '/users/fault-1/loans' })
-  t.equal(response.statusCode, 200)
-  t.equal(response.headers['x-cache'], 'miss')
-  t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms, not after the SDK's idle-socket default (minutes)`)
+  for (const fault of SILENCES) {
+    dynamo.failAll(fault)
+    for (const url of ['/users/fault-1', `/users/fault-1/loans/${loanID}`]) {
+      const started = Date.now()
+      const response = await app.inject({ method: 'GET', url })
+      const what = `${JSON.stringify(fault)} ${url}`
+      t.equal(response.statusCode, 200, what)
+      t.equal(response.headers['x-cache'], 'miss', `${what}: as if the cache had missed`)
+      t.ok(Date.now() - started < 5000, `${what}: answered in ${Date.now() - started} ms, not after the SDK's default timeouts (minutes)`)
+    }
+  }
   t.match(rawLogs(), /cache read failed/)
 })
 
@@ -121,25 +117,18 @@ t.test('DynamoDB throttles BatchGetItem alone: the user row read, the items from
   t.match(rawLogs(), /cache read failed/)
 })
 
-t.test('SQS never answers: 200, the failure logged, in bounded time', async (t) => {
+t.test('SQS never answers, or stalls in its body: 200, the failure logged, in bounded time', async (t) => {
   const { app, rawLogs } = await appThrough(t, { sqs: true })
-  sqs.failAll({ hang: true })
-  const started = Date.now()
-  const response = await app.inject({ method: 'GET', url: '/users/fault-2/loans' })
-  t.equal(response.statusCode, 200)
-  t.equal(response.headers['x-cache'], 'miss')
-  t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`)
-  t.match(rawLogs(), /could not queue the user/)
-})
-
-t.test('SQS answers its headers, then nothing: 200, the failure logged, in bounded time', async (t) => {
-  const { app, rawLogs } = await appThrough(t, { sqs: true })
-  sqs.failAll({ stall: true })
-  const started = Date.now()
-  const response = await app.inject({ method: 'GET', url: '/users/fault-2/loans' })
-  t.equal(response.statusCode, 200)
-  t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`)
-  t.match(rawLogs(), /could not queue the user/)
+  for (const fault of SILENCES) {
+    sqs.failAll(fault)
+    const before = rawLogs().length
+    const started = Date.now()
+    const response = await app.inject({ method: 'GET', url: '/users/fault-2/loans' })
+    t.equal(response.statusCode, 200, JSON.stringify(fault))
+    t.equal(response.headers['x-cache'], 'miss')
+    t.ok(Date.now() - started < 5000, `${JSON.stringify(fault)}: answered in ${Date.now() - started} ms`)
+    t.match(rawLogs().slice(before), /could not queue the user/)
+  }
 })
 
 t.test('SQS answers 500: 200 all the same, logged', async (t) => {
