@@ -6,6 +6,13 @@ export interface CallBounds {
 }
 
 /**
+ * The bounds of a client of a peer that answers in milliseconds (DynamoDB, SQS):
+ * two attempts of 1.5 s after a connection of 0.5 s at most, unless told otherwise.
+ */
+export const fastPeerBounds = (options: { maxAttempts?: number, connectionTimeoutMs?: number, requestTimeoutMs?: number }): CallBounds =>
+  ({ maxAttempts: options.maxAttempts ?? 2, connectionTimeout: options.connectionTimeoutMs ?? 500, requestTimeout: options.requestTimeoutMs ?? 1500 })
+
+/**
  * The client settings. Past its requestTimeout the SDK's HTTP handler only logs
  * a warning and keeps waiting unless told to throw: a hung peer would hold the
  * request until the Lambda timed out.

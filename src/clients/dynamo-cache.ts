@@ -4,7 +4,7 @@ import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/li
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { settleAll } from '../settle-all.js'
-import { boundedClient, withinBounds, type CallBounds } from './aws-requests.js'
+import { boundedClient, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
 
 export interface CacheTables {
   users: string
@@ -49,7 +49,7 @@ export class DynamoCache implements CacheReader {
     // usual chain). Timeouts are ours: the SDK's defaults would let a hung DynamoDB hold a
     // request for minutes. DynamoDB answers in milliseconds; a cache that does not is
     // skipped (CONTRACT 3.7) after at most two attempts of 1.5 s.
-    this.#bounds = { maxAttempts: options.maxAttempts ?? 2, connectionTimeout: options.connectionTimeoutMs ?? 500, requestTimeout: options.requestTimeoutMs ?? 1500 }
+    this.#bounds = fastPeerBounds(options)
     const client = new DynamoDBClient(boundedClient(this.#bounds))
     // One count per HTTP round trip: below the retry middleware, so retries count too.
     client.middlewareStack.add((next) => async (args) => {

@@ -1,7 +1,7 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import type { UserQueue } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
-import { boundedClient, withinBounds, type CallBounds } from './aws-requests.js'
+import { boundedClient, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
 
 export interface SqsUserQueueOptions {
   queueUrl: string
@@ -20,7 +20,7 @@ export class SqsUserQueue implements UserQueue {
 
   constructor (options: SqsUserQueueOptions) {
     this.#options = options
-    this.#bounds = { maxAttempts: options.maxAttempts ?? 2, connectionTimeout: options.connectionTimeoutMs ?? 500, requestTimeout: options.requestTimeoutMs ?? 1500 }
+    this.#bounds = fastPeerBounds(options)
   }
 
   async send (userID: string): Promise<void> {
