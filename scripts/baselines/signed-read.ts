@@ -2,27 +2,10 @@
 // BatchGetItem over node:http (SigV4 from @smithy/signature-v4, the SDK's own
 // signer), with no SDK client and no HTTP framework. Not a way to build the
 // service: the measure of what node itself and one DynamoDB round trip cost.
-import { createHash, createHmac } from 'node:crypto'
 import { request } from 'node:http'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { APIGatewayProxyEvent } from 'aws-lambda'
-
-type SourceData = string | ArrayBuffer | ArrayBufferView
-const bytes = (data: SourceData): string | Uint8Array =>
-  typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data)
-
-/** The signer's hash interface over node:crypto. */
-class Sha256 {
-  readonly #hash
-  constructor (secret?: SourceData) {
-    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret))
-  }
-
-  update (data: SourceData): void { this.#hash.update(bytes(data)) }
-  async digest (): Promise<Uint8Array> { return new Uint8Array(this.#hash.digest()) }
-}
-
-const env = (name: string) => process.env[name] as string
+import { env, environmentCredentials, Sha256 } from './signing.js'
 
 export async function getUserLoan (event: APIGatewayProxyEvent) {
   const { userID, loanID } = event.pathParameters as { userID: string, loanID: string }
@@ -34,8 +17,7 @@ export async function getUserLoan (event: APIGatewayProxyEvent) {
       [loans]: { Keys: [{ loan_id: { S: loanID } }] }
     }
   })
-  const credentials = { accessKeyId: env('AWS_ACCESS_KEY_ID'), secretAccessKey: env('AWS_SECRET_ACCESS_KEY') }
-  const signer = new SignatureV4({ credentials, region: env('AWS_REGION'), service: 'dynamodb', sha256: Sha256 })
+  const signer = new SignatureV4({ credentials: environmentCredentials(), region: env('AWS_REGION'), service: 'dynamodb', sha256: Sha256 })
   const { headers } = await signer.sign({
     method: 'POST',
     protocol: endpoint.protocol,
