@@ -32,20 +32,55 @@ t.test('lists follow total_record_count, pages fetched at once after the first',
   await t.rejects(client.list('loans', 'nobody', soon()), NotFoundError)
 })
 
-t.test('a total that grows while the pages are read: one more round for the pages past it', async (t) => {
+t.test('a total that changes while the pages are read: the list is read again', async (t) => {
+  // Grown: a loan made between the first page and the second.
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 150 }) })
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(100, 200), total_record_count: 250 }) })
   t.same(await client.list('loans', 'client-1', soon()), records.loans, 'all 250, each once')
-  t.same(alma.calls.map((call) => call.query.offset), ['0', '100', '200'])
+  t.same(alma.calls.map((call) => call.query.offset), ['0', '100', '0', '100', '200'])
+
+  // Shrunk: loan 5 returned after the first page was read, so every later loan
+  // moved a place up, and loan 100 onto the page already read.
+  const before = records.loans.slice(0, 150)
+  const after = before.filter((_, index) => index !== 5)
+  alma.resetCalls()
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: before.slice(0, 100), total_record_count: 150 }) })
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: after.slice(100), total_record_count: 149 }) })
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: after.slice(0, 100), total_record_count: 149 }) })
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: after.slice(100), total_record_count: 149 }) })
+  const list = await client.list('loans', 'client-1', soon())
+  t.same(list, after, 'the second read: loan 100 kept, the returned loan gone')
+  t.equal(alma.calls.length, 4)
+})
+
+t.test('a list that changes on every read is a 502, after three reads', async (t) => {
+  for (let read = 0; read < 3; read++) {
+    alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 150 + read }) })
+    alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(100, 150), total_record_count: 160 + read }) })
+  }
+  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError)
+  t.equal(alma.calls.length, 6)
+})
+
+t.test('a call waiting for a free connection does not spend its time limit waiting', async (t) => {
+  // 250 loans: three pages, two of them after the first at once, through one
+  // connection: the third call waits a whole call's time for its turn.
+  const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 200 })
+  t.teardown(() => slow.close())
+  slow.addUser({ primary_id: 'client-1', ...records })
+  const narrow = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 350 })
+  t.teardown(() => narrow.close())
+  t.same(await narrow.list('loans', 'client-1', soon()), records.loans)
+  t.equal(slow.maxConcurrentCalls, 1)
 })
 
 t.test('a total no patron has is not paged: 502 after the first page', async (t) => {
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 3), total_record_count: 1_000_000 }) })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError)
   t.equal(alma.calls.length, 1, 'not the 10,000 calls that total would take')
-  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: MAX_LIST_RECORDS }) })
+  alma.addUser({ primary_id: 'client-most', ...almaUserRecords('client-most', { loans: MAX_LIST_RECORDS, requests: 0, fees: 0 }) })
   alma.resetCalls()
-  await client.list('loans', 'client-1', soon())
+  t.equal((await client.list('loans', 'client-most', soon())).length, MAX_LIST_RECORDS)
   t.equal(alma.calls.length, MAX_LIST_RECORDS / 100, 'up to the bound, every page')
 })
 
@@ -97,6 +132,36 @@ t.test('Alma error bodies in their variants', async (t) => {
   }
   alma.injectFaults(1, { status: 400, body: '{"errorsExist":true}' })
   t.equal(await client.item('loans', 'client-1', 'x1', soon()), undefined, 'an item error without a list is still "not there"')
+  for (const [status, code, kind] of [[403, '401823', 'loans'], [401, '401665', 'fees'], [403, '401907', 'requests']] as const) {
+    alma.injectFaults(1, { status, errorCode: code })
+    t.equal(await client.item(kind, 'client-1', 'x1', soon()), undefined, `${status} with ${code}, an item's not-found code: not there`)
+  }
+  alma.injectFaults(1, { status: 403, errorCode: '401652' })
+  await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaKeyRefusedError, '403 with a code that says nothing of the item: the key')
+})
+
+t.test('retries after a 429 are spread out, not sent together', async (t) => {
+  const spread = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, retryBaseDelayMs: 500 })
+  t.teardown(() => spread.close())
+  alma.injectFaults(10, { status: 429, errorCode: 'PER_SECOND_THRESHOLD' })
+  const id = String(records.fees[0]?.id)
+  await Promise.all(Array.from({ length: 10 }, () => spread.item('fees', 'client-1', id, soon())))
+  const retries = alma.calls.slice(10).map((call) => call.startedAt)
+  const firsts = alma.calls.slice(0, 10).map((call) => call.startedAt)
+  t.equal(retries.length, 10)
+  t.ok(Math.min(...retries) - Math.max(...firsts) >= 990, 'none sooner than the threshold\'s second')
+  t.ok(Math.max(...retries) - Math.min(...retries) >= 100, `spread over ${Math.round(Math.max(...retries) - Math.min(...retries))} ms`)
+})
+
+t.test('no retry without time left for its answer: the 429 stands, a 503', async (t) => {
+  const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 300 })
+  t.teardown(() => slow.close())
+  const hurried = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, retryBaseDelayMs: 5 })
+  t.teardown(() => hurried.close())
+  slow.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD' })
+  // 300 ms for the refusal and 1 s of waiting leave less than the 300 ms a retry would need.
+  await t.rejects(hurried.item('fees', 'client-1', 'x1', Date.now() + 1450), AlmaThrottledError)
+  t.equal(slow.calls.length, 1, 'no call spent on a retry that could not be answered in time')
 })
 
 t.test('the daily threshold is not retried', async (t) => {

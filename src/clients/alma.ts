@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import pLimit, { type LimitFunction } from 'p-limit'
 import type { Connections } from './undici-pool.js'
 import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError, UnavailableError } from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
@@ -17,12 +18,14 @@ export interface AlmaClientOptions {
   maxRetries?: number
   /** base of the exponential backoff */
   retryBaseDelayMs?: number
-  /** open connections at most; further calls wait. Alma's per-second threshold is shared by the whole institution. */
+  /** calls in flight at most; further calls wait for a free one. Alma's per-second threshold is shared by the whole institution. */
   maxConnections?: number
 }
 
-// alma-api.md: the list calls mean "no such user" only with these codes.
+// alma-api.md: the list calls mean "no such user" only with these codes;
 const USER_NOT_FOUND_CODES = new Set(['401861', '401890', '401651'])
+// the item calls mean "not there" with these at any 4xx status (and with any other non-key code at 400 and 404).
+const ITEM_NOT_FOUND_CODES = new Set([...USER_NOT_FOUND_CODES, '401665', '401823', '401907'])
 // ...and these are never "not found", whatever the call.
 const KEY_ERROR_CODES = new Set(['INVALID_REQUEST', 'UNAUTHORIZED', '60258'])
 const THRESHOLD_CODES = new Set(['PER_SECOND_THRESHOLD', 'DAILY_THRESHOLD'])
@@ -45,6 +48,10 @@ class Retryable extends Error {
 export class AlmaClient implements AlmaReader {
   readonly #origin: string
   readonly #maxConnections: number
+  // The cap on calls in flight, held in front of the pool (which has as many
+  // connections): a call's time limit starts once it has its turn, so calls
+  // waiting behind the cap do not spend it queueing.
+  readonly #turns: LimitFunction
   #connections: Promise<Connections> | undefined
   #closed = false
   readonly #basePath: string
@@ -62,6 +69,7 @@ export class AlmaClient implements AlmaReader {
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 250
     this.#origin = base.origin
     this.#maxConnections = options.maxConnections ?? 10
+    this.#turns = pLimit(this.#maxConnections)
   }
 
   // undici is loaded, and the pool opened, on the first Alma call: a Lambda
@@ -85,22 +93,28 @@ export class AlmaClient implements AlmaReader {
     if (!spec.almaPaged) return recordsOf(await this.#get(path, query, 'list', deadline), spec.almaListField)
 
     const page = (offset: number) => this.#get(path, { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, 'list', deadline)
-    const pages = [await page(0)]
-    // Follow total_record_count, not short pages; the remaining pages at once. A
-    // total that grew while the pages were read (a loan made meanwhile) asks for
-    // one more round, for the pages past the old total.
-    let fetched = ALMA_MAX_PAGE_SIZE
-    for (let total = totalOf(pages[0], kind); fetched < total; total = Math.max(total, ...pages.map((body) => totalOf(body, kind)))) {
+    for (let read = 1; ; read++) {
+      // Follow total_record_count, not short pages; the remaining pages at once.
+      const first = await page(0)
+      const total = totalOf(first, kind)
       const offsets: number[] = []
-      for (; fetched < total; fetched += ALMA_MAX_PAGE_SIZE) offsets.push(fetched)
-      pages.push(...await settleAll(offsets.map(page)))
+      for (let offset = ALMA_MAX_PAGE_SIZE; offset < total; offset += ALMA_MAX_PAGE_SIZE) offsets.push(offset)
+      const pages = [first, ...await settleAll(offsets.map(page))]
+      // A total that changed between pages means the list changed while it was
+      // read: records moved across pages, and some were missed or kept after
+      // they ended (a loan returned meanwhile moves every later one a place up).
+      // Read again, a few times at most.
+      if (pages.some((body) => totalOf(body, kind) !== total)) {
+        if (read < MAX_LIST_READS) continue
+        throw new AlmaBadGatewayError(`list of ${kind} changed on each of ${MAX_LIST_READS} reads`)
+      }
+      // Records can still shift between pages of equal totals; keep each once.
+      const byID = new Map<unknown, AlmaRecord>()
+      for (const body of pages) {
+        for (const record of recordsOf(body, spec.almaListField)) byID.set(record[spec.idField], record)
+      }
+      return [...byID.values()]
     }
-    // Records can shift between pages while a list changes; keep each once.
-    const byID = new Map<unknown, AlmaRecord>()
-    for (const body of pages) {
-      for (const record of recordsOf(body, spec.almaListField)) byID.set(record[spec.idField], record)
-    }
-    return [...byID.values()]
   }
 
   async item (kind: Kind, userID: string, itemID: string, deadline: number): Promise<AlmaRecord | undefined> {
@@ -120,13 +134,19 @@ export class AlmaClient implements AlmaReader {
 
   /** One Alma GET with bounded retries (exponential backoff, full jitter, Retry-After honoured). */
   async #get (path: string, query: Record<string, string>, mode: CallMode, deadline: number, attempt = 0): Promise<AlmaRecord> {
+    const started = Date.now()
     try {
       return await this.#attempt(path, query, mode, deadline)
     } catch (error) {
       if (!(error instanceof Retryable)) throw error
-      const backoff = Math.random() * this.#retryBaseDelayMs * 2 ** attempt
-      const delay = Math.max(backoff, error.retryAfterMs ?? 0)
-      if (attempt >= this.#maxRetries || Date.now() + delay >= deadline) throw error.final
+      // The jitter comes on top of Retry-After: calls refused together (a list's
+      // pages) would otherwise all come back in the same second.
+      const delay = (error.retryAfterMs ?? 0) + Math.random() * this.#retryBaseDelayMs * 2 ** attempt
+      // A retry is worth its quota only with time left for an answer: at least
+      // what this attempt took. Otherwise the refusal stands (a 503 that says
+      // when to come back, not a 504).
+      const attemptMs = Date.now() - started
+      if (attempt >= this.#maxRetries || Date.now() + delay + attemptMs >= deadline) throw error.final
       await sleep(delay)
     }
     return this.#get(path, query, mode, deadline, attempt + 1)
@@ -136,30 +156,7 @@ export class AlmaClient implements AlmaReader {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
     const apiKey = await this.#apiKey()
     const pool = await this.#pool()
-    const remaining = deadline - Date.now()
-    if (remaining <= 0) throw new AlmaTimeoutError()
-    let status: number
-    let headers: Record<string, string | string[] | undefined>
-    let text: string
-    const calls = requestCalls()
-    const started = performance.now()
-    if (calls !== undefined) calls.alma++
-    try {
-      const response = await pool.request({
-        method: 'GET',
-        path: `${this.#basePath}/almaws/v1${path}`,
-        query,
-        headers: { authorization: `apikey ${apiKey}`, accept: 'application/json' },
-        signal: AbortSignal.timeout(Math.min(this.#callTimeoutMs, remaining))
-      })
-      status = response.statusCode
-      headers = response.headers
-      text = await response.body.text()
-    } catch (error) {
-      throw callFailure(error)
-    } finally {
-      calls?.almaCallMs.push(performance.now() - started)
-    }
+    const { status, headers, text } = await this.#turns(() => this.#call(pool, apiKey, path, query, deadline))
     const body = parseJSON(text)
 
     if (status === 200) {
@@ -185,12 +182,35 @@ export class AlmaClient implements AlmaReader {
     const keyRefused = () => new AlmaKeyRefusedError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
     if (code !== undefined && KEY_ERROR_CODES.has(code)) throw keyRefused()
     // Alma's errors arrive as 400, sometimes 401, 403 or 404: its code says what they mean.
-    if (code !== undefined && USER_NOT_FOUND_CODES.has(code) && status >= 400 && status < 500) {
+    if (code !== undefined && (mode === 'item' ? ITEM_NOT_FOUND_CODES : USER_NOT_FOUND_CODES).has(code) && status >= 400 && status < 500) {
       throw new NotFoundError(mode === 'item' ? 'not found' : 'User not found')
     }
     if (status === 401 || status === 403) throw keyRefused()
     if (almaError !== undefined && mode === 'item' && (status === 400 || status === 404)) throw new NotFoundError('not found')
     throw new AlmaBadGatewayError(`unexpected status ${status}${code === undefined ? '' : ` code ${code}`}`)
+  }
+
+  /** The HTTP exchange of one attempt, timed from when it has its turn. */
+  async #call (pool: Connections, apiKey: string, path: string, query: Record<string, string>, deadline: number) {
+    const remaining = deadline - Date.now()
+    if (remaining <= 0) throw new AlmaTimeoutError()
+    const calls = requestCalls()
+    const started = performance.now()
+    if (calls !== undefined) calls.alma++
+    try {
+      const response = await pool.request({
+        method: 'GET',
+        path: `${this.#basePath}/almaws/v1${path}`,
+        query,
+        headers: { authorization: `apikey ${apiKey}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(Math.min(this.#callTimeoutMs, remaining))
+      })
+      return { status: response.statusCode, headers: response.headers, text: await response.body.text() }
+    } catch (error) {
+      throw callFailure(error)
+    } finally {
+      calls?.almaCallMs.push(performance.now() - started)
+    }
   }
 }
 
@@ -220,6 +240,9 @@ function firstAlmaError (body: unknown): AlmaError | undefined {
 }
 
 /** Retry-After in milliseconds: delta-seconds or an HTTP date (RFC 9110 10.2.3). */
+/** Reads of a list whose total changes while its pages are read, before the answer is a 502. */
+const MAX_LIST_READS = 3
+
 /**
  * More records than this in one of a user's lists is not a patron's record but
  * an answer gone wrong (a total of a million over a page of three): paging it
