@@ -132,7 +132,7 @@ t.test('items Alma no longer has are left out', async (t) => {
   t.equal(response.headers['x-cache'], 'partial', 'Alma was asked, and answered "not found"')
 })
 
-t.test('items closed in Alma since they were cached (a returned loan, a paid fee) are left out, by item calls or list pages alike', async (t) => {
+t.test('items no longer active in Alma since they were cached (a returned loan, a disputed fee) are left out, by item calls or list pages alike', async (t) => {
   const records = almaUserRecords('closed-1', { loans: 101, requests: 0, fees: 3 })
   const rows = cacheRowsOf('closed-1', records, nowSeconds() + DAY)
   const expired = cacheRowsOf('closed-1', records, nowSeconds() - DAY)
@@ -140,7 +140,7 @@ t.test('items closed in Alma since they were cached (a returned loan, a paid fee
   stack.alma.addUser({
     primary_id: 'closed-1',
     loans: records.loans.map((loan, i) => i === 100 ? closed(loan, 'loan_status', 'COMPLETE') : loan),
-    fees: records.fees.map((fee, i) => i === 2 ? closed(fee, 'status', { value: 'CLOSED', desc: 'Closed' }) : fee)
+    fees: records.fees.map((fee, i) => i === 2 ? closed(fee, 'status', { value: 'INDISPUTE', desc: 'In dispute' }) : fee)
   })
   // One loan of 101 (two pages) and one fee expired in the cache: item calls are the cheaper way.
   await stack.writeCacheRows({ ...rows, loans: [...rows.loans.slice(0, 100), ...expired.loans.slice(100)], fees: [...rows.fees.slice(0, 2), ...expired.fees.slice(2)] })

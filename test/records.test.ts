@@ -84,15 +84,16 @@ t.test('readCachedUser', async (t) => {
   t.equal(readCachedUser({ ...row, loan_ids: huge }, 'u1', NOW), undefined, 'an outsized list is not fanned out')
 })
 
-t.test('closedInAlma: what Alma\'s lists leave out', async (t) => {
+t.test('inactiveInAlma: what Alma\'s lists leave out', async (t) => {
   const { loans, requests, fees } = KIND_SPECS
-  t.ok(loans.closedInAlma?.({ loan_id: '1', loan_status: 'COMPLETE' }), 'a returned loan')
-  t.ok(loans.closedInAlma?.({ loan_id: '1', loan_status: 'Complete' }), 'in any case')
-  t.notOk(loans.closedInAlma?.({ loan_id: '1', loan_status: 'ACTIVE' }))
-  t.notOk(loans.closedInAlma?.({ loan_id: '1' }), 'no status: kept')
-  t.ok(fees.closedInAlma?.({ id: '1', status: { value: 'CLOSED', desc: 'Closed' } }), 'a paid fee')
-  t.ok(fees.closedInAlma?.({ id: '1', status: 'CLOSED' }), 'the code as plain text')
-  t.notOk(fees.closedInAlma?.({ id: '1', status: { value: 'ACTIVE' } }))
-  t.notOk(fees.closedInAlma?.({ id: '1', status: null }), 'a null status: kept')
-  t.equal(requests.closedInAlma, undefined, 'requests: no status alma-api.md documents as closed')
+  t.ok(loans.inactiveInAlma?.({ loan_id: '1', loan_status: 'COMPLETE' }), 'a returned loan')
+  t.notOk(loans.inactiveInAlma?.({ loan_id: '1', loan_status: 'ACTIVE' }))
+  t.notOk(loans.inactiveInAlma?.({ loan_id: '1', loan_status: 'Active' }), 'in any case')
+  t.notOk(loans.inactiveInAlma?.({ loan_id: '1' }), 'no status: kept')
+  t.ok(fees.inactiveInAlma?.({ id: '1', status: { value: 'CLOSED', desc: 'Closed' } }), 'a paid fee')
+  t.ok(fees.inactiveInAlma?.({ id: '1', status: { value: 'INDISPUTE', desc: 'In dispute' } }), 'a disputed fee: not in the ACTIVE list either')
+  t.ok(fees.inactiveInAlma?.({ id: '1', status: 'CLOSED' }), 'the code as plain text')
+  t.notOk(fees.inactiveInAlma?.({ id: '1', status: { value: 'ACTIVE' } }))
+  t.notOk(fees.inactiveInAlma?.({ id: '1', status: null }), 'a null status: kept')
+  t.equal(requests.inactiveInAlma, undefined, 'requests: alma-api.md documents no status of the history list')
 })

@@ -29,8 +29,11 @@ export interface KindSpec {
   almaListQuery?: Readonly<Record<string, string>>
   /** fields Alma's list calls give and its item calls cannot (they take no parameters) */
   almaListOnlyFields?: readonly string[]
-  /** closed in Alma (a returned loan, a paid fee): its lists leave it out, its item calls still find it */
-  closedInAlma?: (record: AlmaRecord) => boolean
+  /**
+   * not active in Alma (a returned loan; a paid, waived or disputed fee): Alma's
+   * lists, which hold the active ones only, leave it out; its item calls still find it
+   */
+  inactiveInAlma?: (record: AlmaRecord) => boolean
   /** the CONTRACT 2.1 fields, in order */
   fields: readonly string[]
   /** true when the record's fields have the JSON types the contract expects */
@@ -48,10 +51,13 @@ const isJson = (value: unknown): boolean => {
   return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
 }
 
-/** A code field, plain (`"COMPLETE"`) or as Alma's `{ value, desc }`, holding `code` in any case. */
-const isCode = (field: unknown, code: string): boolean => {
+/**
+ * A code field, plain (`"ACTIVE"`) or as Alma's `{ value, desc }`, holding a code
+ * other than `code`, in any case. A field with no code says nothing: false.
+ */
+const holdsOtherCode = (field: unknown, code: string): boolean => {
   const value = typeof field === 'object' && field !== null ? (field as AlmaRecord).value : field
-  return typeof value === 'string' && value.toUpperCase() === code
+  return typeof value === 'string' && value.toUpperCase() !== code
 }
 
 // Compiled on first use: a Lambda serving loans never compiles the fee checker.
@@ -73,7 +79,8 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     // the cache's loans have it.
     almaListQuery: { expand: 'renewable' },
     almaListOnlyFields: ['renewable'],
-    closedInAlma: (loan) => isCode(loan.loan_status, 'COMPLETE'),
+    // Alma's loan lists hold loan_status Active unless asked otherwise (alma-api.md).
+    inactiveInAlma: (loan) => holdsOtherCode(loan.loan_status, 'ACTIVE'),
     fields: Object.keys(Loan.properties),
     hasExpectedTypes: checkerOf(Loan)
   },
@@ -100,7 +107,8 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     validityField: 'expiry_date',
     almaListField: 'fee',
     almaPaged: false,
-    closedInAlma: (fee) => isCode(fee.status, 'CLOSED'),
+    // Alma's fee list holds status ACTIVE unless asked otherwise (alma-api.md).
+    inactiveInAlma: (fee) => holdsOtherCode(fee.status, 'ACTIVE'),
     fields: Object.keys(Fee.properties),
     hasExpectedTypes: checkerOf(Fee),
     // Alma's JSON drops the XML wrapper: transactions arrive as `transaction`.

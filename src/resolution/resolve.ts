@@ -125,7 +125,7 @@ async function oneByOne (
     try {
       const record = await ctx.alma.item(kind, userID, id, ctx.deadline)
       // A list holds what is active, as Alma's list pages would have it.
-      if (record !== undefined && spec.closedInAlma?.(record) !== true) found.set(id, toRecord(spec, record))
+      if (record !== undefined && spec.inactiveInAlma?.(record) !== true) found.set(id, toRecord(spec, record))
     } catch (error) {
       const copy = cached.get(id)
       if (copy === undefined || !isAlmaUnavailable(error)) throw error
