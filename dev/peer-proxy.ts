@@ -3,11 +3,12 @@ import type { AddressInfo, Socket } from 'node:net'
 
 // A peer between the service and a real protocol peer (dynalite, fauxqs) that
 // passes requests through unless told to fail the next ones: answer with a
-// given status and body (a throttling error, a 500), never answer at all, or
-// answer the headers and the first byte of a body and then nothing more.
+// given status and body (a throttling error, a 500), never answer at all,
+// answer the headers and the first byte of a body and then nothing more, or
+// pass the request on at once and hold the peer's answer back for a while.
 // It keeps the time span of each request, for the benchmark's sequential depth.
 
-export type ProxyFault = ({ hang: true } | { stall: true } | { status: number, body: string, contentType?: string }) & {
+export type ProxyFault = ({ hang: true } | { stall: true } | { lateMs: number } | { status: number, body: string, contentType?: string }) & {
   /** only the requests for this AWS operation (their X-Amz-Target ends with `.<operation>`) */
   operation?: string
 }
@@ -49,7 +50,7 @@ export async function startFaultyProxy (target: string): Promise<FaultyProxy> {
       response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': '1000' }).write('{')
       return
     }
-    if (fault !== undefined) {
+    if (fault !== undefined && 'status' in fault) {
       incoming.resume()
       response.writeHead(fault.status, { 'content-type': fault.contentType ?? 'application/x-amz-json-1.0' }).end(fault.body)
       return
@@ -61,8 +62,12 @@ export async function startFaultyProxy (target: string): Promise<FaultyProxy> {
       path: incoming.url,
       headers: incoming.headers
     }, (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(response)
+      const pass = () => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(response)
+      }
+      if (fault !== undefined && 'lateMs' in fault) setTimeout(pass, fault.lateMs)
+      else pass()
     })
     outgoing.on('error', () => response.destroy())
     incoming.pipe(outgoing)

@@ -131,6 +131,17 @@ t.test('SQS never answers, or stalls in its body: 200, the failure logged, in bo
   }
 })
 
+t.test('SQS takes the message but answers too late: queued once, not sent again (CONTRACT 3.5: at most once)', async (t) => {
+  const { app, rawLogs } = await appThrough(t, { sqs: true })
+  const queued = stack.queuedUserIDs().length
+  // Past the client's 1.5 s request timeout: a retry would send the message a second time.
+  sqs.failNext(1, { lateMs: 2000 })
+  const response = await app.inject({ method: 'GET', url: '/users/fault-2/fees' })
+  t.equal(response.statusCode, 200)
+  t.same(stack.queuedUserIDs().slice(queued), ['fault-2'], 'one message')
+  t.match(rawLogs(), /could not queue the user/, 'the late answer is logged as a failure')
+})
+
 t.test('SQS answers 500: 200 all the same, logged', async (t) => {
   const { app, rawLogs } = await appThrough(t, { sqs: true })
   sqs.failAll({ status: 500, body: JSON.stringify({ __type: 'com.amazonaws.sqs#InternalError', message: 'boom' }) })

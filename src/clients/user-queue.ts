@@ -20,7 +20,10 @@ export class SqsUserQueue implements UserQueue {
 
   constructor (options: SqsUserQueueOptions) {
     this.#options = options
-    this.#bounds = fastPeerBounds(options)
+    // One attempt: a send that timed out may still have been delivered, and a
+    // second would queue the user twice (CONTRACT 3.5: at most once a request).
+    // The next request for the user queues it if this one failed.
+    this.#bounds = fastPeerBounds({ ...options, maxAttempts: options.maxAttempts ?? 1 })
   }
 
   async send (userID: string): Promise<void> {
