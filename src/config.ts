@@ -64,7 +64,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (key === undefined && parameterName === undefined) missing.push('ALMA_API_KEY_NAME (or ALMA_API_KEY)')
   const almaApiUrl = value('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL
   if (!URL.canParse(almaApiUrl)) missing.push('ALMA_API_URL (not a URL)')
-  const logLevel = value('LOG_LEVEL') ?? 'info'
+  // In any case: WARN is as clear as warn.
+  const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase()
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) missing.push(`LOG_LEVEL (one of ${LOG_LEVELS.join(', ')})`)
   const logPseudonymKey = value('LOG_PSEUDONYM_KEY')
   if (logPseudonymKey !== undefined && logPseudonymKey.length < MIN_PSEUDONYM_KEY_LENGTH) missing.push(`LOG_PSEUDONYM_KEY (at least ${MIN_PSEUDONYM_KEY_LENGTH} characters)`)

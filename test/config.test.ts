@@ -46,6 +46,7 @@ t.test('a complete environment', async (t) => {
   t.equal(local.sqsEndpointOverride, true)
   t.equal(local.almaApiUrl, 'http://127.0.0.1:9000')
   t.equal(loadConfig({ ...complete, LOG_LEVEL: 'warn' }).logLevel, 'warn')
+  t.equal(loadConfig({ ...complete, LOG_LEVEL: 'WARN' }).logLevel, 'warn', 'in any case')
   t.equal(loadConfig({ ...complete, LOG_PSEUDONYM_KEY: 'a-long-enough-secret' }).logPseudonymKey, 'a-long-enough-secret')
   t.match(loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '3000', REQUEST_BUDGET_MS: '10000' }), { almaCallTimeoutMs: 3000, requestBudgetMs: 10_000 })
   t.same(loadConfig({ ...complete, CORS_ORIGINS: 'https://app.example.ac.uk, https://m.example.ac.uk,' }).corsOrigins,
