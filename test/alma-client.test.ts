@@ -136,6 +136,8 @@ t.test('Alma error bodies in their variants', async (t) => {
     alma.injectFaults(1, { status, errorCode: code })
     t.equal(await client.item(kind, 'client-1', 'x1', soon()), undefined, `${status} with ${code}, an item's not-found code: not there`)
   }
+  alma.injectFaults(1, { status: 404, errorCode: '401652' })
+  t.equal(await client.item('loans', 'client-1', 'x1', soon()), undefined, '404 with any other code, on an item: not there')
   alma.injectFaults(1, { status: 403, errorCode: '401652' })
   await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaKeyRefusedError, '403 with a code that says nothing of the item: the key')
 })

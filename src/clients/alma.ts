@@ -197,20 +197,23 @@ export class AlmaClient implements AlmaReader {
     const calls = requestCalls()
     const started = performance.now()
     if (calls !== undefined) calls.alma++
+    let response: Awaited<ReturnType<Connections['request']>>
+    let text: string
     try {
-      const response = await pool.request({
+      response = await pool.request({
         method: 'GET',
         path: `${this.#basePath}/almaws/v1${path}`,
         query,
         headers: { authorization: `apikey ${apiKey}`, accept: 'application/json' },
         signal: AbortSignal.timeout(Math.min(this.#callTimeoutMs, remaining))
       })
-      return { status: response.statusCode, headers: response.headers, text: await response.body.text() }
+      text = await response.body.text()
     } catch (error) {
       throw callFailure(error)
     } finally {
       calls?.almaCallMs.push(performance.now() - started)
     }
+    return { status: response.statusCode, headers: response.headers, text }
   }
 }
 
