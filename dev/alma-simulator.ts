@@ -4,7 +4,8 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 // A stand-in for Ex Libris Alma's Users API, speaking the HTTP behaviour of
 // shared/alma-api.md: the key check, JSON only on request, paging (default 10,
 // at most 100) with total_record_count, list keys absent when empty, loans'
-// `renewable` only with expand=renewable, Alma's error bodies and codes, and faults on demand (429, 5xx, silence, latency).
+// `renewable` only with expand=renewable, Alma's error bodies and codes, faults on
+// demand (429, 5xx, silence, latency), and, when asked, the per-second threshold.
 
 export type AlmaRecord = Record<string, unknown>
 
@@ -36,6 +37,8 @@ export interface InjectedFault {
 export interface AlmaSimulatorOptions {
   apiKey: string
   latencyMs?: number
+  /** Alma's per-second threshold (alma-api.md: about 25 for an institution); off unless set */
+  callsPerSecond?: number
   host?: string
   port?: number
 }
@@ -68,6 +71,7 @@ class AlmaAnswer extends Error {
 
 export class AlmaSimulator {
   latencyMs: number
+  callsPerSecond: number | undefined
   readonly calls: AlmaCall[] = []
   /** the most calls in progress at once since the last resetCalls() */
   maxConcurrentCalls = 0
@@ -83,6 +87,7 @@ export class AlmaSimulator {
   private constructor (options: AlmaSimulatorOptions) {
     this.#apiKey = options.apiKey
     this.latencyMs = options.latencyMs ?? 0
+    this.callsPerSecond = options.callsPerSecond
     for (const kind of ['loans', 'requests', 'fees'] as const) {
       this.#server.get(`/almaws/v1/users/:userId/${kind}`, (request, reply) => this.#answer(request, reply, () => this.#list(kind, request)))
       this.#server.get(`/almaws/v1/users/:userId/${kind}/:itemId`, (request, reply) => this.#answer(request, reply, () => this.#item(kind, request)))
@@ -158,6 +163,7 @@ export class AlmaSimulator {
       if (request.headers.authorization !== `apikey ${this.#apiKey}`) {
         throw new AlmaAnswer(401, 'UNAUTHORIZED', 'API-key not defined or not configured to allow this API.')
       }
+      if (this.#overThreshold(call)) return this.#sendFault(call, reply, { status: 429, errorCode: 'PER_SECOND_THRESHOLD' })
       const fault = this.#faults.shift()
       if (fault === 'hang') {
         call.status = -1
@@ -172,6 +178,13 @@ export class AlmaSimulator {
     }
     call.status = status
     return this.#send(request, reply, status, body)
+  }
+
+  /** More calls than the per-second threshold arrived in the second up to this one (every call counts, refused ones too). */
+  #overThreshold (call: AlmaCall): boolean {
+    if (this.callsPerSecond === undefined) return false
+    const windowStart = call.startedAt - 1000
+    return this.calls.filter((other) => other.startedAt > windowStart).length > this.callsPerSecond
   }
 
   #sendFault (call: AlmaCall, reply: FastifyReply, fault: InjectedFault): FastifyReply {

@@ -151,8 +151,21 @@ t.test('retries after a 429 are spread out, not sent together', async (t) => {
   const retries = alma.calls.slice(10).map((call) => call.startedAt)
   const firsts = alma.calls.slice(0, 10).map((call) => call.startedAt)
   t.equal(retries.length, 10)
-  t.ok(Math.min(...retries) - Math.max(...firsts) >= 990, 'none sooner than the threshold\'s second')
+  t.ok(Math.min(...retries) - Math.min(...firsts) >= 990, 'none sooner than the threshold\'s second')
   t.ok(Math.max(...retries) - Math.min(...retries) >= 100, `spread over ${Math.round(Math.max(...retries) - Math.min(...retries))} ms`)
+})
+
+t.test('a list longer than Alma\'s per-second threshold: the refused pages wait out the second, and the list is whole', async (t) => {
+  const strict = await AlmaSimulator.start({ apiKey: KEY, callsPerSecond: 25 })
+  t.teardown(() => strict.close())
+  const long = almaUserRecords('client-long', { loans: 3000, requests: 0, fees: 0 })
+  strict.addUser({ primary_id: 'client-long', ...long })
+  // The client's defaults: retries wait out a refused second (a 429 here has no Retry-After), plus jitter.
+  const throttled = new AlmaClient({ baseUrl: strict.url, apiKey: async () => KEY })
+  t.teardown(() => throttled.close())
+  t.same(await throttled.list('loans', 'client-long', soon()), long.loans)
+  const refused = strict.calls.filter((call) => call.status === 429).length
+  t.ok(refused > 0, `${refused} of ${strict.calls.length} calls refused on the way`)
 })
 
 t.test('no retry without time left for its answer: the 429 stands, a 503', async (t) => {
