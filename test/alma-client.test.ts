@@ -142,6 +142,35 @@ t.test('Alma error bodies in their variants', async (t) => {
   await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaKeyRefusedError, '403 with a code that says nothing of the item: the key')
 })
 
+t.test('a call still waiting for its turn at its deadline: 504 then, and no call made late', async (t) => {
+  const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 1000 })
+  t.teardown(() => slow.close())
+  slow.addUser({ primary_id: 'client-1', ...records })
+  const narrow = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 2000 })
+  t.teardown(() => narrow.close())
+  const id = String(records.fees[0]?.id)
+  const first = narrow.item('fees', 'client-1', id, soon())
+  const started = performance.now()
+  await t.rejects(narrow.item('fees', 'client-1', id, Date.now() + 300), AlmaTimeoutError)
+  t.ok(performance.now() - started < 800, `answered after ${Math.round(performance.now() - started)} ms, not when the first call let go of the connection`)
+  t.ok(await first)
+  t.equal(slow.calls.length, 1, 'the late call was never made')
+})
+
+t.test('a retry is judged by how long the call took, not by its wait for a turn', async (t) => {
+  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 1500, retryBaseDelayMs: 5 })
+  t.teardown(() => narrow.close())
+  const id = String(records.fees[0]?.id)
+  // The first call holds the only connection for 1.5 s; the second, refused once in a few
+  // milliseconds when its turn comes, still has a second of its 2.5 s for a retry.
+  alma.hang(1)
+  alma.injectFaults(1, { status: 503 })
+  const held = narrow.item('fees', 'client-1', id, soon()).catch((error: unknown) => error)
+  t.ok(await narrow.item('fees', 'client-1', id, Date.now() + 2500))
+  t.type(await held, AlmaTimeoutError)
+  t.same(alma.calls.map((call) => call.status), [-1, 503, 200])
+})
+
 t.test('retries after a 429 are spread out, not sent together', async (t) => {
   const spread = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, retryBaseDelayMs: 500 })
   t.teardown(() => spread.close())

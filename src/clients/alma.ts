@@ -40,7 +40,7 @@ interface AlmaError { errorCode?: unknown, errorMessage?: unknown }
 
 /** Thrown inside the retry loop for answers worth another attempt. */
 class Retryable extends Error {
-  constructor (readonly final: ServiceError, readonly retryAfterMs: number | undefined) {
+  constructor (readonly final: ServiceError, readonly retryAfterMs: number | undefined, readonly attemptMs: number) {
     super(final.message)
   }
 }
@@ -134,7 +134,6 @@ export class AlmaClient implements AlmaReader {
 
   /** One Alma GET with bounded retries (exponential backoff, full jitter, Retry-After honoured). */
   async #get (path: string, query: Record<string, string>, mode: CallMode, deadline: number, attempt = 0): Promise<AlmaRecord> {
-    const started = Date.now()
     try {
       return await this.#attempt(path, query, mode, deadline)
     } catch (error) {
@@ -143,10 +142,9 @@ export class AlmaClient implements AlmaReader {
       // pages) would otherwise all come back in the same second.
       const delay = (error.retryAfterMs ?? 0) + Math.random() * this.#retryBaseDelayMs * 2 ** attempt
       // A retry is worth its quota only with time left for an answer: at least
-      // what this attempt took. Otherwise the refusal stands (a 503 that says
-      // when to come back, not a 504).
-      const attemptMs = Date.now() - started
-      if (attempt >= this.#maxRetries || Date.now() + delay + attemptMs >= deadline) throw error.final
+      // what this attempt's call took. Otherwise the refusal stands (a 503 that
+      // says when to come back, not a 504).
+      if (attempt >= this.#maxRetries || Date.now() + delay + error.attemptMs >= deadline) throw error.final
       await sleep(delay)
     }
     return this.#get(path, query, mode, deadline, attempt + 1)
@@ -156,7 +154,7 @@ export class AlmaClient implements AlmaReader {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
     const apiKey = await this.#apiKey()
     const pool = await this.#pool()
-    const { status, headers, text } = await this.#turns(() => this.#call(pool, apiKey, path, query, deadline))
+    const { status, headers, text, callMs } = await this.#inTurn(deadline, () => this.#call(pool, apiKey, path, query, deadline))
     const body = parseJSON(text)
 
     if (status === 200) {
@@ -174,10 +172,10 @@ export class AlmaClient implements AlmaReader {
       const retryAfterSeconds = Math.max(1, Math.ceil((retryAfterMs ?? THRESHOLD_WINDOW_MS) / 1000))
       // Alma counts calls a second: retried sooner than the next second, a call
       // would most likely meet the threshold again, and spend quota doing so.
-      throw new Retryable(new AlmaThrottledError(retryAfterSeconds, code), retryAfterMs ?? THRESHOLD_WINDOW_MS)
+      throw new Retryable(new AlmaThrottledError(retryAfterSeconds, code), retryAfterMs ?? THRESHOLD_WINDOW_MS, callMs)
     }
     if (status >= 500) {
-      throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs)
+      throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs, callMs)
     }
     const keyRefused = () => new AlmaKeyRefusedError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
     if (code !== undefined && KEY_ERROR_CODES.has(code)) throw keyRefused()
@@ -188,6 +186,25 @@ export class AlmaClient implements AlmaReader {
     if (status === 401 || status === 403) throw keyRefused()
     if (almaError !== undefined && mode === 'item' && (status === 400 || status === 404)) throw new NotFoundError('not found')
     throw new AlmaBadGatewayError(`unexpected status ${status}${code === undefined ? '' : ` code ${code}`}`)
+  }
+
+  /**
+   * Runs `call` in its turn among the calls in flight (at most maxConnections).
+   * A deadline that passes while it waits ends it there: a 504 in time, and no
+   * call made late (the turn, when it comes, is passed on at once).
+   */
+  #inTurn<T> (deadline: number, call: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let givenUp = false
+      const timer = setTimeout(() => {
+        givenUp = true
+        reject(new AlmaTimeoutError())
+      }, deadline - Date.now())
+      this.#turns(async () => {
+        clearTimeout(timer)
+        if (!givenUp) await call().then(resolve, reject)
+      }).catch(reject)
+    })
   }
 
   /** The HTTP exchange of one attempt, timed from when it has its turn. */
@@ -209,21 +226,21 @@ export class AlmaClient implements AlmaReader {
       })
       text = await response.body.text()
     } catch (error) {
-      throw callFailure(error)
+      throw callFailure(error, performance.now() - started)
     } finally {
       calls?.almaCallMs.push(performance.now() - started)
     }
-    return { status: response.statusCode, headers: response.headers, text }
+    return { status: response.statusCode, headers: response.headers, text, callMs: performance.now() - started }
   }
 }
 
-function callFailure (error: unknown): ServiceError | Retryable {
+function callFailure (error: unknown, callMs: number): ServiceError | Retryable {
   const name = (error as { name?: unknown }).name
   if (name === 'TimeoutError' || name === 'AbortError' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
     return new AlmaTimeoutError({ cause: error })
   }
   // Refused or reset connections: Alma (or the way to it) is down for now.
-  return new Retryable(new AlmaBadGatewayError('could not reach Alma', { cause: error }), undefined)
+  return new Retryable(new AlmaBadGatewayError('could not reach Alma', { cause: error }), undefined, callMs)
 }
 
 function recordsOf (body: AlmaRecord, listField: string): AlmaRecord[] {
@@ -242,7 +259,6 @@ function firstAlmaError (body: unknown): AlmaError | undefined {
   return isObject(first) ? first : {}
 }
 
-/** Retry-After in milliseconds: delta-seconds or an HTTP date (RFC 9110 10.2.3). */
 /** Reads of a list whose total changes while its pages are read, before the answer is a 502. */
 const MAX_LIST_READS = 3
 
@@ -262,6 +278,7 @@ function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
   return total
 }
 
+/** Retry-After in milliseconds: delta-seconds or an HTTP date (RFC 9110 10.2.3). */
 export function parseRetryAfter (value: string | string[] | undefined): number | undefined {
   const text = Array.isArray(value) ? value[0] : value
   if (text === undefined || text.trim() === '') return undefined
