@@ -8,6 +8,9 @@ export class ServiceError extends Error {
   }
 }
 
+/** The 404 of a user Alma does not know. */
+export const USER_NOT_FOUND_MESSAGE = 'User not found'
+
 export class NotFoundError extends ServiceError {
   constructor (message: string) {
     super(404, message)

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { openApiJson } from '../dev/openapi-document.js'
+import { EXAMPLE_ITEM_IDS } from '../src/schemas/params.js'
+import { buildTestApp, startTestStack } from './helper.js'
 
 // docs/openapi.json is generated from the route schemas (npm run openapi); a
 // route changed without regenerating it fails here.
@@ -28,4 +30,16 @@ t.test('every route documents its params, its 200 body and its errors with examp
       t.equal(error?.example?.statusCode, Number(status), `${path} ${status}: an example`)
     }
   }
+})
+
+t.test('the documented 400 and 404 examples are what the service answers', async (t) => {
+  await startTestStack(t)
+  const { app } = await buildTestApp(t)
+  const document = JSON.parse(generated) as { paths: Record<string, { get: Record<string, any> }> }
+  const example = (path: string, status: string) => document.paths[path]?.get.responses[status].content['application/json'].example
+  const answer = async (url: string) => (await app.inject({ method: 'GET', url })).json()
+  t.same(await answer('/users/bad!id/loans'), example('/users/{userID}/loans', '400'))
+  t.same(await answer('/users/jsmith01/fees/bad!id'), example('/users/{userID}/fees/{feeID}', '400'))
+  t.same(await answer(`/users/jsmith01/loans/${EXAMPLE_ITEM_IDS.loans}`), example('/users/{userID}/loans/{loanID}', '404'), 'a user Alma does not have, so no such loan either')
+  t.same(await answer('/users/jsmith01'), example('/users/{userID}', '404'))
 })

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { Connections } from './undici-pool.js'
-import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError, UnavailableError } from '../errors.js'
+import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE } from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
@@ -181,7 +181,7 @@ export class AlmaClient implements AlmaReader {
     if (code !== undefined && KEY_ERROR_CODES.has(code)) throw keyRefused()
     // Alma's errors arrive as 400, sometimes 401, 403 or 404: its code says what they mean.
     if (code !== undefined && (mode === 'item' ? ITEM_NOT_FOUND_CODES : USER_NOT_FOUND_CODES).has(code) && status >= 400 && status < 500) {
-      throw new NotFoundError(mode === 'item' ? 'not found' : 'User not found')
+      throw new NotFoundError(mode === 'item' ? 'not found' : USER_NOT_FOUND_MESSAGE)
     }
     if (status === 401 || status === 403) throw keyRefused()
     if (almaError !== undefined && mode === 'item' && (status === 400 || status === 404)) throw new NotFoundError('not found')

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AlmaBadGatewayError, AlmaThrottledError, ServiceError, UnavailableError } from '../errors.js'
+import { invalidIDMessage } from '../resolution/identifiers.js'
 
 const body = (statusCode: number, message: string) => ({ statusCode, error: String(STATUS_CODES[statusCode]), message })
 
@@ -68,7 +69,7 @@ export default fp(async (fastify) => {
     if (error.validation !== undefined) {
       // Only path parameters are validated here: the field is userID or an item ID.
       const field = String(error.validation[0]?.instancePath).slice(1)
-      return reply.code(400).send(body(400, `Invalid ${field}: ${describeRule(field)}`))
+      return reply.code(400).send(body(400, invalidIDMessage(field)))
     }
     const statusCode = error.statusCode ?? 500
     // The alarm-worthy detail goes to the log only. Refusals (4xx) are in the request's
@@ -83,9 +84,3 @@ export default fp(async (fastify) => {
     return reply.code(statusCode).send(body(statusCode, safe ? error.message : 'Internal Server Error'))
   })
 }, { name: 'http-contract' })
-
-function describeRule (field: string): string {
-  return field === 'userID'
-    ? 'must be 1 to 255 letters, digits and . _ - @ +, with at least one letter or digit'
-    : 'must be 1 to 64 letters, digits and . _ -, with at least one letter or digit'
-}

@@ -3,6 +3,13 @@
 export const USER_ID_PATTERN = /^(?=.*[A-Za-z0-9])[A-Za-z0-9._@+-]{1,255}$/
 export const ITEM_ID_PATTERN = /^(?=.*[A-Za-z0-9])[A-Za-z0-9._-]{1,64}$/
 
+export const USER_ID_RULE = '1 to 255 letters, digits and . _ - @ +, with at least one letter or digit'
+export const ITEM_ID_RULE = '1 to 64 letters, digits and . _ -, with at least one letter or digit'
+
+/** The 400 message for a path parameter that breaks its rule. */
+export const invalidIDMessage = (field: string): string =>
+  `Invalid ${field}: must be ${field === 'userID' ? USER_ID_RULE : ITEM_ID_RULE}`
+
 export const isItemID = (value: unknown): value is string =>
   typeof value === 'string' && ITEM_ID_PATTERN.test(value)
 

@@ -168,7 +168,7 @@ async function itemFromCacheOrAlma (
   if (cached?.fresh === true) return { value: cached.record, cache: 'hit' }
   try {
     const record = await ctx.alma.item(kind, userID, itemID, ctx.deadline)
-    if (record === undefined) throw new NotFoundError(`No ${singular[kind]} ${itemID} for user ${userID}`)
+    if (record === undefined) throw new NotFoundError(itemNotFoundMessage(kind, itemID, userID))
     return { value: toRecord(KIND_SPECS[kind], record), cache: 'miss' }
   } catch (error) {
     if (cached === undefined || !isAlmaUnavailable(error)) throw error
@@ -178,6 +178,10 @@ async function itemFromCacheOrAlma (
 }
 
 const singular: Record<Kind, string> = { loans: 'loan', requests: 'request', fees: 'fee' }
+
+/** The 404 of an item route. */
+export const itemNotFoundMessage = (kind: Kind, itemID: string, userID: string): string =>
+  `No ${singular[kind]} ${itemID} for user ${userID}`
 
 /**
  * 3.5: the user is queued for a refresh while the request is resolved, and the

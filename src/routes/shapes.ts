@@ -28,7 +28,7 @@ export function listRoute ({ kind, record, summary, operationId }: RouteShape): 
         operationId,
         tags: [kind],
         params: UserParams,
-        response: { 200: Type.Array(record, { description: X_CACHE }), ...errorResponses }
+        response: { 200: Type.Array(record, { description: X_CACHE }), ...errorResponses() }
       }
     }, async (request, reply) => {
       const { value, cache } = await resolveList(request.resolution, request.params.userID, kind)
@@ -46,7 +46,7 @@ export function itemRoute ({ kind, record, summary, operationId, params, itemPar
         operationId,
         tags: [kind],
         params,
-        response: { 200: Type.Object(record.properties, { ...record, description: X_CACHE }), ...errorResponses }
+        response: { 200: Type.Object(record.properties, { ...record, description: X_CACHE }), ...errorResponses({ kind, param: itemParam }) }
       }
     }, async (request, reply) => {
       const { userID, [itemParam]: itemID } = request.params as Record<string, string>

@@ -14,7 +14,7 @@ const userRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'getUser',
       tags: ['users'],
       params: UserParams,
-      response: { 200: Type.Object(UserSummary.properties, { ...UserSummary, description: X_CACHE }), ...errorResponses }
+      response: { 200: Type.Object(UserSummary.properties, { ...UserSummary, description: X_CACHE }), ...errorResponses() }
     }
   }, async (request, reply) => {
     const { value, cache } = await resolveUser(request.resolution, request.params.userID)

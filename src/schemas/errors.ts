@@ -1,4 +1,9 @@
 import { Type } from '@sinclair/typebox'
+import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, USER_NOT_FOUND_MESSAGE } from '../errors.js'
+import { invalidIDMessage } from '../resolution/identifiers.js'
+import type { Kind } from '../resolution/kinds.js'
+import { itemNotFoundMessage } from '../resolution/resolve.js'
+import { EXAMPLE_ITEM_IDS, EXAMPLE_USER_ID } from './params.js'
 
 // CONTRACT 2.3: every error body, whatever its status.
 export const ErrorBody = Type.Object({
@@ -10,11 +15,16 @@ export const ErrorBody = Type.Object({
 const errorResponse = (statusCode: number, error: string, message: string) =>
   Type.Object(ErrorBody.properties, { ...ErrorBody, description: message, examples: [{ statusCode, error, message }] })
 
-// The error answers every endpoint can give, for the route schemas (docs).
-export const errorResponses = {
-  400: errorResponse(400, 'Bad Request', 'userID must be 1 to 255 letters, digits and . _ - @ +'),
-  404: errorResponse(404, 'Not Found', 'User not found'),
-  502: errorResponse(502, 'Bad Gateway', 'Alma answered with an unusable response'),
-  503: errorResponse(503, 'Service Unavailable', 'Alma is refusing requests; retry later'),
-  504: errorResponse(504, 'Gateway Timeout', 'Alma did not answer in time')
+/**
+ * The error answers a route can give, for the route schemas (docs), with the
+ * messages the service writes: of the user routes, or of an item route.
+ */
+export function errorResponses (item?: { kind: Kind, param: string }) {
+  return {
+    400: errorResponse(400, 'Bad Request', invalidIDMessage(item?.param ?? 'userID')),
+    404: errorResponse(404, 'Not Found', item === undefined ? USER_NOT_FOUND_MESSAGE : itemNotFoundMessage(item.kind, EXAMPLE_ITEM_IDS[item.kind], EXAMPLE_USER_ID)),
+    502: errorResponse(502, 'Bad Gateway', new AlmaBadGatewayError('').message),
+    503: errorResponse(503, 'Service Unavailable', new AlmaThrottledError(1, undefined).message),
+    504: errorResponse(504, 'Gateway Timeout', new AlmaTimeoutError().message)
+  }
 }

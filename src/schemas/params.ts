@@ -1,22 +1,26 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ITEM_ID_PATTERN, USER_ID_PATTERN } from '../resolution/identifiers.js'
+import { ITEM_ID_PATTERN, ITEM_ID_RULE, USER_ID_PATTERN, USER_ID_RULE } from '../resolution/identifiers.js'
+import type { Kind } from '../resolution/kinds.js'
 
 // CONTRACT 2.2. The patterns live with the rules (identifiers.ts) so that IDs
 // read from the cache are held to the same rule as IDs in the path.
+export const EXAMPLE_USER_ID = 'jsmith01'
 const UserID = Type.String({
   pattern: USER_ID_PATTERN.source,
-  description: '1 to 255 letters, digits and . _ - @ +, with at least one letter or digit',
-  examples: ['jsmith01']
+  description: USER_ID_RULE,
+  examples: [EXAMPLE_USER_ID]
 })
 const ItemID = (description: string, example: string) => Type.String({
   pattern: ITEM_ID_PATTERN.source,
-  description: `${description}: 1 to 64 letters, digits and . _ -, with at least one letter or digit`,
+  description: `${description}: ${ITEM_ID_RULE}`,
   examples: [example]
 })
 
+export const EXAMPLE_ITEM_IDS: Readonly<Record<Kind, string>> = { loans: '1234567890001', requests: '9876543210001', fees: '5551234560001' }
+
 export const UserParams = Type.Object({ userID: UserID })
-export const LoanParams = Type.Object({ userID: UserID, loanID: ItemID('Alma loan ID', '1234567890001') })
-export const RequestParams = Type.Object({ userID: UserID, requestID: ItemID('Alma request ID', '9876543210001') })
-export const FeeParams = Type.Object({ userID: UserID, feeID: ItemID('Alma fee ID', '5551234560001') })
+export const LoanParams = Type.Object({ userID: UserID, loanID: ItemID('Alma loan ID', EXAMPLE_ITEM_IDS.loans) })
+export const RequestParams = Type.Object({ userID: UserID, requestID: ItemID('Alma request ID', EXAMPLE_ITEM_IDS.requests) })
+export const FeeParams = Type.Object({ userID: UserID, feeID: ItemID('Alma fee ID', EXAMPLE_ITEM_IDS.fees) })
 
 export type UserParams = Static<typeof UserParams>
