@@ -63,14 +63,17 @@ t.test('a list that changes on every read is a 502, after three reads', async (t
 })
 
 t.test('a call waiting for a free connection does not spend its time limit waiting', async (t) => {
-  // 250 loans: three pages, two of them after the first at once, through one
-  // connection: the third call waits a whole call's time for its turn.
+  // 350 loans: four pages, three of them after the first at once, through one
+  // connection: the last call waits two calls' time (400 ms) for its turn, more
+  // than its 450 ms limit leaves after its own 200 ms.
   const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 200 })
   t.teardown(() => slow.close())
-  slow.addUser({ primary_id: 'client-1', ...records })
-  const narrow = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 350 })
+  const four = almaUserRecords('client-4', { loans: 350, requests: 0, fees: 0 })
+  slow.addUser({ primary_id: 'client-4', ...four })
+  const narrow = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 450 })
   t.teardown(() => narrow.close())
-  t.same(await narrow.list('loans', 'client-1', soon()), records.loans)
+  t.same(await narrow.list('loans', 'client-4', soon()), four.loans)
+  t.equal(slow.calls.length, 4)
   t.equal(slow.maxConcurrentCalls, 1)
 })
 
