@@ -368,3 +368,30 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
   await fromSsm.inject({ method: 'GET', url: '/users/faults-2/loans' })
   t.equal(ssm.asked.length, successful, 'read once per process')
 })
+
+t.test('the key from SSM, which never answers: 504 by the request budget; the read goes on for the next request', async (t) => {
+  const ssm = await startSsmPeer(ALMA_TEST_KEY)
+  t.teardown(() => ssm.close())
+  ssm.mode = 'hang'
+  await withEnv({
+    ALMA_API_KEY: undefined,
+    ALMA_API_KEY_NAME: '/alma/api-key',
+    AWS_ENDPOINT_URL_SSM: ssm.url,
+    REQUEST_BUDGET_MS: '1000',
+    ALMA_CALL_TIMEOUT_MS: '1000'
+  }, async () => {
+    const { app } = await buildTestApp(t)
+    const started = Date.now()
+    const response = await app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+    const elapsed = Date.now() - started
+    t.equal(response.statusCode, 504)
+    t.same(response.json().message, 'The service could not read its Alma API key in time')
+    // SSM's own bounds would end the read after 7 s.
+    t.ok(elapsed < 3000, `answered in ${elapsed} ms, by the budget of 1000 ms`)
+    t.equal(ssm.asked.length, 1)
+    t.equal(stack.alma.calls.length, 0, 'no Alma call without the key')
+    const second = await app.inject({ method: 'GET', url: '/users/faults-2/requests' })
+    t.equal(second.statusCode, 504)
+    t.equal(ssm.asked.length, 1, 'the next request waits on the same read')
+  })
+})

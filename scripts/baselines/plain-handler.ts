@@ -15,7 +15,7 @@ import { resolveItem } from '../../src/resolution/resolve.js'
 export interface AwsClients {
   cache: CacheReader
   queue: UserQueue
-  almaKey: () => Promise<string>
+  almaKey: (deadline: number) => Promise<string>
 }
 
 export function plainLoanHandler (makeAwsClients: (config: Config) => AwsClients) {

@@ -1,4 +1,5 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
+import { byDeadline } from '../by-deadline.js'
 import { ServiceError } from '../errors.js'
 import { boundedClient, withinBounds, type CallBounds } from './aws-requests.js'
 
@@ -8,17 +9,19 @@ export type AlmaKeySource = { key: string } | { parameterName: string }
 /**
  * The Alma key, read once per process: from the environment, or from SSM with
  * decryption. A failed SSM read is not remembered, so the next request tries again.
+ * A request waits for the read until its deadline at most (a 504); the read
+ * goes on, bounded by SSM_BOUNDS, for the requests after it.
  */
-export function almaKeyProvider (source: AlmaKeySource): () => Promise<string> {
+export function almaKeyProvider (source: AlmaKeySource): (deadline: number) => Promise<string> {
   if ('key' in source) return () => Promise.resolve(source.key)
   const { parameterName } = source
   let pending: Promise<string> | undefined
-  return () => {
+  return (deadline) => {
     pending ??= readParameter(parameterName).catch((error: unknown) => {
       pending = undefined
       throw new ServiceError(502, 'The service could not read its Alma API key', { cause: error })
     })
-    return pending
+    return byDeadline(deadline, pending, () => new ServiceError(504, 'The service could not read its Alma API key in time'))
   }
 }
 

@@ -6,12 +6,13 @@ import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../r
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { settleAll } from '../settle-all.js'
+import { byDeadline } from '../by-deadline.js'
 
 export interface AlmaClientOptions {
   /** ALMA_API_URL */
   baseUrl: string
-  /** resolves the key (from the environment or SSM); may reject, and is asked again next call */
-  apiKey: () => Promise<string>
+  /** resolves the key (from the environment or SSM) by the request's deadline; may reject, and is asked again next call */
+  apiKey: (deadline: number) => Promise<string>
   /** budget of one HTTP call, from connect to the end of the body */
   callTimeoutMs?: number
   /** 429 and 5xx retries after the first attempt */
@@ -55,7 +56,7 @@ export class AlmaClient implements AlmaReader {
   #connections: Promise<Connections> | undefined
   #closed = false
   readonly #basePath: string
-  readonly #apiKey: () => Promise<string>
+  readonly #apiKey: (deadline: number) => Promise<string>
   readonly #callTimeoutMs: number
   readonly #maxRetries: number
   readonly #retryBaseDelayMs: number
@@ -152,7 +153,7 @@ export class AlmaClient implements AlmaReader {
 
   async #attempt (path: string, query: Record<string, string>, mode: CallMode, deadline: number): Promise<AlmaRecord> {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
-    const apiKey = await this.#apiKey()
+    const apiKey = await this.#apiKey(deadline)
     const pool = await this.#pool()
     const { status, headers, text, callMs } = await this.#inTurn(deadline, () => this.#call(pool, apiKey, path, query, deadline))
     const body = parseJSON(text)
@@ -194,16 +195,14 @@ export class AlmaClient implements AlmaReader {
    * call made late (the turn, when it comes, is passed on at once).
    */
   #inTurn<T> (deadline: number, call: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let givenUp = false
-      const timer = setTimeout(() => {
-        givenUp = true
-        reject(new AlmaTimeoutError())
-      }, deadline - Date.now())
-      this.#turns(async () => {
-        clearTimeout(timer)
-        if (!givenUp) await call().then(resolve, reject)
-      }).catch(reject)
+    let givenUp = false
+    const turn = this.#turns(async () => {
+      if (givenUp) throw new AlmaTimeoutError()
+      return await call()
+    })
+    return byDeadline(deadline, turn, () => {
+      givenUp = true
+      return new AlmaTimeoutError()
     })
   }
 

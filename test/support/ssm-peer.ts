@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 // A stand-in for SSM's GetParameter over its real JSON protocol (AWS JSON 1.1),
 // so that the AWS SDK client is tested as it is, not mocked.
 
-export type SsmMode = 'answer' | 'fail' | 'no-value'
+export type SsmMode = 'answer' | 'fail' | 'no-value' | 'hang'
 
 export interface SsmPeer {
   url: string
@@ -23,6 +23,7 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
     request.on('end', () => {
       const { Name, WithDecryption } = JSON.parse(body) as { Name?: unknown, WithDecryption?: unknown }
       peer.asked.push({ target: String(request.headers['x-amz-target']), name: Name, withDecryption: WithDecryption })
+      if (peer.mode === 'hang') return
       response.setHeader('content-type', 'application/x-amz-json-1.1')
       if (failures > 0 || peer.mode === 'fail') {
         failures--
@@ -41,7 +42,11 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
     asked: [],
     mode: 'answer',
     failNext: (count) => { failures = count },
-    close: () => new Promise((resolve) => { server.close(() => resolve()) })
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve())
+      // The requests left hanging
+      server.closeAllConnections()
+    })
   }
   return peer
 }
