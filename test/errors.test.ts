@@ -355,6 +355,11 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
     t.same(failed.json().message, 'The service could not read its Alma API key')
     ssm.mode = 'no-value'
     t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, 'a parameter without a value')
+    ssm.mode = 'empty'
+    stack.alma.resetCalls()
+    const empty = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+    t.same(empty.json().message, 'The service could not read its Alma API key', 'a parameter with an empty value')
+    t.equal(stack.alma.calls.length, 0, 'no Alma call with an empty key')
     ssm.mode = 'answer'
     const first = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
     t.equal(first.statusCode, 200, 'the failure was not cached')

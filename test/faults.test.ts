@@ -91,6 +91,16 @@ t.test('DynamoDB throttles once: retried, a hit', async (t) => {
   t.equal(dynamo.requests - before, 3, 'GetItem throttled, GetItem again, BatchGetItem')
 })
 
+t.test('DynamoDB does not answer one attempt: the next attempt, after that attempt\'s own timeout, is a hit', async (t) => {
+  const { app } = await appThrough(t, { dynamo: true })
+  dynamo.failNext(1, { hang: true })
+  const before = dynamo.requests
+  const response = await app.inject({ method: 'GET', url: '/users/fault-1/loans' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'hit', 'not given up as a whole at the first silence')
+  t.equal(dynamo.requests - before, 3, 'GetItem unanswered, GetItem again, BatchGetItem')
+})
+
 t.test('DynamoDB keeps throttling: retried within budget, then served from Alma', async (t) => {
   const { app, rawLogs } = await appThrough(t, { dynamo: true })
   dynamo.failAll(THROTTLED)

@@ -120,7 +120,11 @@ t.test('the bundle reads the Alma key from SSM once per container, retrying a fa
 t.test('in Lambda every log line names both request IDs, and each request writes one EMF record', async (t) => {
   const events = [restApiEvent('/users/bundle-1'), restApiEvent('/users/nobody/fees')]
   // A caller cannot choose the IDs the logs show.
-  for (const event of events) Object.assign(event.headers, { 'X-Request-Id': 'spoofed', 'x-lambda-request-id': 'spoofed' })
+  for (const event of events) {
+    Object.assign(event.headers, { 'X-Request-Id': 'spoofed', 'x-lambda-request-id': 'spoofed' })
+    // Sent twice, as a REST API hands a repeated header over: the last in headers, each in multiValueHeaders.
+    Object.assign(event.multiValueHeaders, { 'X-Request-Id': ['spoofed', 'spoofed'], 'x-lambda-request-id': ['spoofed', 'spoofed'] })
+  }
   const run = await invokeBundle(process.execPath, events.map((event) => ({ handler: event.path.endsWith('/fees') ? 'getUserFees' : 'getUser', event })), { ...stack.env, LOG_LEVEL: 'info' })
   const records = run.lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, any>)
   const logs = records.filter((record) => typeof record.level === 'number')

@@ -5,6 +5,8 @@ import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { AlmaTimeoutError } from '../src/errors.js'
 import { CLIENT_CLOSED_REQUEST, userPseudonym } from '../src/plugins/observability.js'
+import { metricsRecord } from '../src/observability/metrics.js'
+import { newRequestCalls } from '../src/observability/request-calls.js'
 import { loadConfig } from '../src/config.js'
 import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
@@ -56,10 +58,12 @@ t.test('a cached loan: one BatchGetItem', async (t) => {
 t.test('get-user not cached: one DynamoDB read, four Alma pages, queued', async (t) => {
   stack.alma.addUser({ primary_id: 'obs-uncached', ...almaUserRecords('obs-uncached', { loans: 145, requests: 23, fees: 4 }) })
   stack.alma.resetCalls()
+  stack.alma.latencyMs = 25
+  t.teardown(() => { stack.alma.latencyMs = 0 })
   const summary = await summaryOf('/users/obs-uncached')
   t.match(summary, { cache: 'miss', dynamoCalls: 1, almaCalls: 4, queued: true })
   t.equal(stack.alma.calls.length, 4, 'as the simulator counted')
-  t.ok((summary.almaMs as number) >= 0)
+  t.ok((summary.almaMs as number) >= 4 * 25, `almaMs ${String(summary.almaMs)}: the four calls' time, added up`)
 })
 
 t.test('cached user, 5 of 12 loans expired or missing: one Alma list page', async (t) => {
@@ -89,6 +93,14 @@ t.test('logged errors are typed by their name; what is not an error is logged as
     ['a string', 'a string'],
     ['nothing', null]
   ])
+})
+
+t.test('on the HTTP server a caller cannot choose the request ID the logs show', async (t) => {
+  const before = summaries().length
+  await app.inject({ method: 'GET', url: '/users/obs-cached/fees', headers: { 'x-request-id': 'forged-id', 'request-id': 'forged-id' } })
+  const summary = summaries()[before]
+  t.type(summary?.reqId, 'string')
+  t.not(summary?.reqId, 'forged-id')
 })
 
 t.test('no raw user ID in any log line', async (t) => {
@@ -136,6 +148,21 @@ t.test('one CloudWatch EMF record per request, the route as the dimension', asyn
   t.match(refused, { ClientErrors: 1, Errors: 1, DynamoDBCalls: 0, status: '400' })
   t.match(unrouted, { route: 'none', Errors: 1, status: '404' })
   t.match(malformed, { route: 'none', ClientErrors: 1, status: '400' })
+})
+
+t.test('an EMF record: each cache outcome counted under its own name, latencies rounded, at most 100 Alma latencies', async (t) => {
+  const record = (cache: string | undefined, almaCallMs: number[] = [], durationMs = 12.6) =>
+    metricsRecord({ route: '/users/:userID', status: 200, cache, calls: { ...newRequestCalls(), alma: almaCallMs.length, almaCallMs }, durationMs })
+  const outcomes = (answer: Record<string, unknown>) => [answer.CacheHit, answer.CachePartial, answer.CacheMiss, answer.CacheStale]
+  t.same(outcomes(record('hit')), [1, 0, 0, 0])
+  t.same(outcomes(record('partial')), [0, 1, 0, 0])
+  t.same(outcomes(record('miss')), [0, 0, 1, 0])
+  t.same(outcomes(record('stale')), [0, 0, 0, 1], 'stale answers: how an Alma outage shows')
+  t.same(outcomes(record(undefined)), [0, 0, 0, 0])
+  t.equal(record('hit').Latency, 13)
+  const many = record('miss', Array.from({ length: 150 }, (_, index) => index + 0.4))
+  t.equal(many.AlmaCalls, 150)
+  t.same(many.AlmaLatency, Array.from({ length: 100 }, (_, index) => index), 'EMF takes 100 values of a metric at most')
 })
 
 t.test('a client that hangs up before the answer: still one summary line and one metrics record', async (t) => {

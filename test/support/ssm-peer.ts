@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 // A stand-in for SSM's GetParameter over its real JSON protocol (AWS JSON 1.1),
 // so that the AWS SDK client is tested as it is, not mocked.
 
-export type SsmMode = 'answer' | 'fail' | 'no-value' | 'hang'
+export type SsmMode = 'answer' | 'fail' | 'no-value' | 'empty' | 'hang'
 
 export interface SsmPeer {
   url: string
@@ -30,7 +30,7 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
         response.statusCode = 500
         response.end(JSON.stringify({ __type: 'InternalServerError', message: 'down' }))
       } else {
-        const Value = peer.mode === 'answer' ? value : undefined
+        const Value = peer.mode === 'answer' ? value : peer.mode === 'empty' ? '' : undefined
         response.end(JSON.stringify({ Parameter: { Name, Type: 'SecureString', Value, Version: 1 } }))
       }
     })

@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { SqsUserQueue } from '../src/clients/user-queue.js'
+
+// CONTRACT 5: with AWS_ENDPOINT_URL_SQS set, messages go to that endpoint
+// whatever host USER_QUEUE_URL names (emulators name queues with hosts that
+// need not resolve). The endpoint here is a recorder speaking SQS's JSON protocol.
+
+const received: Array<{ QueueUrl?: string, MessageBody?: string }> = []
+const recorder = createServer((request, response) => {
+  let body = ''
+  request.on('data', (chunk: Buffer) => { body += chunk.toString() })
+  request.on('end', () => {
+    const message = JSON.parse(body) as { QueueUrl?: string, MessageBody?: string }
+    received.push(message)
+    response.setHeader('content-type', 'application/x-amz-json-1.0')
+    // The SDK checks the body's MD5 in SendMessage's answer.
+    const md5 = createHash('md5').update(message.MessageBody ?? '').digest('hex')
+    response.end(JSON.stringify({ MessageId: `m-${received.length}`, MD5OfMessageBody: md5 }))
+  })
+})
+await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve))
+t.teardown(() => new Promise((resolve) => recorder.close(resolve)))
+
+const saved = { ...process.env }
+Object.assign(process.env, {
+  AWS_REGION: 'eu-west-2',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`
+})
+t.teardown(() => { process.env = saved })
+
+const QUEUE_URL = 'http://queue-host.invalid:9/000000000000/users'
+
+t.test('with an endpoint override, the message goes there, whatever host the queue URL names', async (t) => {
+  const queue = new SqsUserQueue({ queueUrl: QUEUE_URL, endpointOverride: true })
+  t.teardown(() => { queue.destroy() })
+  await queue.send('Queue-Override-User')
+  t.same(received, [{ QueueUrl: QUEUE_URL, MessageBody: 'Queue-Override-User' }])
+})
+
+t.test('without an override, the queue URL\'s host is the endpoint', async (t) => {
+  received.length = 0
+  const queue = new SqsUserQueue({ queueUrl: QUEUE_URL, endpointOverride: false })
+  t.teardown(() => { queue.destroy() })
+  await t.rejects(queue.send('Queue-Host-User'), 'queue-host.invalid does not resolve')
+  t.same(received, [], 'nothing reached the override')
+})
