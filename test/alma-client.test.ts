@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
@@ -62,6 +62,17 @@ t.test('a list that changes on every read is a 502, after three reads', async (t
   t.equal(alma.calls.length, 6)
 })
 
+t.test('records on two pages of equal totals are kept once', async (t) => {
+  // Loan 99 moved a place down between the reads of the two pages (one made meanwhile
+  // and one returned): it is on both, and the total did not change.
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 150 }) })
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(99, 149), total_record_count: 150 }) })
+  const list = await client.list('loans', 'client-1', soon())
+  t.equal(list.length, 149)
+  t.same(list.map((loan) => loan.loan_id), records.loans.slice(0, 149).map((loan) => loan.loan_id), 'each ID once, in order')
+  t.equal(alma.calls.length, 2, 'not read again: the totals agreed')
+})
+
 t.test('a call waiting for a free connection does not spend its time limit waiting', async (t) => {
   // 350 loans: four pages, three of them after the first at once, through one
   // connection: the last call waits two calls' time (400 ms) for its turn, more
@@ -116,6 +127,22 @@ t.test('unusable answers are 502s', async (t) => {
   await t.rejects(client.item('fees', 'client-1', 'x1', soon()), AlmaBadGatewayError)
 })
 
+t.test('on a list, an item\'s not-found code is not "no such user": 502', async (t) => {
+  for (const code of ['401823', '401665', '401907']) {
+    alma.injectFaults(1, { status: 400, errorCode: code })
+    const error = await client.list('loans', 'client-1', soon()).catch((e: unknown) => e)
+    t.type(error, AlmaBadGatewayError, `400 ${code} on a list`)
+    t.notOk(error instanceof AlmaKeyRefusedError, `400 ${code} on a list is not about the key`)
+    t.equal((error as AlmaBadGatewayError).statusCode, 502)
+  }
+  // A user code means "no such user" only at a 4xx status.
+  alma.injectFaults(1, { status: 302, errorCode: '401861' })
+  const redirected = await client.list('loans', 'client-1', soon()).catch((e: unknown) => e)
+  t.type(redirected, AlmaBadGatewayError, '302 with a user code on a list')
+  t.equal((redirected as AlmaBadGatewayError).statusCode, 502)
+  t.equal(alma.calls.length, 4, 'none of them retried')
+})
+
 t.test('Alma error bodies in their variants', async (t) => {
   alma.injectFaults(1, { status: 400, body: '{"errorsExist":true,"errorList":{"error":{"errorCode":"401861","errorMessage":"no user"}}}' })
   await t.rejects(client.list('loans', 'client-1', soon()), NotFoundError, 'a single error as an object, not a list')
@@ -158,6 +185,20 @@ t.test('a call still waiting for its turn at its deadline: 504 then, and no call
   t.ok(performance.now() - started < 800, `answered after ${Math.round(performance.now() - started)} ms, not when the first call let go of the connection`)
   t.ok(await first)
   t.equal(slow.calls.length, 1, 'the late call was never made')
+})
+
+t.test('a call abandoned at its deadline frees its turn and its connection then', async (t) => {
+  // One connection, and a call budget longer than both deadlines: only the
+  // request's deadline can end the first call in time for the second.
+  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
+  t.teardown(() => narrow.close())
+  const id = String(records.fees[0]?.id)
+  alma.hang(1)
+  const abandoned = await narrow.item('fees', 'client-1', id, Date.now() + 200).catch((e: unknown) => e)
+  t.type(abandoned, AlmaTimeoutError)
+  t.equal((abandoned as AlmaTimeoutError).statusCode, 504)
+  t.ok(await narrow.item('fees', 'client-1', id, Date.now() + 1500), 'the next call has the connection in time')
+  t.same(alma.calls.map((call) => call.status), [-1, 200])
 })
 
 t.test('a retry is judged by how long the call took, not by its wait for a turn', async (t) => {
@@ -228,6 +269,30 @@ t.test('the daily threshold is not retried', async (t) => {
   t.match((bare as AlmaThrottledError).detail, /429 \(no code\)/, 'a 429 without an Alma body')
 })
 
+t.test('threshold codes at other statuses: the code decides', async (t) => {
+  const id = String(records.fees[0]?.id)
+  // Retry-After 0 keeps the retries quick; the threshold's second is covered above.
+  for (const status of [400, 403]) {
+    alma.resetCalls()
+    alma.injectFaults(3, { status, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '0' })
+    const error = await client.item('fees', 'client-1', id, soon()).catch((e: unknown) => e)
+    t.type(error, AlmaThrottledError, `${status} PER_SECOND_THRESHOLD: throttled, not "not there" nor the key`)
+    t.match(error, { statusCode: 503, retryAfterSeconds: 1 })
+    t.equal(alma.calls.length, 3, `${status} PER_SECOND_THRESHOLD: retried as a 429 is`)
+  }
+  alma.resetCalls()
+  alma.injectFaults(1, { status: 400, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '0' })
+  t.ok(await client.item('fees', 'client-1', id, soon()), 'a retry that gets through answers')
+  t.same(alma.calls.map((call) => call.status), [400, 200])
+
+  alma.resetCalls()
+  alma.injectFaults(3, { status: 400, errorCode: 'DAILY_THRESHOLD' })
+  const daily = await client.item('fees', 'client-1', id, soon()).catch((e: unknown) => e)
+  t.type(daily, AlmaThrottledError, '400 DAILY_THRESHOLD: throttled')
+  t.match(daily, { statusCode: 503, retryAfterSeconds: 3600 })
+  t.equal(alma.calls.length, 1, 'and not retried')
+})
+
 t.test('Retry-After as an HTTP date is honoured', async (t) => {
   // An HTTP date has whole seconds: two seconds ahead is at least one second away.
   alma.injectFaults(1, { status: 429, retryAfter: new Date(Date.now() + 2000).toUTCString() })
@@ -258,6 +323,21 @@ t.test('Alma unreachable: retried, then 502', async (t) => {
   await t.rejects(down.list('fees', 'client-1', soon()), AlmaBadGatewayError)
 })
 
+t.test('connections reset by Alma: retried, then 502', async (t) => {
+  let connections = 0
+  const server = createNetServer((socket) => {
+    connections++
+    socket.destroy()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  const { port } = server.address() as AddressInfo
+  const reset = new AlmaClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: async () => KEY, retryBaseDelayMs: 5, maxRetries: 2 })
+  t.teardown(() => reset.close())
+  await t.rejects(reset.item('fees', 'client-1', 'x1', soon()), AlmaBadGatewayError)
+  t.equal(connections, 3, 'the first attempt and two retries')
+})
+
 t.test('a base URL with a path keeps it', async (t) => {
   const prefixed = new AlmaClient({ baseUrl: `${alma.url}/proxy/`, apiKey: async () => KEY })
   t.teardown(() => prefixed.close())
@@ -283,6 +363,7 @@ t.test('a closed client opens no connections, even for a call that was waiting f
 t.test('parseRetryAfter', async (t) => {
   t.equal(parseRetryAfter('2'), 2000)
   t.equal(parseRetryAfter(['3']), 3000)
+  t.equal(parseRetryAfter('0'), 0, 'now, not "not said"')
   t.equal(parseRetryAfter(undefined), undefined)
   t.equal(parseRetryAfter(' '), undefined)
   t.equal(parseRetryAfter('-1'), undefined)
