@@ -228,6 +228,22 @@ t.test('valid user record, Alma fails: expired item copies fill the list, X-Cach
   t.equal((await get('/users/faults-stale-list/loans')).statusCode, 502)
 })
 
+t.test('Alma says it is gone, expired copy exists: 404, not the copy (stale is for Alma failing)', async (t) => {
+  const gone = almaUserRecords('faults-gone', { loans: 2, requests: 0, fees: 0 })
+  const expired = cacheRowsOf('faults-gone', gone, nowSeconds() - DAY)
+  // The user record valid, the second loan's copy expired, and Alma without that loan.
+  await stack.writeCacheRows({ user: cacheRowsOf('faults-gone', gone, nowSeconds() + DAY).user, loans: expired.loans })
+  stack.alma.addUser({ primary_id: 'faults-gone', ...gone, loans: gone.loans.slice(0, 1) })
+  t.equal((await get(`/users/faults-gone/loans/${String(gone.loans[1]?.loan_id)}`)).statusCode, 404, 'an item Alma no longer has')
+
+  // Every copy expired, the user record too, and a user Alma no longer knows.
+  const unknown = almaUserRecords('faults-unknown', { loans: 1, requests: 1, fees: 1 })
+  await stack.writeCacheRows(cacheRowsOf('faults-unknown', unknown, nowSeconds() - DAY))
+  for (const url of ['/users/faults-unknown', '/users/faults-unknown/loans', `/users/faults-unknown/fees/${String(unknown.fees[0]?.id)}`]) {
+    t.equal((await get(url)).statusCode, 404, `${url}: a user Alma no longer knows`)
+  }
+})
+
 t.test('Alma never answers, expired copy exists: the copy', async (t) => {
   await stack.writeCacheRows(cacheRowsOf('faults-1', records, nowSeconds() - DAY))
   stack.alma.hang(3)
@@ -353,6 +369,9 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
     const failed = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
     t.equal(failed.statusCode, 502)
     t.same(failed.json().message, 'The service could not read its Alma API key')
+    // Not Alma failing but the service: an expired copy is not served for it (3.7).
+    await stack.writeCacheRows(cacheRowsOf('faults-2', records, nowSeconds() - DAY))
+    t.equal((await built.app.inject({ method: 'GET', url: `/users/faults-2/loans/${loanID}` })).statusCode, 502, 'an expired copy: still 502')
     ssm.mode = 'no-value'
     t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, 'a parameter without a value')
     ssm.mode = 'empty'

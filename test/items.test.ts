@@ -71,6 +71,24 @@ for (const kind of KINDS) {
   })
 }
 
+t.test('an owner attribute written as Alma spells the user is still the owner (3.2: compared case-insensitively)', async (t) => {
+  const cased = almaUserRecords('Item-Cased', { loans: 1, requests: 1, fees: 1 })
+  const rows = cacheRowsOf('Item-Cased', cased, nowSeconds() + DAY)
+  await stack.writeCacheRows({
+    user: rows.user,
+    loans: rows.loans.map((row) => ({ ...row, user_id: 'Item-Cased' })),
+    requests: rows.requests.map((row) => ({ ...row, user_primary_id: 'Item-Cased' })),
+    fees: rows.fees.map((row) => ({ ...row, user_primary_id: { ...(row.user_primary_id as Record<string, unknown>), value: 'Item-Cased' } }))
+  })
+  stack.alma.resetCalls()
+  for (const kind of KINDS) {
+    const response = await get(`/users/item-cased/${kind}/${idOf(kind, cased[kind][0] as Record<string, unknown>)}`)
+    t.equal(response.statusCode, 200, kind)
+    t.equal(response.headers['x-cache'], 'hit', kind)
+  }
+  t.equal(stack.alma.calls.length, 0, 'Alma not asked')
+})
+
 t.test('Alma answering "General Error" for a missing item is still 404', async (t) => {
   // The simulator answers 401652 for IDs starting with g, as real Alma sometimes does.
   const response = await get('/users/item-owner/loans/g12345')

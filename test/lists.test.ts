@@ -118,6 +118,19 @@ t.test('valid user, some items not valid: the cheaper of item calls and list pag
   t.same(stack.alma.calls[0]?.query, {}, 'an item call, not a page')
 })
 
+t.test('fees come in one list call however many are cached: 2 of 150 expired, one call', async (t) => {
+  const records = almaUserRecords('fees-150', { loans: 0, requests: 0, fees: 150 })
+  stack.alma.addUser({ primary_id: 'fees-150', ...records })
+  const fresh = cacheRowsOf('fees-150', records, nowSeconds() + DAY)
+  const expired = cacheRowsOf('fees-150', records, nowSeconds() - DAY)
+  await stack.writeCacheRows({ user: fresh.user, fees: [...fresh.fees.slice(0, 148), ...expired.fees.slice(148)] })
+  stack.alma.resetCalls()
+  const response = await get('/users/fees-150/fees')
+  t.equal(response.statusCode, 200)
+  t.same(response.json(), recordsOf(records).fees)
+  t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/fees-150/fees'], 'Alma does not page fees: one call, not two item calls')
+})
+
 t.test('items Alma no longer has are left out', async (t) => {
   const records = almaUserRecords('gone-1', { loans: 3, requests: 0, fees: 0 })
   const rows = cacheRowsOf('gone-1', records, nowSeconds() + DAY)
