@@ -89,6 +89,26 @@ t.test('an owner attribute written as Alma spells the user is still the owner (3
   t.equal(stack.alma.calls.length, 0, 'Alma not asked')
 })
 
+t.test('a record valid until this very second is still valid (3.1, 3.2: at least now, in whole seconds)', async (t) => {
+  const edge = almaUserRecords('item-edge', { loans: 1, requests: 0, fees: 0 })
+  stack.alma.addUser({ primary_id: 'item-edge', ...edge })
+  // A second just ahead, and the clock halfway through it while the request is served.
+  const second = nowSeconds() + 2
+  await stack.writeCacheRows(cacheRowsOf('item-edge', edge, second))
+  stack.alma.resetCalls()
+  const queued = stack.queuedUserIDs().length
+  const realNow = Date.now
+  Date.now = () => second * 1000 + 500
+  try {
+    const response = await get(`/users/item-edge/loans/${String(edge.loans[0]?.loan_id)}`)
+    t.equal(response.headers['x-cache'], 'hit')
+  } finally {
+    Date.now = realNow
+  }
+  t.equal(stack.alma.calls.length, 0, 'no Alma call')
+  t.equal(stack.queuedUserIDs().length, queued, 'the user record valid: not queued')
+})
+
 t.test('Alma answering "General Error" for a missing item is still 404', async (t) => {
   // The simulator answers 401652 for IDs starting with g, as real Alma sometimes does.
   const response = await get('/users/item-owner/loans/g12345')
