@@ -15,9 +15,12 @@ export type AlmaKeySource = { key: string } | { parameterName: string }
 export function almaKeyProvider (source: AlmaKeySource): (deadline: number) => Promise<string> {
   if ('key' in source) return () => Promise.resolve(source.key)
   const { parameterName } = source
+  let key: string | undefined
   let pending: Promise<string> | undefined
   return (deadline) => {
-    pending ??= readParameter(parameterName).catch((error: unknown) => {
+    // Once read, no race (and no timer) on every Alma call.
+    if (key !== undefined) return Promise.resolve(key)
+    pending ??= readParameter(parameterName).then((value) => (key = value), (error: unknown) => {
       pending = undefined
       throw new ServiceError(502, 'The service could not read its Alma API key', { cause: error })
     })

@@ -44,7 +44,7 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
     failNext: (count) => { failures = count },
     close: () => new Promise((resolve) => {
       server.close(() => resolve())
-      // The requests left hanging
+      // close() waits for open connections, and a hanging request's never ends.
       server.closeAllConnections()
     })
   }
