@@ -32,6 +32,8 @@ export interface InjectedFault {
   /** raw body, sent as text/plain; default: an Alma error body fitting the status */
   body?: string
   errorCode?: string
+  /** only calls whose path matches take this fault (default: any call) */
+  path?: RegExp
 }
 
 export interface AlmaSimulatorOptions {
@@ -127,7 +129,7 @@ export class AlmaSimulator {
     this.resetCalls()
   }
 
-  /** The next `count` requests that pass the key check answer with this fault. */
+  /** The next `count` requests that pass the key check (and match `fault.path`) answer with this fault. */
   injectFaults (count: number, fault: InjectedFault): void {
     for (let i = 0; i < count; i++) this.#faults.push(fault)
   }
@@ -164,7 +166,7 @@ export class AlmaSimulator {
         throw new AlmaAnswer(401, 'UNAUTHORIZED', 'API-key not defined or not configured to allow this API.')
       }
       if (this.#overThreshold(call)) return this.#sendFault(call, reply, { status: 429, errorCode: 'PER_SECOND_THRESHOLD' })
-      const fault = this.#faults.shift()
+      const fault = this.#takeFault(path)
       if (fault === 'hang') {
         call.status = -1
         return reply.hijack() // the socket stays open, unanswered, until close()
@@ -178,6 +180,11 @@ export class AlmaSimulator {
     }
     call.status = status
     return this.#send(request, reply, status, body)
+  }
+
+  #takeFault (path: string): InjectedFault | 'hang' | undefined {
+    const index = this.#faults.findIndex((fault) => fault === 'hang' || fault.path?.test(path) !== false)
+    return index === -1 ? undefined : this.#faults.splice(index, 1)[0]
   }
 
   /** More calls than the per-second threshold arrived in the second up to this one (every call counts, refused ones too). */

@@ -202,6 +202,32 @@ t.test('Alma fails, expired copy exists: the copy, X-Cache stale', async (t) => 
   t.equal(user.json().loans.length, 3)
 })
 
+t.test('expired user record, Alma fails on one list only: that list from its copies, the others as Alma gives them', async (t) => {
+  const mixed = almaUserRecords('faults-one-list', { loans: 2, requests: 1, fees: 2 })
+  stack.alma.addUser({ primary_id: 'faults-one-list', ...mixed })
+  const expired = cacheRowsOf('faults-one-list', mixed, nowSeconds() - DAY)
+  // The second loan's copy is gone and the first loan's copy is out of date: neither matters while Alma answers for loans.
+  await stack.writeCacheRows({ ...expired, loans: [{ ...expired.loans[0], title: 'an older title' }] })
+  stack.alma.injectFaults(20, { status: 500, path: /\/fees$/ })
+
+  const response = await get('/users/faults-one-list')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'stale')
+  t.same(response.json(), {
+    primary_id: 'faults-one-list',
+    loans: mixed.loans.map((loan) => toRecord(KIND_SPECS.loans, loan)),
+    requests: mixed.requests.map((request) => toRecord(KIND_SPECS.requests, request)),
+    fees: mixed.fees.map((fee) => toRecord(KIND_SPECS.fees, fee))
+  }, 'loans and requests as Alma gave them, fees from their copies')
+  t.ok(stack.alma.calls.some((call) => call.path.endsWith('/fees') && call.status === 500), 'the fees call failed')
+
+  // Without a copy of every fee the fees list cannot be whole: the error stands.
+  await stack.writeCacheRows({ user: { ...expired.user, fee_ids: [...(expired.user.fee_ids as string[]), 'uncached-fee'] } })
+  stack.alma.clearFaults()
+  stack.alma.injectFaults(20, { status: 500, path: /\/fees$/ })
+  t.equal((await get('/users/faults-one-list')).statusCode, 502)
+})
+
 t.test('valid user record, Alma fails: expired item copies fill the list, X-Cache stale', async (t) => {
   const many = almaUserRecords('faults-stale-list', { loans: 12, requests: 3, fees: 0 })
   stack.alma.addUser({ primary_id: 'faults-stale-list', ...many })

@@ -140,25 +140,29 @@ async function oneByOne (
 /** 3.3, user record missing or expired: the lists come from Alma's list endpoints. */
 async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: readonly Kind[], expiredUser: CachedUser | undefined): Promise<Resolved<Lists>> {
   const lists = emptyLists()
-  try {
-    await settleAll(kinds.map(async (kind) => {
+  const failed = new Map<Kind, unknown>()
+  await settleAll(kinds.map(async (kind) => {
+    try {
       const records = await ctx.alma.list(kind, userID, ctx.deadline)
       lists[kind] = records.map((record) => toRecord(KIND_SPECS[kind], record))
-    }))
-    return { value: lists, cache: 'miss' }
-  } catch (error) {
-    if (expiredUser === undefined || !isAlmaUnavailable(error)) throw error
-    // 3.7: the expired user record and expired items, if every item still has a copy.
-    const rows = await readRows(ctx, kinds.flatMap((kind) => expiredUser.ids[kind].map((id) => ({ table: kind, id }))))
-    for (const kind of kinds) {
-      const ids = expiredUser.ids[kind]
-      const cached = cachedItems(ctx, userID, kind, ids, rows)
-      if (!ids.every((id) => cached.has(id))) throw error
-      lists[kind] = ids.map((id) => (cached.get(id) as CachedItem).record)
+    } catch (error) {
+      if (expiredUser === undefined || !isAlmaUnavailable(error)) throw error
+      failed.set(kind, error)
     }
-    logStale(ctx, 'user', error)
-    return { value: lists, cache: 'stale' }
+  }))
+  if (failed.size === 0) return { value: lists, cache: 'miss' }
+
+  // 3.7: each list Alma failed on, from the expired user record's IDs, if every item still has a copy.
+  const user = expiredUser as CachedUser
+  const rows = await readRows(ctx, [...failed.keys()].flatMap((kind) => user.ids[kind].map((id) => ({ table: kind, id }))))
+  for (const [kind, error] of failed) {
+    const ids = user.ids[kind]
+    const cached = cachedItems(ctx, userID, kind, ids, rows)
+    if (!ids.every((id) => cached.has(id))) throw error
+    lists[kind] = ids.map((id) => (cached.get(id) as CachedItem).record)
+    logStale(ctx, kind, error)
   }
+  return { value: lists, cache: 'stale' }
 }
 
 /** 3.4: a valid item is returned; otherwise Alma's item endpoint answers. */
