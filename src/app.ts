@@ -69,6 +69,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
       logger.child({ ...bindings, ...options.requestLogFields?.(raw.headers) }, childOptions),
     // One summary line per request instead (plugins/observability.ts).
     logController: new LogController({ disableRequestLogging: true }),
+    // A request that meets the server closing (on a busy keep-alive connection) is served, with
+    // `Connection: close`, through the hooks that give every answer the contract's headers;
+    // Fastify's own early 503 would carry neither no-store nor Retry-After.
+    return503OnClosing: false,
     // Long enough for a 255-character user ID to reach validation (400) rather than the router (404).
     routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()

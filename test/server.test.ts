@@ -83,6 +83,36 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
   t.equal((await request(`http://127.0.0.1:${port}/users/server-1`)).statusCode, 200)
 })
 
+t.test('a request that reaches the server while it closes is answered by the service, then the connection closes', async (t) => {
+  const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  stack.alma.addUser({ primary_id: 'server-slow', ...almaUserRecords('server-slow', { loans: 1, requests: 0, fees: 0 }) })
+  stack.alma.latencyMs = 400
+  t.teardown(() => { stack.alma.latencyMs = 0 })
+  const socket = connect(port, '127.0.0.1')
+  let received = ''
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString() })
+  const ended = once(socket, 'close')
+  await once(socket, 'connect')
+  const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`
+  // The first request waits on Alma; the server starts closing; the second arrives on the same connection.
+  socket.write(get('/users/server-slow/loans'))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const closed = app.close()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  socket.write(get('/users/server-1'))
+  await closed
+  await ended
+
+  const answers = received.split(/(?=HTTP\/1\.1 )/)
+  t.equal(answers.length, 2, 'both requests answered')
+  const second = answers[1] ?? ''
+  t.match(second, /^HTTP\/1\.1 200 /, 'the second is served, not shed with a bare 503')
+  t.match(second, /\r\ncache-control: no-store\r\n/i)
+  t.match(second, /\r\nx-cache: hit\r\n/i)
+  t.match(second, /\r\nconnection: close\r\n/i, 'and the connection closes after it')
+})
+
 function rawGet (base: string, path: string): Promise<{ statusCode: number, body: string }> {
   return new Promise((resolve, reject) => {
     get({ host: '127.0.0.1', port: new URL(base).port, path }, (response) => {
