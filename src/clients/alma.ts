@@ -27,7 +27,9 @@ export interface AlmaClientOptions {
 const USER_NOT_FOUND_CODES = new Set(['401861', '401890', '401651'])
 // the item calls mean "not there" with these at any 4xx status (and with any other non-key code at 400 and 404).
 const ITEM_NOT_FOUND_CODES = new Set([...USER_NOT_FOUND_CODES, '401665', '401823', '401907'])
-// ...and these are never "not found", whatever the call.
+// ...and these are never "not found", whatever the call. 60258, "the API-restricted profile is
+// not valid", names the API Restrictions profile assigned to the key in the Developer Network:
+// the key's configuration, to be fixed by the library, not a patron's missing record.
 const KEY_ERROR_CODES = new Set(['INVALID_REQUEST', 'UNAUTHORIZED', '60258'])
 const THRESHOLD_CODES = new Set(['PER_SECOND_THRESHOLD', 'DAILY_THRESHOLD'])
 // Alma's per-second threshold (alma-api.md): the window a 429 without Retry-After waits out.
