@@ -51,8 +51,24 @@ function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
     Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !(name.toLowerCase() in ours)))
   const headers = { ...theirs(event.headers), ...ours }
   return 'rawPath' in event
-    ? { ...event, headers, rawPath: escape(event.rawPath) }
-    : { ...event, headers, multiValueHeaders: theirs(event.multiValueHeaders), path: escape(event.path) }
+    ? { ...event, headers, rawPath: escape(routePath(event.rawPath, event.routeKey.split(' ')[1])) }
+    : { ...event, headers, multiValueHeaders: theirs(event.multiValueHeaders), path: escape(routePath(event.path, event.resource)) }
+}
+
+/**
+ * The path without what API Gateway puts before the route: behind a custom
+ * domain, the base path mapping (REST APIs) or API mapping (HTTP APIs), and on
+ * an HTTP API's named stage, the stage. Only a path that ends in the route
+ * (`template`, as API Gateway matched it) is cut; any other is routed as sent.
+ */
+function routePath (path: string, template: string | undefined): string {
+  if (template === undefined) return path
+  const route = template.split('/').slice(1)
+  const segments = path.split('/').slice(1)
+  const prefix = segments.length - route.length
+  if (prefix <= 0) return path
+  const tail = segments.slice(prefix)
+  return route.every((segment, index) => segment.startsWith('{') || segment === tail[index]) ? `/${tail.join('/')}` : path
 }
 
 async function startRoute (route: RouteName): Promise<Handler> {

@@ -92,6 +92,29 @@ t.test('an event without multiValueHeaders (hand-made test events) is served', a
   t.equal((await lambda.getUserFees(event, lambdaContext('getUserFees'))).statusCode, 200)
 })
 
+t.test('behind a custom domain, a path that carries a base path mapping is answered as without it', async (t) => {
+  const path = `/users/lambda-1/loans/${cached.loans[0]?.loan_id}`
+  const expected = answerOf(await server.inject({ method: 'GET', url: path }))
+  t.equal(expected.statusCode, 200)
+  for (const base of ['/alma', '/library/alma', '/users']) {
+    // REST APIs: the base path mapping comes before the path; the resource is the route's.
+    const rest = restApiEvent(path)
+    t.same(answerOf(await lambda.getUserLoan({ ...rest, path: base + path }, lambdaContext('getUserLoan'))), expected, `REST API, base path ${base}`)
+    // HTTP APIs: the API mapping (or a named stage) before the path; the route key names the route.
+    const http = httpApiEvent(path)
+    t.same(answerOf(await lambda.getUserLoan({ ...http, rawPath: base + path }, lambdaContext('getUserLoan'))), expected, `HTTP API, mapping ${base}`)
+  }
+  // A path that does not end in the route is routed as sent (the server's 404 for a trailing slash).
+  const slashed = `${path}/`
+  const notFound = answerOf(await server.inject({ method: 'GET', url: slashed }))
+  t.equal(notFound.statusCode, 404)
+  t.same(answerOf(await lambda.getUserLoan(restApiEvent(slashed), lambdaContext('getUserLoan'))), notFound, 'a trailing slash')
+  // With no route in the event (an HTTP API's $default route, a hand-made event), the path is taken as it is.
+  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default' }, lambdaContext('getUserLoan'))), expected, '$default route')
+  t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no resource')
+  t.equal((await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default', rawPath: `/alma${path}` }, lambdaContext('getUserLoan'))).statusCode, 404, 'no route to cut it by')
+})
+
 t.test('a handler serves its own route only', async (t) => {
   const response = await lambda.getUserLoans(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserLoans'))
   t.equal(response.statusCode, 404)
