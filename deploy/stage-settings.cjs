@@ -56,6 +56,10 @@ module.exports = async ({ options }) => {
   const almaApiKeyName = text('ALMA_API_KEY_NAME')
   if (almaApiKeyName === undefined) missing.push('ALMA_API_KEY_NAME')
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)
+  // The URL in its place would pass packaging and leave the role unable to send.
+  if (values.userQueueArn !== undefined && !/^arn:[\w-]+:sqs:[\w-]+:\d{12}:[\w-]+(\.fifo)?$/.test(values.userQueueArn)) {
+    problems.push(`USER_QUEUE_ARN${suffix} is not a queue ARN (arn:aws:sqs:<region>:<account>:<queue>)`)
+  }
 
   const apiKeyRequired = text('API_KEY_REQUIRED') ?? 'true'
   if (!['true', 'false'].includes(apiKeyRequired)) problems.push('API_KEY_REQUIRED must be true or false')
@@ -80,7 +84,7 @@ module.exports = async ({ options }) => {
       loadConfig({ ...environment, AWS_REGION: region ?? 'unset' })
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
-      problems.push(`invalid ${error.missing.join(', ')}`)
+      problems.push(`invalid ${[...error.missing, ...error.invalid].join(', ')}`)
     }
   }
   if (problems.length > 0) throw new DeploySettingsError(problems)

@@ -1,5 +1,5 @@
 import { DEFAULT_ALMA_API_URL, loadConfig } from '../src/config.js'
-import { listenAddress, startServer } from '../src/server.js'
+import { listenAddress, startFailure, startServer } from '../src/server.js'
 import { apiDocsPage } from './api-docs.js'
 import { seedDemoUsers } from './demo-users.js'
 import { startEmbeddedStack } from './embedded-stack.js'
@@ -13,33 +13,41 @@ const given = (name: string) => {
   const value = process.env[name]?.trim()
   return value === undefined || value === '' ? undefined : value
 }
-const realKey = given('ALMA_API_KEY')
-const stack = await startEmbeddedStack({
-  realAlma: realKey === undefined ? undefined : { url: given('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL, key: realKey },
-  almaLatencyMs: Number(given('ALMA_SIMULATOR_LATENCY_MS') ?? 50),
-  dynamoEndpoint: given('AWS_ENDPOINT_URL_DYNAMODB'),
-  sqsEndpoint: given('AWS_ENDPOINT_URL_SQS')
+
+async function main (): Promise<void> {
+  // PORT and HOST first: a typo there should not wait on a whole stack starting.
+  const { port, host } = listenAddress()
+  const realKey = given('ALMA_API_KEY')
+  const stack = await startEmbeddedStack({
+    realAlma: realKey === undefined ? undefined : { url: given('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL, key: realKey },
+    almaLatencyMs: Number(given('ALMA_SIMULATOR_LATENCY_MS') ?? 50),
+    dynamoEndpoint: given('AWS_ENDPOINT_URL_DYNAMODB'),
+    sqsEndpoint: given('AWS_ENDPOINT_URL_SQS')
+  })
+  const demoUsers = await seedDemoUsers(stack)
+  Object.assign(process.env, stack.env)
+  const app = await startServer({ config: loadConfig(), plugins: [apiDocsPage], port, host, onClose: stack.close })
+
+  const base = `http://${host}:${(app.server.address() as { port: number }).port}`
+  const lines = [
+    '',
+    `Alma cache API on ${base} (${stack.alma === undefined ? `real Alma at ${stack.env.ALMA_API_URL}` : `Alma simulator at ${stack.env.ALMA_API_URL}`})`,
+    `DynamoDB at ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}, SQS at ${stack.env.AWS_ENDPOINT_URL_SQS}`,
+    `The API, described and browsable: ${base}/docs (the OpenAPI document: ${base}/docs/json)`,
+    'Try:',
+    ...demoUsers.flatMap(({ userID, about, items }) => [
+      `  ${about}:`,
+      `    ${base}/users/${userID}`,
+      ...['loans', 'requests', 'fees'].map((list) => `    ${base}/users/${userID}/${list}`),
+      ...items.map((path) => `    ${base}/users/${userID}/${path}`)
+    ]),
+    `Queued users go to ${stack.env.USER_QUEUE_URL}; Ctrl-C stops everything.`,
+    ''
+  ]
+  console.log(lines.join('\n'))
+}
+
+main().catch((error: unknown) => {
+  console.error(startFailure(error))
+  process.exit(1)
 })
-const demoUsers = await seedDemoUsers(stack)
-Object.assign(process.env, stack.env)
-
-const { port, host } = listenAddress()
-const app = await startServer({ config: loadConfig(), plugins: [apiDocsPage], port, host, onClose: stack.close })
-
-const base = `http://${host}:${(app.server.address() as { port: number }).port}`
-const lines = [
-  '',
-  `Alma cache API on ${base} (${stack.alma === undefined ? `real Alma at ${stack.env.ALMA_API_URL}` : `Alma simulator at ${stack.env.ALMA_API_URL}`})`,
-  `DynamoDB at ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}, SQS at ${stack.env.AWS_ENDPOINT_URL_SQS}`,
-  `The API, described and browsable: ${base}/docs (the OpenAPI document: ${base}/docs/json)`,
-  'Try:',
-  ...demoUsers.flatMap(({ userID, about, items }) => [
-    `  ${about}:`,
-    `    ${base}/users/${userID}`,
-    ...['loans', 'requests', 'fees'].map((list) => `    ${base}/users/${userID}/${list}`),
-    ...items.map((path) => `    ${base}/users/${userID}/${path}`)
-  ]),
-  `Queued users go to ${stack.env.USER_QUEUE_URL}; Ctrl-C stops everything.`,
-  ''
-]
-console.log(lines.join('\n'))

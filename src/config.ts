@@ -44,13 +44,26 @@ const REQUIRED = [
 ] as const
 
 export class ConfigError extends Error {
-  constructor (readonly missing: readonly string[]) {
-    super(`Missing configuration: ${missing.join(', ')}. See the configuration table in README.md.`)
+  constructor (readonly missing: readonly string[], readonly invalid: readonly string[] = []) {
+    const problems = [
+      ...(missing.length > 0 ? [`Missing configuration: ${missing.join(', ')}`] : []),
+      ...(invalid.length > 0 ? [`Invalid configuration: ${invalid.join(', ')}`] : [])
+    ]
+    super(`${problems.join('. ')}. See the configuration table in README.md.`)
     this.name = 'ConfigError'
     // The operator's to fix, never a bug: where it was thrown from says nothing.
     this.stack = `${this.name}: ${this.message}`
   }
 }
+
+/** An http(s) URL with nothing after its path. */
+const isWebURL = (text: string): boolean => {
+  const url = URL.parse(text)
+  return url !== null && ['http:', 'https:'].includes(url.protocol) && url.search === '' && url.hash === ''
+}
+
+/** What a browser sends as its Origin: scheme, host in lower case, port, and nothing more. */
+const isOrigin = (text: string): boolean => text === '*' || (isWebURL(text) && new URL(text).origin === text)
 
 /** Reads CONTRACT 5 from the environment; throws one error naming every missing variable. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
@@ -62,24 +75,34 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const key = value('ALMA_API_KEY')
   const parameterName = value('ALMA_API_KEY_NAME')
   if (key === undefined && parameterName === undefined) missing.push('ALMA_API_KEY_NAME (or ALMA_API_KEY)')
+  const invalid: string[] = []
   const almaApiUrl = value('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL
-  if (!URL.canParse(almaApiUrl)) missing.push('ALMA_API_URL (not a URL)')
+  // alma-api.md writes the base with /almaws/v1; the service adds that itself (CONTRACT 3.6).
+  if (!isWebURL(almaApiUrl) || /\/almaws(\/|$)/.test(new URL(almaApiUrl).pathname)) {
+    invalid.push(`ALMA_API_URL (Alma's host, as ${DEFAULT_ALMA_API_URL}, without /almaws/v1)`)
+  }
+  const userQueueUrl = value('USER_QUEUE_URL')
+  // Not parsed as a URL: emulators name queues with hosts WHATWG's parser refuses (sqs.eu-west-2.127.0.0.1).
+  if (userQueueUrl !== undefined && !/^https?:\/\/[^\s/]+\/\S/i.test(userQueueUrl)) invalid.push('USER_QUEUE_URL (the queue\'s https URL)')
   // In any case: WARN is as clear as warn.
   const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase()
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) missing.push(`LOG_LEVEL (one of ${LOG_LEVELS.join(', ')})`)
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) invalid.push(`LOG_LEVEL (one of ${LOG_LEVELS.join(', ')})`)
   const logPseudonymKey = value('LOG_PSEUDONYM_KEY')
-  if (logPseudonymKey !== undefined && logPseudonymKey.length < MIN_PSEUDONYM_KEY_LENGTH) missing.push(`LOG_PSEUDONYM_KEY (at least ${MIN_PSEUDONYM_KEY_LENGTH} characters)`)
+  if (logPseudonymKey !== undefined && logPseudonymKey.length < MIN_PSEUDONYM_KEY_LENGTH) invalid.push(`LOG_PSEUDONYM_KEY (at least ${MIN_PSEUDONYM_KEY_LENGTH} characters)`)
   const milliseconds = (name: string, fallback: number) => {
     const text = value(name)
     if (text === undefined) return fallback
     if (/^[1-9]\d{0,6}$/.test(text)) return Number(text)
-    missing.push(`${name} (whole milliseconds, 1 to 9999999)`)
+    invalid.push(`${name} (whole milliseconds, 1 to 9999999)`)
     return fallback
   }
   const almaCallTimeoutMs = milliseconds('ALMA_CALL_TIMEOUT_MS', DEFAULT_ALMA_CALL_TIMEOUT_MS)
   const requestBudgetMs = milliseconds('REQUEST_BUDGET_MS', DEFAULT_REQUEST_BUDGET_MS)
-  if (almaCallTimeoutMs > requestBudgetMs) missing.push('ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)')
-  if (missing.length > 0) throw new ConfigError(missing)
+  if (almaCallTimeoutMs > requestBudgetMs) invalid.push('ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)')
+  const corsOrigins = value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
+  const notOrigins = corsOrigins?.filter((origin) => !isOrigin(origin)) ?? []
+  if (notOrigins.length > 0) invalid.push(`CORS_ORIGINS (origins as browsers send them, like https://app.example.org, or *; not ${notOrigins.join(' ')})`)
+  if (missing.length > 0 || invalid.length > 0) throw new ConfigError(missing, invalid)
 
   const required = (name: typeof REQUIRED[number]) => value(name) as string
   return {
@@ -89,13 +112,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       requests: required('REQUEST_CACHE_TABLE_NAME'),
       fees: required('FEE_CACHE_TABLE_NAME')
     },
-    userQueueUrl: required('USER_QUEUE_URL'),
+    userQueueUrl: userQueueUrl as string,
     sqsEndpointOverride: value('AWS_ENDPOINT_URL_SQS') !== undefined,
     almaApiUrl,
     almaKey: key !== undefined ? { key } : { parameterName: parameterName as string },
     logLevel: logLevel as LogLevel,
     logPseudonymKey,
-    corsOrigins: value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''),
+    corsOrigins,
     almaCallTimeoutMs,
     requestBudgetMs
   }

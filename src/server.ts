@@ -25,33 +25,52 @@ export async function startServer ({ config, plugins, port, host, onClose }: Ser
     graceful.uninstall()
     await onClose?.()
   })
-  await app.listen({ port, host })
+  try {
+    await app.listen({ port, host })
+  } catch (error) {
+    // Nothing may stay open (the embedded stack of npm run dev, the signal handlers) once the start has failed.
+    await app.close()
+    throw error
+  }
   return app
+}
+
+// A port taken or not ours to take, a host that names no address of this machine.
+const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND'])
+
+/** What a failed start prints: the operator's mistakes in one line, anything else (a bug) whole. */
+export function startFailure (error: unknown): unknown {
+  if (error instanceof ConfigError) return error.message
+  const code = (error as NodeJS.ErrnoException).code
+  if (code !== undefined && LISTEN_ERRORS.has(code)) return `Cannot listen: ${(error as Error).message}. Check PORT and HOST.`
+  return error
 }
 
 /** PORT (default 3000) and HOST (default 127.0.0.1), CONTRACT 6; blank is unset, as in CONTRACT 5. */
 export function listenAddress (env: NodeJS.ProcessEnv = process.env): { port: number, host: string } {
   const given = (name: string) => env[name]?.trim() || undefined
   const port = Number(given('PORT') ?? 3000)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT (not a port number: ${env.PORT})`])
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([], [`PORT (not a port number: ${env.PORT})`])
   return { port, host: given('HOST') ?? '127.0.0.1' }
 }
 
 /** What `node dist/server.js` reads (CONTRACT 5, PORT and HOST), with every problem in one error. */
 export function serverSettings (env: NodeJS.ProcessEnv = process.env): Pick<ServerOptions, 'config' | 'port' | 'host'> {
-  const problems: string[] = []
+  const missing: string[] = []
+  const invalid: string[] = []
   const collect = <T>(read: () => T): T | undefined => {
     try {
       return read()
     } catch (error) {
       /* c8 ignore next: both readers throw ConfigError alone */
       if (!(error instanceof ConfigError)) throw error
-      problems.push(...error.missing)
+      missing.push(...error.missing)
+      invalid.push(...error.invalid)
       return undefined
     }
   }
   const config = collect(() => loadConfig(env))
   const address = collect(() => listenAddress(env))
-  if (config === undefined || address === undefined) throw new ConfigError(problems)
+  if (config === undefined || address === undefined) throw new ConfigError(missing, invalid)
   return { config, ...address }
 }

@@ -1,5 +1,4 @@
-import { ConfigError } from './config.js'
-import { serverSettings, startServer } from './server.js'
+import { serverSettings, startFailure, startServer } from './server.js'
 
 // `node dist/server.js`: the server, configured by CONTRACT 5 plus PORT and HOST.
 // Only ever run as the bundle's entry (test/server.test.ts spawns it), hence no coverage here.
@@ -9,8 +8,7 @@ async function main (): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  // A configuration error is the operator's to fix: one line, no stack.
-  console.error(error instanceof ConfigError ? error.message : error)
+  console.error(startFailure(error))
   process.exit(1)
 })
 /* c8 ignore stop */

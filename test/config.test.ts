@@ -20,13 +20,37 @@ t.test('every missing variable is named in one error', async (t) => {
   ])
   t.match(error.message, /^Missing configuration: USER_CACHE_TABLE_NAME, .*ALMA_API_KEY_NAME/)
   t.same((t.throws(() => loadConfig({ ...complete, USER_QUEUE_URL: '  ' })) as ConfigError).missing, ['USER_QUEUE_URL'], 'blank is missing')
-  t.same((t.throws(() => loadConfig({ ...complete, ALMA_API_URL: 'not a url' })) as ConfigError).missing, ['ALMA_API_URL (not a URL)'])
-  t.match((t.throws(() => loadConfig({ ...complete, LOG_LEVEL: 'verbose' })) as ConfigError).missing, [/^LOG_LEVEL \(one of fatal, /])
-  t.same((t.throws(() => loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '5s', REQUEST_BUDGET_MS: '0' })) as ConfigError).missing,
+})
+
+t.test('every value that cannot work is named in the same error, as invalid', async (t) => {
+  const invalid = (env: Record<string, string>) => {
+    const error = t.throws(() => loadConfig({ ...complete, ...env })) as ConfigError
+    t.same(error.missing, [])
+    t.match(error.message, /^Invalid configuration: /)
+    return error.invalid
+  }
+  const almaUrl = [`ALMA_API_URL (Alma's host, as ${DEFAULT_ALMA_API_URL}, without /almaws/v1)`]
+  for (const url of ['not a url', 'ftp://alma.example.org', `${DEFAULT_ALMA_API_URL}/almaws/v1`, `${DEFAULT_ALMA_API_URL}/almaws`, `${DEFAULT_ALMA_API_URL}?apikey=x`]) {
+    t.same(invalid({ ALMA_API_URL: url }), almaUrl, url)
+  }
+  t.same(invalid({ USER_QUEUE_URL: 'alma-users' }), ['USER_QUEUE_URL (the queue\'s https URL)'], 'a queue name, not its URL')
+  t.same(invalid({ USER_QUEUE_URL: 'arn:aws:sqs:eu-west-2:123456789012:users' }), ['USER_QUEUE_URL (the queue\'s https URL)'], 'an ARN, not the URL')
+  t.match(invalid({ LOG_LEVEL: 'verbose' }), [/^LOG_LEVEL \(one of fatal, /])
+  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '5s', REQUEST_BUDGET_MS: '0' }),
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])
-  t.same((t.throws(() => loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' })) as ConfigError).missing,
-    ['ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)'])
-  t.same((t.throws(() => loadConfig({ ...complete, LOG_PSEUDONYM_KEY: 'short' })) as ConfigError).missing, ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
+  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)'])
+  t.same(invalid({ LOG_PSEUDONYM_KEY: 'short' }), ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
+  t.same(invalid({ CORS_ORIGINS: 'https://app.example.org, app.example.org,https://App.example.org,https://app.example.org/' }),
+    ['CORS_ORIGINS (origins as browsers send them, like https://app.example.org, or *; not app.example.org https://App.example.org https://app.example.org/)'])
+
+  // Both kinds at once: one message.
+  const both = t.throws(() => loadConfig({ ...complete, AWS_REGION: '', LOG_LEVEL: 'loud' })) as ConfigError
+  t.match(both.message, /^Missing configuration: AWS_REGION\. Invalid configuration: LOG_LEVEL \(one of [^)]+\)\. See the configuration table in README\.md\.$/)
+
+  // What may be given: a base path in front of Alma (a proxy), plain http (a local stack), any origin.
+  t.equal(loadConfig({ ...complete, ALMA_API_URL: 'http://127.0.0.1:8080/alma-proxy' }).almaApiUrl, 'http://127.0.0.1:8080/alma-proxy')
+  t.same(loadConfig({ ...complete, CORS_ORIGINS: '*' }).corsOrigins, ['*'])
+  t.same(loadConfig({ ...complete, CORS_ORIGINS: 'http://localhost:5173' }).corsOrigins, ['http://localhost:5173'])
 })
 
 t.test('a complete environment', async (t) => {

@@ -73,3 +73,16 @@ t.test('first start: tables and queue made, demo users seeded and served', async
 t.test('second start: the same tables and queue', async (t) => {
   await runDev(t)
 })
+
+t.test('a bad PORT stops npm run dev at once, in one line', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
+    env: { PATH: process.env.PATH ?? '', PORT: 'abc', _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let printed = ''
+  child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
+  child.stdout.on('data', (chunk: Buffer) => { printed += chunk.toString() })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1)
+  t.equal(printed.trim(), 'Invalid configuration: PORT (not a port number: abc). See the configuration table in README.md.')
+})

@@ -6,7 +6,7 @@ import { request } from 'undici'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { loadConfig } from '../src/config.js'
-import { listenAddress, serverSettings, startServer } from '../src/server.js'
+import { listenAddress, serverSettings, startFailure, startServer } from '../src/server.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
 
 // The server of CONTRACT 6: in-process, and as the built dist/server.js run by node.
@@ -26,8 +26,8 @@ t.test('listenAddress', async (t) => {
 })
 
 t.test('serverSettings: the contract variables and the address, every problem in one message', async (t) => {
-  t.throws(() => serverSettings({ PORT: 'abc' }), /Missing configuration: USER_CACHE_TABLE_NAME.*ALMA_API_KEY_NAME.*, PORT \(not a port number: abc\)/)
-  t.throws(() => serverSettings({ ...process.env, PORT: 'abc' }), /^Missing configuration: PORT/)
+  t.throws(() => serverSettings({ PORT: 'abc' }), /Missing configuration: USER_CACHE_TABLE_NAME.*ALMA_API_KEY_NAME[^.]*\. Invalid configuration: PORT \(not a port number: abc\)/)
+  t.throws(() => serverSettings({ ...process.env, PORT: 'abc' }), /^Invalid configuration: PORT/)
   const settings = serverSettings({ ...process.env, PORT: '8080', HOST: '' })
   t.same({ port: settings.port, host: settings.host, config: settings.config }, { port: 8080, host: '127.0.0.1', config: loadConfig() })
 })
@@ -111,6 +111,20 @@ t.test('a request that reaches the server while it closes is answered by the ser
   t.match(second, /\r\ncache-control: no-store\r\n/i)
   t.match(second, /\r\nx-cache: hit\r\n/i)
   t.match(second, /\r\nconnection: close\r\n/i, 'and the connection closes after it')
+})
+
+t.test('a start that cannot listen closes what it opened and says so in one line', async (t) => {
+  const taken = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
+  t.teardown(() => taken.close())
+  const port = (taken.server.address() as { port: number }).port
+  let closed = false
+  const error = await startServer({ config: loadConfig(), port, host: '127.0.0.1', onClose: async () => { closed = true } }).catch((error: unknown) => error)
+  t.ok(closed, 'the app that could not listen was closed, and what it was given to close')
+  t.equal(startFailure(error), `Cannot listen: listen EADDRINUSE: address already in use 127.0.0.1:${port}. Check PORT and HOST.`)
+  const configError = t.throws(() => serverSettings({ ...process.env, PORT: 'abc' }))
+  t.equal(startFailure(configError), 'Invalid configuration: PORT (not a port number: abc). See the configuration table in README.md.')
+  const bug = new TypeError('a bug')
+  t.equal(startFailure(bug), bug, 'anything else is printed whole')
 })
 
 function rawGet (base: string, path: string): Promise<{ statusCode: number, body: string }> {
