@@ -25,17 +25,17 @@ export async function seedUser (
 
 /** The demo users of `npm run dev`, in Alma (the simulator) and in the cache. */
 export async function seedDemoUsers (stack: EmbeddedStack): Promise<DemoUser[]> {
-  const cached = await seedUser(stack, 'demo-cached', { loans: 3, requests: 2, fees: 2 }, 30 * DAY)
-  const almaOnly = await seedUser(stack, 'demo-alma-only', { loans: 4, requests: 1, fees: 1 })
-  await seedUser(stack, 'demo-many-loans', { loans: 145, requests: 23, fees: 4 })
-  // Cached, but expired a day ago.
-  const expired = await seedUser(stack, 'demo-expired', { loans: 2, requests: 1, fees: 1 }, -DAY)
-
-  const first = (records: Array<Record<string, unknown>>, field: string) => String(records[0]?.[field])
-  return [
-    { userID: 'demo-cached', about: 'fully cached (X-Cache: hit, no Alma call)', items: [`loans/${first(cached.loans, 'loan_id')}`, `fees/${first(cached.fees, 'id')}`] },
-    { userID: 'demo-alma-only', about: 'only in Alma (X-Cache: miss, queued for a refresh)', items: [`requests/${first(almaOnly.requests, 'request_id')}`] },
-    { userID: 'demo-many-loans', about: '145 loans, paged from Alma at 100', items: [] },
-    { userID: 'demo-expired', about: 'cache records expired (served from Alma, queued)', items: [`loans/${first(expired.loans, 'loan_id')}`] }
+  const demos: Array<[userID: string, about: string, counts: { loans: number, requests: number, fees: number }, cachedFor?: number]> = [
+    ['demo-cached', 'fully cached (X-Cache: hit, no Alma call)', { loans: 3, requests: 2, fees: 2 }, 30 * DAY],
+    ['demo-alma-only', 'only in Alma (X-Cache: miss, queued for a refresh)', { loans: 4, requests: 1, fees: 1 }],
+    ['demo-many-loans', '145 loans, paged from Alma at 100', { loans: 145, requests: 23, fees: 4 }],
+    // Cached, but expired a day ago.
+    ['demo-expired', 'cache records expired (served from Alma, queued)', { loans: 2, requests: 1, fees: 1 }, -DAY]
   ]
+  return Promise.all(demos.map(async ([userID, about, counts, cachedFor]) => {
+    const records = await seedUser(stack, userID, counts, cachedFor)
+    // One of each kind, so that every endpoint has a URL to try.
+    const items = [`loans/${String(records.loans[0]?.loan_id)}`, `requests/${String(records.requests[0]?.request_id)}`, `fees/${String(records.fees[0]?.id)}`]
+    return { userID, about, items }
+  }))
 }

@@ -48,6 +48,8 @@ async function runDev (t: Test): Promise<void> {
   const tried = [...printed.matchAll(/^ {4}(http:\/\/\S+)$/gm)].map((match) => match[1] as string)
   const endpoints = new Set(tried.map((url) => new URL(url).pathname.replace(/^\/users\/[^/]+/, '/users/{userID}').replace(/\/(loans|requests|fees)\/[^/]+$/, '/$1/{id}')))
   t.equal(endpoints.size, 7, 'URLs to try, for all seven endpoints')
+  const users = new Set(tried.map((url) => new URL(url).pathname.split('/')[2]))
+  t.equal(tried.length, 7 * users.size, 'all seven for every demo user')
   for (const url of tried) {
     const response = await request(url)
     t.equal(response.statusCode, 200, url)
