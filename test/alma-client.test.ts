@@ -3,7 +3,8 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
-import { AlmaClient, MAX_LIST_RECORDS, parseRetryAfter } from '../src/clients/alma.js'
+import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
+import { MAX_LIST_RECORDS } from '../src/resolution/kinds.js'
 import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, UnavailableError } from '../src/errors.js'
 
 // The Alma client against the simulator, over HTTP: what each Alma answer becomes.

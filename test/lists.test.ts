@@ -203,6 +203,20 @@ t.test('a cached user with 250 loans reads them in batches of at most 100', asyn
   t.equal(stack.alma.calls.length, 0)
 })
 
+t.test('a cached user with 1,500 loans (a department, a bindery) is served from the cache, not queued on every request', async (t) => {
+  const records = almaUserRecords('many-2', { loans: 1500, requests: 0, fees: 0 })
+  stack.alma.addUser({ primary_id: 'many-2', ...records })
+  await stack.writeCacheRows(cacheRowsOf('many-2', records, nowSeconds() + DAY))
+  stack.alma.resetCalls()
+  const queuedBefore = stack.queuedUserIDs().length
+  const response = await get('/users/many-2/loans')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'hit')
+  t.same(response.json(), recordsOf(records).loans)
+  t.equal(stack.alma.calls.length, 0)
+  t.equal(stack.queuedUserIDs().length, queuedBefore, 'its valid record is used, not refreshed again')
+})
+
 t.test('an empty user: empty lists, the list keys absent in Alma', async (t) => {
   stack.alma.addUser({ primary_id: 'empty-1' })
   const response = await get('/users/empty-1')

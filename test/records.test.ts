@@ -1,7 +1,7 @@
 import t from 'tap'
 import { almaFee, almaLoan, almaRequest, almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
-import { KIND_SPECS } from '../src/resolution/kinds.js'
-import { MAX_CACHED_IDS_PER_LIST, readCachedItem, readCachedUser, toRecord } from '../src/resolution/records.js'
+import { KIND_SPECS, MAX_LIST_RECORDS } from '../src/resolution/kinds.js'
+import { readCachedItem, readCachedUser, toRecord } from '../src/resolution/records.js'
 
 const NOW = 1_800_000_000
 
@@ -80,8 +80,9 @@ t.test('readCachedUser', async (t) => {
   t.equal(readCachedUser({ ...row, loan_ids: 'a1' }, 'u1', NOW), undefined)
   t.equal(readCachedUser({ ...row, loan_ids: ['../admin'] }, 'u1', NOW), undefined, 'an ID that breaks 2.2 is never used')
   t.equal(readCachedUser({ ...row, loan_ids: [1, 2] }, 'u1', NOW), undefined)
-  const huge = Array.from({ length: MAX_CACHED_IDS_PER_LIST + 1 }, (_, i) => `id${i}`)
-  t.equal(readCachedUser({ ...row, loan_ids: huge }, 'u1', NOW), undefined, 'an outsized list is not fanned out')
+  const most = Array.from({ length: MAX_LIST_RECORDS }, (_, i) => `id${i}`)
+  t.equal(readCachedUser({ ...row, loan_ids: most }, 'u1', NOW)?.ids.loans.length, MAX_LIST_RECORDS, 'as many IDs as the service pages from Alma')
+  t.equal(readCachedUser({ ...row, loan_ids: [...most, 'one-more'] }, 'u1', NOW), undefined, 'an outsized list is not fanned out')
 })
 
 t.test('inactiveInAlma: what Alma\'s lists leave out', async (t) => {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { Connections } from './undici-pool.js'
 import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE } from '../errors.js'
-import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
+import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, MAX_LIST_RECORDS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { settleAll } from '../settle-all.js'
@@ -262,13 +262,6 @@ function firstAlmaError (body: unknown): AlmaError | undefined {
 
 /** Reads of a list whose total changes while its pages are read, before the answer is a 502. */
 const MAX_LIST_READS = 3
-
-/**
- * More records than this in one of a user's lists is not a patron's record but
- * an answer gone wrong (a total of a million over a page of three): paging it
- * would spend a day's Alma quota on one request. 50 pages at most.
- */
-export const MAX_LIST_RECORDS = 5000
 
 function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
   const total = body?.total_record_count

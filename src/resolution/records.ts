@@ -1,5 +1,5 @@
 import { isItemID, userCacheKey } from './identifiers.js'
-import { KIND_SPECS, KINDS, type AlmaRecord, type Kind, type KindSpec } from './kinds.js'
+import { KIND_SPECS, KINDS, MAX_LIST_RECORDS, type AlmaRecord, type Kind, type KindSpec } from './kinds.js'
 
 /**
  * The record of CONTRACT 2.1, from a cached row or an Alma record alike: only
@@ -41,13 +41,6 @@ export function readCachedItem (spec: KindSpec, row: unknown, userID: string, no
   return { record, fresh: validUntil >= now }
 }
 
-/**
- * More IDs than this in one list of a users row is not a patron's record but a
- * corrupt or hostile row: it is treated as missing rather than fanned out into
- * hundreds of cache reads.
- */
-export const MAX_CACHED_IDS_PER_LIST = 1000
-
 export interface CachedUser {
   /** its expiry_date is at least now (CONTRACT 3.1) */
   fresh: boolean
@@ -67,7 +60,7 @@ export function readCachedUser (row: unknown, userID: string, now: number): Cach
   for (const kind of KINDS) {
     const listed = row[KIND_SPECS[kind].userIdsField]
     const values = listed === undefined ? [] : listed instanceof Set ? [...listed] : listed
-    if (!Array.isArray(values) || values.length > MAX_CACHED_IDS_PER_LIST || !values.every(isItemID)) return undefined
+    if (!Array.isArray(values) || values.length > MAX_LIST_RECORDS || !values.every(isItemID)) return undefined
     ids[kind] = [...new Set(values)]
   }
   return { fresh: expiry >= now, ids }
