@@ -62,8 +62,18 @@ const isWebURL = (text: string): boolean => {
   return url !== null && ['http:', 'https:'].includes(url.protocol) && url.search === '' && url.hash === ''
 }
 
-/** What a browser sends as its Origin: scheme, host in lower case, port, and nothing more. */
-const isOrigin = (text: string): boolean => text === '*' || (isWebURL(text) && new URL(text).origin === text)
+/**
+ * What a browser or app shell sends as its Origin, compared as text by the CORS
+ * check: for http(s), scheme, lower-case host and port, nothing more; for an app's
+ * own scheme (capacitor://localhost, ionic://localhost), scheme and host. No
+ * wildcards inside: `https://*.example.org` would never match anything.
+ */
+const isOrigin = (text: string): boolean => {
+  if (text === '*') return true
+  if (text.includes('*')) return false
+  if (/^https?:/i.test(text)) return isWebURL(text) && new URL(text).origin === text
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+$/.test(text)
+}
 
 /** Reads CONTRACT 5 from the environment; throws one error naming every missing variable. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
@@ -101,7 +111,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (almaCallTimeoutMs > requestBudgetMs) invalid.push('ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)')
   const corsOrigins = value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
   const notOrigins = corsOrigins?.filter((origin) => !isOrigin(origin)) ?? []
-  if (notOrigins.length > 0) invalid.push(`CORS_ORIGINS (origins as browsers send them, like https://app.example.org, or *; not ${notOrigins.join(' ')})`)
+  if (notOrigins.length > 0) invalid.push(`CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not ${notOrigins.join(' ')})`)
   if (missing.length > 0 || invalid.length > 0) throw new ConfigError(missing, invalid)
 
   const required = (name: typeof REQUIRED[number]) => value(name) as string

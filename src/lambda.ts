@@ -51,24 +51,40 @@ function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
     Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !(name.toLowerCase() in ours)))
   const headers = { ...theirs(event.headers), ...ours }
   return 'rawPath' in event
-    ? { ...event, headers, rawPath: escape(routePath(event.rawPath, event.routeKey.split(' ')[1])) }
-    : { ...event, headers, multiValueHeaders: theirs(event.multiValueHeaders), path: escape(routePath(event.path, event.resource)) }
+    ? { ...event, headers, rawPath: escape(routePath(event.rawPath, event.routeKey?.split(' ')[1], event.pathParameters)) }
+    : { ...event, headers, multiValueHeaders: theirs(event.multiValueHeaders), path: escape(routePath(event.path, event.resource, event.pathParameters)) }
 }
 
 /**
  * The path without what API Gateway puts before the route: behind a custom
  * domain, the base path mapping (REST APIs) or API mapping (HTTP APIs), and on
  * an HTTP API's named stage, the stage. Only a path that ends in the route
- * (`template`, as API Gateway matched it) is cut; any other is routed as sent.
+ * API Gateway matched (`template`), with the very parameters it matched, is
+ * cut: in a decoded path a user ID holding `/users/` looks like a route too.
+ * `$default` and greedy `{proxy+}` routes leave the path as sent.
  */
-function routePath (path: string, template: string | undefined): string {
-  if (template === undefined) return path
+function routePath (path: string, template: string | undefined, parameters: Record<string, string | undefined> | null | undefined): string {
+  if (template === undefined || !template.startsWith('/') || template.includes('+}')) return path
   const route = template.split('/').slice(1)
   const segments = path.split('/').slice(1)
   const prefix = segments.length - route.length
   if (prefix <= 0) return path
   const tail = segments.slice(prefix)
-  return route.every((segment, index) => segment.startsWith('{') || segment === tail[index]) ? `/${tail.join('/')}` : path
+  const isRoute = route.every((segment, index) => {
+    const name = /^\{(.+)\}$/.exec(segment)?.[1]
+    const sent = tail[index] as string
+    // REST APIs pass the path encoded and the parameters decoded; HTTP APIs both decoded.
+    return name === undefined ? segment === sent : [sent, decoded(sent)].some((form) => form === parameters?.[name])
+  })
+  return isRoute ? `/${tail.join('/')}` : path
+}
+
+function decoded (segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
 }
 
 async function startRoute (route: RouteName): Promise<Handler> {

@@ -40,8 +40,8 @@ t.test('every value that cannot work is named in the same error, as invalid', as
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)'])
   t.same(invalid({ LOG_PSEUDONYM_KEY: 'short' }), ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
-  t.same(invalid({ CORS_ORIGINS: 'https://app.example.org, app.example.org,https://App.example.org,https://app.example.org/' }),
-    ['CORS_ORIGINS (origins as browsers send them, like https://app.example.org, or *; not app.example.org https://App.example.org https://app.example.org/)'])
+  t.same(invalid({ CORS_ORIGINS: 'https://app.example.org, app.example.org,https://App.example.org,https://app.example.org/,https://*.example.org,capacitor://' }),
+    ['CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not app.example.org https://App.example.org https://app.example.org/ https://*.example.org capacitor://)'])
 
   // Both kinds at once: one message.
   const both = t.throws(() => loadConfig({ ...complete, AWS_REGION: '', LOG_LEVEL: 'loud' })) as ConfigError
@@ -51,6 +51,8 @@ t.test('every value that cannot work is named in the same error, as invalid', as
   t.equal(loadConfig({ ...complete, ALMA_API_URL: 'http://127.0.0.1:8080/alma-proxy' }).almaApiUrl, 'http://127.0.0.1:8080/alma-proxy')
   t.same(loadConfig({ ...complete, CORS_ORIGINS: '*' }).corsOrigins, ['*'])
   t.same(loadConfig({ ...complete, CORS_ORIGINS: 'http://localhost:5173' }).corsOrigins, ['http://localhost:5173'])
+  t.same(loadConfig({ ...complete, CORS_ORIGINS: 'capacitor://localhost,ionic://localhost,chrome-extension://abcdefghijklmnop' }).corsOrigins,
+    ['capacitor://localhost', 'ionic://localhost', 'chrome-extension://abcdefghijklmnop'], "mobile app shells' and extensions' origins")
 })
 
 t.test('a complete environment', async (t) => {

@@ -113,6 +113,22 @@ t.test('behind a custom domain, a path that carries a base path mapping is answe
   t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default' }, lambdaContext('getUserLoan'))), expected, '$default route')
   t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no resource')
   t.equal((await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default', rawPath: `/alma${path}` }, lambdaContext('getUserLoan'))).statusCode, 404, 'no route to cut it by')
+  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no route key')
+  t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), version: '1.0', resource: '$default' }, lambdaContext('getUserLoan'))), expected, 'payload 1.0, $default route')
+  t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: '/{proxy+}' }, lambdaContext('getUserLoan'))), expected, 'a greedy route')
+  // A REST API's parameters may come encoded as sent: `@` as %40 in both.
+  const at = { ...restApiEvent('/users/lambda%40x/loans'), path: '/alma/users/lambda%40x/loans' }
+  t.same(answerOf(await lambda.getUserLoans(at, lambdaContext('getUserLoans'))), answerOf(await server.inject({ method: 'GET', url: '/users/lambda%40x/loans' })), 'an encoded ID behind a base path')
+  t.same(answerOf(await lambda.getUserLoans({ ...at, pathParameters: { userID: 'lambda%40x' } }, lambdaContext('getUserLoans'))), answerOf(await server.inject({ method: 'GET', url: '/users/lambda%40x/loans' })), 'its parameter as sent')
+})
+
+t.test('an HTTP API decodes %2F into a separator: an ID holding /users/ never reaches another user\'s records', async (t) => {
+  // API Gateway matched userID = "x/users/lambda-1"; the decoded path ends like lambda-1's own.
+  const event = httpApiEvent('/users/x%2Fusers%2Flambda-1/loans')
+  t.equal(event.rawPath, '/users/x/users/lambda-1/loans')
+  const response = await lambda.getUserLoans(event, lambdaContext('getUserLoans'))
+  t.ok(response.statusCode >= 400 && response.statusCode < 500, String(response.statusCode))
+  t.notMatch(response.body, /loan_id/, "nobody's records")
 })
 
 t.test('a handler serves its own route only', async (t) => {
