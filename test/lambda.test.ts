@@ -120,6 +120,10 @@ t.test('behind a custom domain, a path that carries a base path mapping is answe
   const at = { ...restApiEvent('/users/lambda%40x/loans'), path: '/alma/users/lambda%40x/loans' }
   t.same(answerOf(await lambda.getUserLoans(at, lambdaContext('getUserLoans'))), answerOf(await server.inject({ method: 'GET', url: '/users/lambda%40x/loans' })), 'an encoded ID behind a base path')
   t.same(answerOf(await lambda.getUserLoans({ ...at, pathParameters: { userID: 'lambda%40x' } }, lambdaContext('getUserLoans'))), answerOf(await server.inject({ method: 'GET', url: '/users/lambda%40x/loans' })), 'its parameter as sent')
+  const malformed = { ...restApiEvent('/users/bad%zz/loans'), path: '/alma/users/bad%zz/loans' }
+  const refused = answerOf(await server.inject({ method: 'GET', url: '/users/bad%zz/loans' }))
+  t.equal(refused.statusCode, 400)
+  t.same(answerOf(await lambda.getUserLoans(malformed, lambdaContext('getUserLoans'))), refused, 'an escape that does not decode, behind a base path')
 })
 
 t.test('an HTTP API decodes %2F into a separator: an ID holding /users/ never reaches another user\'s records', async (t) => {
