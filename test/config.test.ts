@@ -30,7 +30,7 @@ t.test('every value that cannot work is named in the same error, as invalid', as
     return error.invalid
   }
   const almaUrl = [`ALMA_API_URL (Alma's host, as ${DEFAULT_ALMA_API_URL}, without /almaws/v1)`]
-  for (const url of ['not a url', 'ftp://alma.example.org', `${DEFAULT_ALMA_API_URL}/almaws/v1`, `${DEFAULT_ALMA_API_URL}/almaws`, `${DEFAULT_ALMA_API_URL}?apikey=x`]) {
+  for (const url of ['not a url', 'ftp://alma.example.org', `${DEFAULT_ALMA_API_URL}/almaws/v1`, `${DEFAULT_ALMA_API_URL}/almaws`, `${DEFAULT_ALMA_API_URL}?apikey=x`, `${DEFAULT_ALMA_API_URL}#eu`]) {
     t.same(invalid({ ALMA_API_URL: url }), almaUrl, url)
   }
   t.same(invalid({ USER_QUEUE_URL: 'alma-users' }), ['USER_QUEUE_URL (the queue\'s https URL)'], 'a queue name, not its URL')
