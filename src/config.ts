@@ -75,7 +75,7 @@ const isOrigin = (text: string): boolean => {
   return /^[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+$/.test(text)
 }
 
-/** Reads CONTRACT 5 from the environment; throws one error naming every missing variable. */
+/** Reads CONTRACT 5 from the environment; throws one error naming every missing or invalid variable. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const value = (name: string) => {
     const text = env[name]?.trim()
@@ -93,7 +93,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   const userQueueUrl = value('USER_QUEUE_URL')
   // Not parsed as a URL: emulators name queues with hosts WHATWG's parser refuses (sqs.eu-west-2.127.0.0.1).
-  if (userQueueUrl !== undefined && !/^https?:\/\/[^\s/]+\/\S/i.test(userQueueUrl)) invalid.push('USER_QUEUE_URL (the queue\'s https URL)')
+  if (userQueueUrl !== undefined && !/^https?:\/\/[^\s/]+\/\S/i.test(userQueueUrl)) invalid.push('USER_QUEUE_URL (the queue\'s URL, not its name or ARN)')
   // In any case: WARN is as clear as warn.
   const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase()
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) invalid.push(`LOG_LEVEL (one of ${LOG_LEVELS.join(', ')})`)

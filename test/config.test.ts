@@ -33,8 +33,8 @@ t.test('every value that cannot work is named in the same error, as invalid', as
   for (const url of ['not a url', 'ftp://alma.example.org', `${DEFAULT_ALMA_API_URL}/almaws/v1`, `${DEFAULT_ALMA_API_URL}/almaws`, `${DEFAULT_ALMA_API_URL}?apikey=x`, `${DEFAULT_ALMA_API_URL}#eu`]) {
     t.same(invalid({ ALMA_API_URL: url }), almaUrl, url)
   }
-  t.same(invalid({ USER_QUEUE_URL: 'alma-users' }), ['USER_QUEUE_URL (the queue\'s https URL)'], 'a queue name, not its URL')
-  t.same(invalid({ USER_QUEUE_URL: 'arn:aws:sqs:eu-west-2:123456789012:users' }), ['USER_QUEUE_URL (the queue\'s https URL)'], 'an ARN, not the URL')
+  t.same(invalid({ USER_QUEUE_URL: 'alma-users' }), ['USER_QUEUE_URL (the queue\'s URL, not its name or ARN)'], 'a queue name, not its URL')
+  t.same(invalid({ USER_QUEUE_URL: 'arn:aws:sqs:eu-west-2:123456789012:users' }), ['USER_QUEUE_URL (the queue\'s URL, not its name or ARN)'], 'an ARN, not the URL')
   t.match(invalid({ LOG_LEVEL: 'verbose' }), [/^LOG_LEVEL \(one of fatal, /])
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '5s', REQUEST_BUDGET_MS: '0' }),
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])

@@ -221,7 +221,7 @@ t.test('settings the service would refuse, and a queue URL and ARN swapped, fail
   const swapped = { USER_QUEUE_URL_STG: STG.USER_QUEUE_ARN_STG, USER_QUEUE_ARN_STG: STG.USER_QUEUE_URL_STG }
   const { code, output } = await slsPackage(['--stage', 'stg', '--region', 'eu-west-2'], { ...STG, ...swapped, LOG_LEVEL: 'loud', ALMA_CALL_TIMEOUT_MS: '8s' })
   t.not(code, 0)
-  t.match(output, /Cannot deploy: USER_QUEUE_ARN_STG is not a queue ARN \(arn:aws:sqs:<region>:<account>:<queue>\); invalid USER_QUEUE_URL \(the queue's https URL\), LOG_LEVEL \(one of [^)]+\), ALMA_CALL_TIMEOUT_MS \(whole milliseconds, 1 to 9999999\)\./)
+  t.match(output, /Cannot deploy: USER_QUEUE_ARN_STG is not a queue ARN \(arn:aws:sqs:<region>:<account>:<queue>\); invalid USER_QUEUE_URL \(the queue's URL, not its name or ARN\), LOG_LEVEL \(one of [^)]+\), ALMA_CALL_TIMEOUT_MS \(whole milliseconds, 1 to 9999999\)\./)
 })
 
 t.test('missing deploy-time variables are named, all at once', async (t) => {
