@@ -406,8 +406,14 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
     t.same(empty.json().message, 'The service could not read its Alma API key', 'a parameter with an empty value')
     t.equal(stack.alma.calls.length, 0, 'no Alma call with an empty key')
     ssm.mode = 'answer'
+    ssm.value = ' \n'
+    t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, 'a value of blanks only')
+    ssm.value = `${ALMA_TEST_KEY.slice(0, 4)}\n${ALMA_TEST_KEY.slice(4)}`
+    t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, 'a value no header can carry')
+    t.equal(stack.alma.calls.length, 0, 'no Alma call with either')
+    ssm.value = `${ALMA_TEST_KEY}\n`
     const first = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
-    t.equal(first.statusCode, 200, 'the failure was not cached')
+    t.equal(first.statusCode, 200, 'the failure was not cached; a key stored with its newline is used without it')
     return built
   })
   const again = await fromSsm.inject({ method: 'GET', url: '/users/faults-2/requests' })

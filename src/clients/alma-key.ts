@@ -36,8 +36,12 @@ async function readParameter (name: string): Promise<string> {
   const client = new SSMClient(boundedClient(SSM_BOUNDS))
   try {
     const { Parameter } = await withinBounds(SSM_BOUNDS, (options) => client.send(new GetParameterCommand({ Name: name, WithDecryption: true }), options))
-    if (typeof Parameter?.Value !== 'string' || Parameter.Value === '') throw new Error(`SSM parameter ${name} has no value`)
-    return Parameter.Value
+    // A key put with its file's newline (`--value file://key.txt`) is the key all the same.
+    const value = Parameter?.Value?.trim()
+    if (value === undefined || value === '') throw new Error(`SSM parameter ${name} has no value`)
+    // Refused by undici as a header, it would read as Alma unreachable, on every call.
+    if (/\p{Cc}/u.test(value)) throw new Error(`SSM parameter ${name} holds control characters, which no Authorization header can carry`)
+    return value
   } finally {
     client.destroy()
   }

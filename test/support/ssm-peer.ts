@@ -11,6 +11,8 @@ export interface SsmPeer {
   /** what each request asked for: the X-Amz-Target and the body */
   asked: Array<{ target: string, name: unknown, withDecryption: unknown }>
   mode: SsmMode
+  /** the parameter's value in mode 'answer' */
+  value: string
   /** the next `count` requests fail whatever the mode */
   failNext (count: number): void
   close (): Promise<void>
@@ -30,7 +32,7 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
         response.statusCode = 500
         response.end(JSON.stringify({ __type: 'InternalServerError', message: 'down' }))
       } else {
-        const Value = peer.mode === 'answer' ? value : peer.mode === 'empty' ? '' : undefined
+        const Value = peer.mode === 'answer' ? peer.value : peer.mode === 'empty' ? '' : undefined
         response.end(JSON.stringify({ Parameter: { Name, Type: 'SecureString', Value, Version: 1 } }))
       }
     })
@@ -41,6 +43,7 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     asked: [],
     mode: 'answer',
+    value,
     failNext: (count) => { failures = count },
     close: () => new Promise((resolve) => {
       server.close(() => resolve())
