@@ -1,6 +1,8 @@
 import t, { type Test } from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
+import { loadConfig, type Config } from '../src/config.js'
 import { KIND_SPECS } from '../src/resolution/kinds.js'
+import { STALE_COPIES_GRACE_MS } from '../src/resolution/resolve.js'
 import { toRecord } from '../src/resolution/records.js'
 import { startFaultyProxy, type ProxyFault } from '../dev/peer-proxy.js'
 import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack, type TestApp } from './helper.js'
@@ -23,7 +25,7 @@ t.teardown(async () => { await Promise.all([dynamo.close(), sqs.close()]) })
 // Every app of this file, so that their logs can be searched for the key at the end.
 const apps: TestApp[] = []
 /** An app whose DynamoDB or SQS traffic goes through the faulty proxies, for this test. */
-async function appThrough (t: Test, peers: { dynamo?: boolean, sqs?: boolean }): Promise<TestApp> {
+async function appThrough (t: Test, peers: { dynamo?: boolean, sqs?: boolean }, config: Partial<Config> = {}): Promise<TestApp> {
   // The AWS SDK reads its endpoint variables on a client's first call: keep them set until the test ends.
   const saved = { dynamo: process.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: process.env.AWS_ENDPOINT_URL_SQS }
   if (peers.dynamo === true) process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.url
@@ -32,7 +34,7 @@ async function appThrough (t: Test, peers: { dynamo?: boolean, sqs?: boolean }):
     process.env.AWS_ENDPOINT_URL_DYNAMODB = saved.dynamo
     process.env.AWS_ENDPOINT_URL_SQS = saved.sqs
   })
-  const built = await buildTestApp(t)
+  const built = await buildTestApp(t, { config: { ...loadConfig(), ...config } })
   apps.push(built)
   return built
 }
@@ -158,6 +160,23 @@ t.test('SQS answers 500: 200 all the same, logged', async (t) => {
   const response = await app.inject({ method: 'GET', url: '/users/fault-2' })
   t.equal(response.statusCode, 200)
   t.match(rawLogs(), /could not queue the user/)
+})
+
+t.test('Alma fails at the deadline and DynamoDB hangs on the expired copies: Alma\'s error, a short while past the budget', async (t) => {
+  const budget = 1000
+  const { app } = await appThrough(t, { dynamo: true }, { requestBudgetMs: budget, almaCallTimeoutMs: budget })
+  const hung = almaUserRecords('fault-stale-hang', { loans: 2, requests: 0, fees: 0 })
+  stack.alma.addUser({ primary_id: 'fault-stale-hang', ...hung })
+  await stack.writeCacheRows(cacheRowsOf('fault-stale-hang', hung, nowSeconds() - DAY))
+  stack.alma.hang(5)
+  // Each BatchGetItem attempt hangs until the client's request timeout: 2 × 1.5 s without a bound.
+  dynamo.failAll({ hang: true, operation: 'BatchGetItem' })
+  const started = Date.now()
+  const response = await app.inject({ method: 'GET', url: '/users/fault-stale-hang/loans' })
+  const elapsed = Date.now() - started
+  t.equal(response.statusCode, 504)
+  t.ok(elapsed < budget + STALE_COPIES_GRACE_MS + 700, `answered after ${elapsed} ms (budget ${budget}, grace ${STALE_COPIES_GRACE_MS})`)
+  t.ok(elapsed >= budget + STALE_COPIES_GRACE_MS - 50, 'the copies were waited for until the grace ran out')
 })
 
 t.test('a user row listing 10,000 IDs: treated as missing, not fanned out', async (t) => {
