@@ -2,14 +2,16 @@ import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { SqsUserQueue } from '../src/clients/user-queue.js'
+import { queueRegion, SqsUserQueue } from '../src/clients/user-queue.js'
 
 // CONTRACT 5: with AWS_ENDPOINT_URL_SQS set, messages go to that endpoint
 // whatever host USER_QUEUE_URL names (emulators name queues with hosts that
 // need not resolve). The endpoint here is a recorder speaking SQS's JSON protocol.
 
 const received: Array<{ QueueUrl?: string, MessageBody?: string }> = []
+const signatures: string[] = []
 const recorder = createServer((request, response) => {
+  signatures.push(String(request.headers.authorization))
   let body = ''
   request.on('data', (chunk: Buffer) => { body += chunk.toString() })
   request.on('end', () => {
@@ -48,4 +50,27 @@ t.test('without an override, the queue URL\'s host is the endpoint', async (t) =
   t.teardown(() => { queue.destroy() })
   await t.rejects(queue.send('Queue-Host-User'), 'queue-host.invalid does not resolve')
   t.same(received, [], 'nothing reached the override')
+})
+
+t.test('a queue in another region than AWS_REGION is signed for its own region', async (t) => {
+  received.length = 0
+  signatures.length = 0
+  const elsewhere = 'https://sqs.us-east-1.amazonaws.com/123456789012/alma-users'
+  const queue = new SqsUserQueue({ queueUrl: elsewhere, endpointOverride: true })
+  t.teardown(() => { queue.destroy() })
+  await queue.send('Queue-Region-User')
+  t.same(received, [{ QueueUrl: elsewhere, MessageBody: 'Queue-Region-User' }])
+  t.match(signatures[0], /Credential=test\/\d{8}\/us-east-1\/sqs\/aws4_request/, 'us-east-1, not eu-west-2')
+})
+
+t.test('queueRegion: the region an SQS queue URL names', async (t) => {
+  t.equal(queueRegion('https://sqs.us-east-1.amazonaws.com/123456789012/q'), 'us-east-1')
+  t.equal(queueRegion('https://SQS.EU-WEST-2.amazonaws.com/123456789012/q'), 'eu-west-2')
+  t.equal(queueRegion('https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q'), 'cn-north-1')
+  t.equal(queueRegion('https://sqs-fips.us-gov-west-1.amazonaws.com/123456789012/q'), 'us-gov-west-1')
+  t.equal(queueRegion('https://sqs.ap-southeast-2.api.aws/123456789012/q'), 'ap-southeast-2')
+  t.equal(queueRegion('https://eu-west-1.queue.amazonaws.com/123456789012/q'), 'eu-west-1', 'the older form')
+  t.equal(queueRegion('http://sqs.eu-west-2.127.0.0.1:9324/000000000000/q'), undefined, "an emulator's host: AWS_REGION stands")
+  t.equal(queueRegion('http://localhost:4566/000000000000/q'), undefined)
+  t.equal(queueRegion('https://sqs.us-east-1.amazonaws.com.evil.example/q'), undefined)
 })

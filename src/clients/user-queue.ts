@@ -12,6 +12,13 @@ export interface SqsUserQueueOptions {
   requestTimeoutMs?: number
 }
 
+/** The region an SQS queue URL names (sqs.<region>.amazonaws.com, or the older <region>.queue.amazonaws.com). */
+export function queueRegion (queueUrl: string): string | undefined {
+  const host = /^https?:\/\/([^/:]+)/i.exec(queueUrl)?.[1]?.toLowerCase() ?? ''
+  return /^sqs(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:amazonaws\.com(?:\.cn)?|api\.aws)$/.exec(host)?.[1] ??
+    /^([a-z]{2}(?:-[a-z]+)+-\d+)\.queue\.amazonaws\.com(?:\.cn)?$/.exec(host)?.[1]
+}
+
 /** The users queue of CONTRACT 3.5, read by the bulk updater. */
 export class SqsUserQueue implements UserQueue {
   readonly #options: SqsUserQueueOptions
@@ -44,7 +51,10 @@ export class SqsUserQueue implements UserQueue {
    * (Imported statically all the same: see scripts/bundles.mjs.)
    */
   #makeClient (): SQSClient {
+    const region = queueRegion(this.#options.queueUrl)
     return new SQSClient({
+      // Signed for the queue's own region: the SDK would sign for AWS_REGION, and SQS refuses that for a queue elsewhere.
+      ...(region === undefined ? {} : { region }),
       // By default the SDK sends to the queue URL's host; emulators name queues with hosts that need not resolve.
       useQueueUrlAsEndpoint: !this.#options.endpointOverride,
       // The send runs alongside the request's own work and is awaited before the
