@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { startFauxqs } from 'fauxqs'
 import t from 'tap'
 import { queueRegion, SqsUserQueue } from '../src/clients/user-queue.js'
 
@@ -73,4 +74,20 @@ t.test('queueRegion: the region an SQS queue URL names', async (t) => {
   t.equal(queueRegion('http://sqs.eu-west-2.127.0.0.1:9324/000000000000/q'), undefined, "an emulator's host: AWS_REGION stands")
   t.equal(queueRegion('http://localhost:4566/000000000000/q'), undefined)
   t.equal(queueRegion('https://sqs.us-east-1.amazonaws.com.evil.example/q'), undefined)
+})
+
+t.test('a FIFO users queue gets each user once, in a group of its own', async (t) => {
+  const fauxqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: 'eu-west-2' })
+  t.teardown(() => fauxqs.stop())
+  // No content-based deduplication: the queue refuses a message without a deduplication ID.
+  const { queueUrl } = fauxqs.createQueue('alma-users.fifo', { region: 'eu-west-2', attributes: { FifoQueue: 'true' } })
+  const override = process.env.AWS_ENDPOINT_URL_SQS
+  process.env.AWS_ENDPOINT_URL_SQS = fauxqs.address
+  t.teardown(() => { process.env.AWS_ENDPOINT_URL_SQS = override })
+  const queue = new SqsUserQueue({ queueUrl, endpointOverride: true })
+  t.teardown(() => { queue.destroy() })
+  const longID = `Fifo.User+1@example.org${'x'.repeat(232)}`
+  for (const userID of [longID, longID, 'Fifo-User-2']) await queue.send(userID)
+  const ready = fauxqs.inspectQueue('alma-users.fifo')?.messages.ready ?? []
+  t.same(ready.map((message) => message.body), [longID, 'Fifo-User-2'], 'bodies as written; the repeat within five minutes deduplicated')
 })

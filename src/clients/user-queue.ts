@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import type { UserQueue } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
@@ -36,9 +37,23 @@ export class SqsUserQueue implements UserQueue {
   async send (userID: string): Promise<void> {
     const client = this.#client ??= this.#makeClient()
     // The body is the Alma user ID exactly as the caller wrote it.
-    await withinBounds(this.#bounds, (options) => client.send(new SendMessageCommand({ QueueUrl: this.#options.queueUrl, MessageBody: userID }), options))
+    const message = { QueueUrl: this.#options.queueUrl, MessageBody: userID, ...this.#fifoFields(userID) }
+    await withinBounds(this.#bounds, (options) => client.send(new SendMessageCommand(message), options))
     const calls = requestCalls()
     if (calls !== undefined) calls.queued = true
+  }
+
+  /**
+   * A FIFO queue refuses a message without a group, and without a deduplication ID
+   * unless it deduplicates by content. One group per user, so that the updater may
+   * refresh users in parallel; deduplicated by the body, so that a user asked for
+   * again within SQS's five minutes is refreshed once. Hashed: both IDs stop at 128
+   * characters, a user ID at 255.
+   */
+  #fifoFields (userID: string): { MessageGroupId?: string, MessageDeduplicationId?: string } {
+    if (!this.#options.queueUrl.endsWith('.fifo')) return {}
+    const hash = (text: string) => createHash('sha256').update(text).digest('hex')
+    return { MessageGroupId: hash(userID.toLowerCase()), MessageDeduplicationId: hash(userID) }
   }
 
   destroy (): void {
