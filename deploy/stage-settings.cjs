@@ -17,6 +17,12 @@ const RESOURCES = {
   feeTable: 'FEE_CACHE_TABLE_NAME'
 }
 
+// The functions' timeout (s), under API Gateway's 29 s, and what a request keeps of it
+// past its budget: a cold start's set-up, the expired copies read after Alma fails
+// (src/resolution/resolve.ts, 2 s at most) and the queue send.
+const FUNCTION_TIMEOUT_S = 25
+const AFTER_BUDGET_MS = 5000
+
 // Optional runtime settings (CONTRACT 5 and README's configuration table), passed on when set.
 const PASSED_THROUGH = ['ALMA_API_URL', 'LOG_LEVEL', 'LOG_PSEUDONYM_KEY', 'ALMA_CALL_TIMEOUT_MS', 'REQUEST_BUDGET_MS']
 
@@ -56,9 +62,18 @@ module.exports = async ({ options }) => {
   const almaApiKeyName = text('ALMA_API_KEY_NAME')
   if (almaApiKeyName === undefined) missing.push('ALMA_API_KEY_NAME')
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)
-  // The URL in its place would pass packaging and leave the role unable to send.
-  if (values.userQueueArn !== undefined && !/^arn:[\w-]+:sqs:[\w-]+:\d{12}:[\w-]+(\.fifo)?$/.test(values.userQueueArn)) {
+  // The URL in its place would pass packaging and leave the role unable to send; so would another queue's ARN.
+  const queueArn = /^arn:[\w-]+:sqs:[\w-]+:(\d{12}):([\w-]+(?:\.fifo)?)$/.exec(values.userQueueArn ?? '')
+  if (values.userQueueArn !== undefined && queueArn === null) {
     problems.push(`USER_QUEUE_ARN${suffix} is not a queue ARN (arn:aws:sqs:<region>:<account>:<queue>)`)
+  }
+  const queuePath = /^https?:\/\/[^/]+\/(\d{12})\/([\w-]+(?:\.fifo)?)$/.exec(values.userQueueUrl ?? '')
+  if (queueArn !== null && queuePath !== null && (queueArn[1] !== queuePath[1] || queueArn[2] !== queuePath[2])) {
+    problems.push(`USER_QUEUE_URL${suffix} and USER_QUEUE_ARN${suffix} name different queues (${queuePath[1]}/${queuePath[2]} and ${queueArn[1]}:${queueArn[2]})`)
+  }
+  const budgetMs = Number(text('REQUEST_BUDGET_MS') ?? 0)
+  if (budgetMs > FUNCTION_TIMEOUT_S * 1000 - AFTER_BUDGET_MS) {
+    problems.push(`REQUEST_BUDGET_MS must be at most ${FUNCTION_TIMEOUT_S * 1000 - AFTER_BUDGET_MS} (the functions time out at ${FUNCTION_TIMEOUT_S} s, and a request needs up to ${AFTER_BUDGET_MS / 1000} s past its budget)`)
   }
 
   const apiKeyRequired = text('API_KEY_REQUIRED') ?? 'true'
@@ -89,10 +104,11 @@ module.exports = async ({ options }) => {
   }
   if (problems.length > 0) throw new DeploySettingsError(problems)
 
-  // An SSM parameter ARN names the parameter without its leading slash.
-  const parameterArn = arn('ssm', `parameter/${almaApiKeyName.replace(/^\//, '')}`)
+  // GetParameter takes a name or the parameter's ARN; an ARN names the parameter without its leading slash.
+  const parameterArn = almaApiKeyName.startsWith('arn:') ? almaApiKeyName : arn('ssm', `parameter/${almaApiKeyName.replace(/^\//, '')}`)
   return {
     stage,
+    functionTimeout: FUNCTION_TIMEOUT_S,
     environment,
     statements: [
       {

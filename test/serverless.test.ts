@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { STATUS_CODES } from 'node:http'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import JSZip from 'jszip'
@@ -230,4 +231,33 @@ t.test('missing deploy-time variables are named, all at once', async (t) => {
   t.not(code, 0)
   t.match(output, /Cannot deploy: missing USER_QUEUE_ARN_STG, FEE_CACHE_TABLE_NAME_STG\./)
   t.notMatch(output, /at .*stage-settings\.cjs:\d+/, 'a message, not a stack trace')
+})
+
+// The deploy settings alone, as serverless resolves them, for the checks that need no package.
+type StageSettings = (input: { options: { stage: string, region: string } }) => Promise<{ functionTimeout: number, statements: unknown[] }>
+const stageSettings = createRequire(import.meta.url)('../deploy/stage-settings.cjs') as StageSettings
+async function settingsWith (env: Record<string, string>) {
+  const saved = { ...process.env }
+  Object.assign(process.env, env)
+  try {
+    return await stageSettings({ options: { stage: 'stg', region: 'eu-west-2' } })
+  } finally {
+    process.env = saved
+  }
+}
+
+t.test('the key parameter named by its ARN is allowed by that ARN', async (t) => {
+  const parameterArn = 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma/api-key'
+  const settings = await settingsWith({ ...STG, ALMA_API_KEY_NAME: parameterArn })
+  t.same(settings.statements[2], { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [parameterArn] })
+  t.equal(settings.functionTimeout, 25)
+  t.equal((await settingsWith({ ...STG, REQUEST_BUDGET_MS: '20000' })).functionTimeout, 25, 'the default budget fits')
+})
+
+t.test('a budget the functions cannot keep, and a queue URL and ARN of different queues, fail the deploy', async (t) => {
+  await t.rejects(settingsWith({ ...STG, REQUEST_BUDGET_MS: '20001', USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:123456789012:other-queue' }), {
+    message: 'Cannot deploy: USER_QUEUE_URL_STG and USER_QUEUE_ARN_STG name different queues (123456789012/alma-users-stg and 123456789012:other-queue); ' +
+      'REQUEST_BUDGET_MS must be at most 20000 (the functions time out at 25 s, and a request needs up to 5 s past its budget).'
+  })
+  await t.rejects(settingsWith({ ...STG, USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:210987654321:alma-users-stg' }), /name different queues \(123456789012\/alma-users-stg and 210987654321:alma-users-stg\)/, 'another account')
 })
