@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { STATUS_CODES } from 'node:http'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import JSZip from 'jszip'
@@ -233,17 +232,20 @@ t.test('missing deploy-time variables are named, all at once', async (t) => {
   t.notMatch(output, /at .*stage-settings\.cjs:\d+/, 'a message, not a stack trace')
 })
 
-// The deploy settings alone, as serverless resolves them, for the checks that need no package.
-type StageSettings = (input: { options: { stage: string, region: string } }) => Promise<{ functionTimeout: number, statements: unknown[] }>
-const stageSettings = createRequire(import.meta.url)('../deploy/stage-settings.cjs') as StageSettings
-async function settingsWith (env: Record<string, string>) {
-  const saved = { ...process.env }
-  Object.assign(process.env, env)
-  try {
-    return await stageSettings({ options: { stage: 'stg', region: 'eu-west-2' } })
-  } finally {
-    process.env = saved
-  }
+// The deploy settings alone, as serverless resolves them, for the checks that need no package
+// (in a process of their own, unmeasured, as in slsPackage).
+interface StageSettings { functionTimeout: number, statements: unknown[] }
+async function settingsWith (env: Record<string, string>): Promise<StageSettings> {
+  const resolve = "require('./deploy/stage-settings.cjs')({ options: { stage: 'stg', region: 'eu-west-2' } })" +
+    '.then((settings) => console.log(JSON.stringify(settings)), (error) => { console.error(error.message); process.exitCode = 1 })'
+  const child = spawn(process.execPath, ['-e', resolve], { env: { PATH: process.env.PATH ?? '', _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env } })
+  let output = ''
+  let errors = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString() })
+  const [code] = await once(child, 'exit') as [number]
+  if (code !== 0) throw new Error(errors.trim())
+  return JSON.parse(output) as StageSettings
 }
 
 t.test('the key parameter named by its ARN is allowed by that ARN', async (t) => {

@@ -74,6 +74,7 @@ t.test('queueRegion: the region an SQS queue URL names', async (t) => {
   t.equal(queueRegion('http://sqs.eu-west-2.127.0.0.1:9324/000000000000/q'), undefined, "an emulator's host: AWS_REGION stands")
   t.equal(queueRegion('http://localhost:4566/000000000000/q'), undefined)
   t.equal(queueRegion('https://sqs.us-east-1.amazonaws.com.evil.example/q'), undefined)
+  t.equal(queueRegion('alma-users'), undefined, 'no URL at all')
 })
 
 t.test('a FIFO users queue gets each user once, in a group of its own', async (t) => {
