@@ -61,15 +61,23 @@ module.exports = async ({ options }) => {
   }
   const almaApiKeyName = text('ALMA_API_KEY_NAME')
   if (almaApiKeyName === undefined) missing.push('ALMA_API_KEY_NAME')
+  // A parameter's ARN is fine, of another account too (a shared parameter), not of another region: the functions read SSM in their own.
+  else if (almaApiKeyName.startsWith('arn:') && !new RegExp(`^arn:[\\w-]+:ssm:${region}:\\d{12}:parameter/[^/]`).test(almaApiKeyName)) {
+    problems.push(`ALMA_API_KEY_NAME is not the ARN of an SSM parameter in ${region} (arn:aws:ssm:${region}:<account>:parameter/<name>)`)
+  }
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)
   // The URL in its place would pass packaging and leave the role unable to send; so would another queue's ARN.
-  const queueArn = /^arn:[\w-]+:sqs:[\w-]+:(\d{12}):([\w-]+(?:\.fifo)?)$/.exec(values.userQueueArn ?? '')
+  const queueArn = /^arn:[\w-]+:sqs:([\w-]+):(\d{12}):([\w-]+(?:\.fifo)?)$/.exec(values.userQueueArn ?? '')
   if (values.userQueueArn !== undefined && queueArn === null) {
     problems.push(`USER_QUEUE_ARN${suffix} is not a queue ARN (arn:aws:sqs:<region>:<account>:<queue>)`)
   }
   const queuePath = /^https?:\/\/[^/]+\/(\d{12})\/([\w-]+(?:\.fifo)?)$/.exec(values.userQueueUrl ?? '')
-  if (queueArn !== null && queuePath !== null && (queueArn[1] !== queuePath[1] || queueArn[2] !== queuePath[2])) {
-    problems.push(`USER_QUEUE_URL${suffix} and USER_QUEUE_ARN${suffix} name different queues (${queuePath[1]}/${queuePath[2]} and ${queueArn[1]}:${queueArn[2]})`)
+  if (queueArn !== null && queuePath !== null) {
+    const { queueRegion } = tsx.require('../src/clients/user-queue.ts', __filename)
+    const url = [queueRegion(values.userQueueUrl) ?? queueArn[1], queuePath[1], queuePath[2]].join(':')
+    if (url !== queueArn.slice(1).join(':')) {
+      problems.push(`USER_QUEUE_URL${suffix} and USER_QUEUE_ARN${suffix} name different queues (${url} and ${queueArn.slice(1).join(':')})`)
+    }
   }
   const budgetMs = Number(text('REQUEST_BUDGET_MS') ?? 0)
   if (budgetMs > FUNCTION_TIMEOUT_S * 1000 - AFTER_BUDGET_MS) {

@@ -56,6 +56,13 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * An Alma key as an Authorization header can carry it: printable ASCII, no
+ * blanks. Anything else (a zero-width space pasted along) undici refuses on
+ * every call, which would read as Alma unreachable.
+ */
+export const isUsableAlmaKey = (key: string): boolean => /^[\x21-\x7e]+$/.test(key)
+
 /** An http(s) URL with nothing after its path. */
 const isWebURL = (text: string): boolean => {
   const url = URL.parse(text)
@@ -86,6 +93,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const parameterName = value('ALMA_API_KEY_NAME')
   if (key === undefined && parameterName === undefined) missing.push('ALMA_API_KEY_NAME (or ALMA_API_KEY)')
   const invalid: string[] = []
+  if (key !== undefined && !isUsableAlmaKey(key)) invalid.push('ALMA_API_KEY (printable ASCII without blanks)')
   const almaApiUrl = value('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL
   // alma-api.md writes the base with /almaws/v1; the service adds that itself (CONTRACT 3.6).
   if (!isWebURL(almaApiUrl) || /\/almaws(\/|$)/.test(new URL(almaApiUrl).pathname)) {

@@ -40,6 +40,7 @@ t.test('every value that cannot work is named in the same error, as invalid', as
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)'])
   t.same(invalid({ LOG_PSEUDONYM_KEY: 'short' }), ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
+  t.same(invalid({ ALMA_API_KEY: 'l7xx\u200bkey' }), ['ALMA_API_KEY (printable ASCII without blanks)'], 'a zero-width space pasted along')
   t.same(invalid({ CORS_ORIGINS: 'https://app.example.org, app.example.org,https://App.example.org,https://app.example.org/,https://*.example.org,capacitor://' }),
     ['CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not app.example.org https://App.example.org https://app.example.org/ https://*.example.org capacitor://)'])
 

@@ -100,7 +100,7 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
     t.ok(fn, name)
     t.equal(fn?.Properties.Handler, `dist/lambda.${handler}`, `${name} handler`)
     t.equal(fn?.Properties.Runtime, 'nodejs22.x', `${name} runtime`)
-    t.ok((fn?.Properties.Timeout as number) < 29, `${name} times out before API Gateway does`)
+    t.equal(fn?.Properties.Timeout, 25, `${name} times out at 25 s, before API Gateway does (29 s) and 5 s past the longest request budget`)
     t.same(fn?.Properties.Environment.Variables, {
       USER_CACHE_TABLE_NAME: 'alma-users-stg',
       LOAN_CACHE_TABLE_NAME: 'alma-loans-stg',
@@ -258,8 +258,15 @@ t.test('the key parameter named by its ARN is allowed by that ARN', async (t) =>
 
 t.test('a budget the functions cannot keep, and a queue URL and ARN of different queues, fail the deploy', async (t) => {
   await t.rejects(settingsWith({ ...STG, REQUEST_BUDGET_MS: '20001', USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:123456789012:other-queue' }), {
-    message: 'Cannot deploy: USER_QUEUE_URL_STG and USER_QUEUE_ARN_STG name different queues (123456789012/alma-users-stg and 123456789012:other-queue); ' +
+    message: 'Cannot deploy: USER_QUEUE_URL_STG and USER_QUEUE_ARN_STG name different queues (eu-west-2:123456789012:alma-users-stg and eu-west-2:123456789012:other-queue); ' +
       'REQUEST_BUDGET_MS must be at most 20000 (the functions time out at 25 s, and a request needs up to 5 s past its budget).'
   })
-  await t.rejects(settingsWith({ ...STG, USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:210987654321:alma-users-stg' }), /name different queues \(123456789012\/alma-users-stg and 210987654321:alma-users-stg\)/, 'another account')
+  await t.rejects(settingsWith({ ...STG, USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:210987654321:alma-users-stg' }), /name different queues \(eu-west-2:123456789012:alma-users-stg and eu-west-2:210987654321:alma-users-stg\)/, 'another account')
+  await t.rejects(settingsWith({ ...STG, USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' }), /name different queues \(eu-west-2:123456789012:alma-users-stg and us-east-1:123456789012:alma-users-stg\)/, 'another region')
+  const elsewhere = { USER_QUEUE_URL_STG: 'https://sqs.us-east-1.amazonaws.com/123456789012/alma-users-stg', USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' }
+  t.equal((await settingsWith({ ...STG, ...elsewhere })).functionTimeout, 25, 'a queue in another region, named alike by both')
+  for (const name of ['arn:aws:ssm:us-east-1:123456789012:parameter/alma/api-key', 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:alma', 'arn:aws:ssm:eu-west-2:123456789012:parameter//alma']) {
+    await t.rejects(settingsWith({ ...STG, ALMA_API_KEY_NAME: name }), { message: 'Cannot deploy: ALMA_API_KEY_NAME is not the ARN of an SSM parameter in eu-west-2 (arn:aws:ssm:eu-west-2:<account>:parameter/<name>).' }, name)
+  }
+  t.equal((await settingsWith({ ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:210987654321:parameter/shared/alma' })).functionTimeout, 25, "another account's shared parameter")
 })

@@ -71,6 +71,9 @@ t.test('queueRegion: the region an SQS queue URL names', async (t) => {
   t.equal(queueRegion('https://sqs-fips.us-gov-west-1.amazonaws.com/123456789012/q'), 'us-gov-west-1')
   t.equal(queueRegion('https://sqs.ap-southeast-2.api.aws/123456789012/q'), 'ap-southeast-2')
   t.equal(queueRegion('https://eu-west-1.queue.amazonaws.com/123456789012/q'), 'eu-west-1', 'the older form')
+  t.equal(queueRegion('https://queue.amazonaws.com/123456789012/q'), 'us-east-1', 'the oldest form')
+  t.equal(queueRegion('https://vpce-0a1b2c3d4e5f-abcdefgh.sqs.eu-west-2.vpce.amazonaws.com/123456789012/q'), 'eu-west-2', 'a VPC endpoint')
+  t.equal(queueRegion('http://sqs.eu-west-2.localhost.localstack.cloud:4566/000000000000/q'), undefined, "LocalStack's host")
   t.equal(queueRegion('http://sqs.eu-west-2.127.0.0.1:9324/000000000000/q'), undefined, "an emulator's host: AWS_REGION stands")
   t.equal(queueRegion('http://localhost:4566/000000000000/q'), undefined)
   t.equal(queueRegion('https://sqs.us-east-1.amazonaws.com.evil.example/q'), undefined)
@@ -88,7 +91,21 @@ t.test('a FIFO users queue gets each user once, in a group of its own', async (t
   const queue = new SqsUserQueue({ queueUrl, endpointOverride: true })
   t.teardown(() => { queue.destroy() })
   const longID = `Fifo.User+1@example.org${'x'.repeat(232)}`
-  for (const userID of [longID, longID, 'Fifo-User-2']) await queue.send(userID)
+  for (const userID of [longID, longID, 'Fifo-User-2', 'fifo-user-2']) await queue.send(userID)
   const ready = fauxqs.inspectQueue('alma-users.fifo')?.messages.ready ?? []
-  t.same(ready.map((message) => message.body), [longID, 'Fifo-User-2'], 'bodies as written; the repeat within five minutes deduplicated')
+  t.same(ready.map((message) => message.body), [longID, 'Fifo-User-2', 'fifo-user-2'], 'bodies as written; the repeat within five minutes deduplicated, another spelling not')
+})
+
+t.test('to a FIFO queue: one group per user whatever its case, deduplicated by the ID as written, both hashed', async (t) => {
+  received.length = 0
+  const fifo = 'http://queue-host.invalid:9/000000000000/users.fifo'
+  const queue = new SqsUserQueue({ queueUrl: fifo, endpointOverride: true })
+  t.teardown(() => { queue.destroy() })
+  await queue.send('Fifo-User')
+  await queue.send('fifo-user')
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+  t.same(received, [
+    { QueueUrl: fifo, MessageBody: 'Fifo-User', MessageGroupId: sha256('fifo-user'), MessageDeduplicationId: sha256('Fifo-User') },
+    { QueueUrl: fifo, MessageBody: 'fifo-user', MessageGroupId: sha256('fifo-user'), MessageDeduplicationId: sha256('fifo-user') }
+  ])
 })

@@ -1,5 +1,6 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { byDeadline } from '../by-deadline.js'
+import { isUsableAlmaKey } from '../config.js'
 import { ServiceError } from '../errors.js'
 import { boundedClient, withinBounds, type CallBounds } from './aws-requests.js'
 
@@ -39,8 +40,7 @@ async function readParameter (name: string): Promise<string> {
     // A key put with its file's newline (`--value file://key.txt`) is the key all the same.
     const value = Parameter?.Value?.trim()
     if (value === undefined || value === '') throw new Error(`SSM parameter ${name} has no value`)
-    // Refused by undici as a header, it would read as Alma unreachable, on every call.
-    if (/\p{Cc}/u.test(value)) throw new Error(`SSM parameter ${name} holds control characters, which no Authorization header can carry`)
+    if (!isUsableAlmaKey(value)) throw new Error(`SSM parameter ${name} holds characters no Alma key has (printable ASCII without blanks)`)
     return value
   } finally {
     client.destroy()

@@ -13,10 +13,15 @@ export interface SqsUserQueueOptions {
   requestTimeoutMs?: number
 }
 
-/** The region an SQS queue URL names (sqs.<region>.amazonaws.com, or the older <region>.queue.amazonaws.com). */
+/**
+ * The region an SQS queue URL names: sqs.<region>.amazonaws.com (FIPS, dual-stack,
+ * China and VPC endpoint forms too), the older <region>.queue.amazonaws.com, and
+ * the oldest queue.amazonaws.com, which is us-east-1. None for other hosts (emulators).
+ */
 export function queueRegion (queueUrl: string): string | undefined {
   const host = /^https?:\/\/([^/:]+)/i.exec(queueUrl)?.[1]?.toLowerCase() ?? ''
-  return /^sqs(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:amazonaws\.com(?:\.cn)?|api\.aws)$/.exec(host)?.[1] ??
+  if (host === 'queue.amazonaws.com') return 'us-east-1'
+  return /^(?:vpce-[a-z0-9-]+\.)?sqs(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:vpce\.)?(?:amazonaws\.com(?:\.cn)?|api\.aws)$/.exec(host)?.[1] ??
     /^([a-z]{2}(?:-[a-z]+)+-\d+)\.queue\.amazonaws\.com(?:\.cn)?$/.exec(host)?.[1]
 }
 
