@@ -410,7 +410,10 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
     t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, 'a value of blanks only')
     for (const inside of ['\n', '\u200b', ' ']) {
       ssm.value = `${ALMA_TEST_KEY.slice(0, 4)}${inside}${ALMA_TEST_KEY.slice(4)}`
-      t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, `a value holding ${JSON.stringify(inside)}`)
+      const refused = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+      t.equal(refused.statusCode, 502, `a value holding ${JSON.stringify(inside)}`)
+      // A failed read (tried again next time), not a key kept and failing every Alma call.
+      t.equal(refused.json().message, 'The service could not read its Alma API key', `${JSON.stringify(inside)}: the read failed`)
     }
     t.equal(stack.alma.calls.length, 0, 'no Alma call with either')
     ssm.value = `${ALMA_TEST_KEY}\n`
