@@ -65,8 +65,6 @@ interface LoadUser { userID: string, records: AlmaUserRecords }
 
 const user = (userID: string, loans: number, requests: number, fees: number): LoadUser =>
   ({ userID, records: almaUserRecords(userID, { loans, requests, fees }) })
-// Letters, not numbers: demo-records derives record IDs from the sum of the user ID's
-// character codes, so load-hit-01 and load-hit-10 would share every record ID.
 const numbered = (prefix: string, count: number, make: (userID: string) => LoadUser) =>
   Array.from({ length: count }, (_, i) => make(`${prefix}-${String.fromCharCode(97 + i)}`))
 

@@ -22,7 +22,7 @@ export interface Config {
   requestBudgetMs: number
 }
 
-// The defaults fit one request under the Lambda timeout (25 s, serverless.yml)
+// The defaults fit one request under the Lambda timeout (25 s, deploy/stage-settings.cjs)
 // and API Gateway's 29 s, with room for the cache reads and the queue send.
 export const DEFAULT_ALMA_CALL_TIMEOUT_MS = 8000
 export const DEFAULT_REQUEST_BUDGET_MS = 20_000

@@ -6,7 +6,7 @@ import { loadConfig } from './config.js'
 
 // The seven Lambda handlers of CONTRACT 6. Each container serves one route: it
 // builds the app with that route only, on its first event, and keeps it for
-// the warm invocations that follow (the Alma key is read once with it).
+// the warm invocations that follow (the Alma key is read once, on its first Alma call).
 
 type Handler = (event: ProxyEvent, context: Context) => Promise<LambdaResponse>
 type ProxyEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2

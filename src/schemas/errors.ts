@@ -12,8 +12,8 @@ export const ErrorBody = Type.Object({
   message: Type.String({ description: 'what went wrong, without internals' })
 }, { title: 'Error' })
 
-const errorResponse = (statusCode: number, error: string, message: string) =>
-  Type.Object(ErrorBody.properties, { ...ErrorBody, description: message, examples: [{ statusCode, error, message }] })
+const errorResponse = (statusCode: number, error: string, message: string, description = message) =>
+  Type.Object(ErrorBody.properties, { ...ErrorBody, description, examples: [{ statusCode, error, message }] })
 
 /**
  * The error answers a route can give, for the route schemas (docs), with the
@@ -21,7 +21,10 @@ const errorResponse = (statusCode: number, error: string, message: string) =>
  */
 export function errorResponses (item?: { kind: Kind, param: string }) {
   return {
-    400: errorResponse(400, 'Bad Request', invalidIDMessage(item?.param ?? 'userID')),
+    // An item route checks both of its identifiers; the message names the one refused.
+    400: item === undefined
+      ? errorResponse(400, 'Bad Request', invalidIDMessage('userID'))
+      : errorResponse(400, 'Bad Request', invalidIDMessage(item.param), `${invalidIDMessage('userID')}; or ${invalidIDMessage(item.param)}`),
     404: errorResponse(404, 'Not Found', item === undefined ? USER_NOT_FOUND_MESSAGE : itemNotFoundMessage(item.kind, EXAMPLE_ITEM_IDS[item.kind], EXAMPLE_USER_ID)),
     502: errorResponse(502, 'Bad Gateway', new AlmaBadGatewayError('').message),
     503: errorResponse(503, 'Service Unavailable', new AlmaThrottledError(1, undefined).message),
