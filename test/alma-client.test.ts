@@ -4,7 +4,6 @@ import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
 import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
-import { MAX_LIST_RECORDS } from '../src/resolution/kinds.js'
 import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, UnavailableError } from '../src/errors.js'
 
 // The Alma client against the simulator, over HTTP: what each Alma answer becomes.
@@ -89,14 +88,54 @@ t.test('a call waiting for a free connection does not spend its time limit waiti
   t.equal(slow.maxConcurrentCalls, 1)
 })
 
-t.test('a total no patron has is not paged: 502 after the first page', async (t) => {
-  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 3), total_record_count: 1_000_000 }) })
-  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError)
-  t.equal(alma.calls.length, 1, 'not the 10,000 calls that total would take')
-  alma.addUser({ primary_id: 'client-most', ...almaUserRecords('client-most', { loans: MAX_LIST_RECORDS, requests: 0, fees: 0 }) })
+t.test('a list is paged however long it is', async (t) => {
+  alma.addUser({ primary_id: 'client-long', ...almaUserRecords('client-long', { loans: 5001, requests: 0, fees: 0 }) })
+  const list = await client.list('loans', 'client-long', soon())
+  t.equal(list.length, 5001)
+  t.equal(new Set(list.map((loan) => loan.loan_id)).size, 5001, 'each loan once')
+  t.equal(alma.calls.length, 51, 'every page, once')
+})
+
+t.test('pages that do not bear out the first page\'s total are not all asked for', async (t) => {
+  // Two in flight at a time, so that the calls made are certain.
+  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 500 })
+  t.teardown(() => narrow.close())
+  const claimed = { item_loan: records.loans.slice(0, 3), total_record_count: 1_000_000 }
+
+  // Another total on the next pages (the user's real 250): read again, whole this time.
+  alma.injectFaults(1, { status: 200, body: JSON.stringify(claimed) })
+  t.same(await narrow.list('loans', 'client-1', soon()), records.loans)
+  const offsets = alma.calls.map((call) => call.query.offset)
+  t.same([offsets.slice(0, 3).sort(), offsets.slice(3).sort()], [['0', '100', '200'], ['0', '100', '200']], 'the two pages in flight, then the real list')
+
+  // The same total over empty pages, on every read: a 502 after three reads of three calls each, not 10,000 calls.
   alma.resetCalls()
-  t.equal((await client.list('loans', 'client-most', soon())).length, MAX_LIST_RECORDS)
-  t.equal(alma.calls.length, MAX_LIST_RECORDS / 100, 'up to the bound, every page')
+  for (let read = 0; read < 3; read++) {
+    alma.injectFaults(1, { status: 200, body: JSON.stringify(claimed) })
+    alma.injectFaults(2, { status: 200, body: JSON.stringify({ total_record_count: 1_000_000 }) })
+  }
+  const refused = await narrow.list('loans', 'client-1', soon()).catch((error: unknown) => error)
+  t.type(refused, AlmaBadGatewayError)
+  t.match((refused as AlmaBadGatewayError).detail, /did not read whole on each of 3 reads \(the last: no records at offset [12]00 of 1000000\)/)
+  t.equal(alma.calls.length, 9)
+
+  // An empty first page under a total: read again.
+  alma.resetCalls()
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ total_record_count: 250 }) })
+  t.same(await narrow.list('loans', 'client-1', soon()), records.loans)
+  t.equal(alma.calls.length, 4)
+})
+
+t.test('after a page fails, the pages still waiting are not asked for', async (t) => {
+  const single = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 1, maxRetries: 0, callTimeoutMs: 500 })
+  t.teardown(() => single.close())
+  alma.addUser({ primary_id: 'client-5', ...almaUserRecords('client-5', { loans: 450, requests: 0, fees: 0 }) })
+  // The second page fails: the three after it are turned away, and the error is the page's own.
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 450 }) })
+  alma.injectFaults(1, { status: 500 })
+  const refused = await single.list('loans', 'client-5', soon()).catch((error: unknown) => error)
+  t.match((refused as AlmaBadGatewayError).detail, /^status 500\b/, 'the failed page\'s own error')
+  t.same(alma.calls.map((call) => call.query.offset), ['0', '100'])
 })
 
 t.test('a failed page answers only once the other pages are over', async (t) => {
@@ -264,6 +303,11 @@ t.test('the daily threshold is not retried', async (t) => {
   const told = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
   t.equal((told as AlmaThrottledError).retryAfterSeconds, 7200, 'what Alma says when it does')
   t.match((told as AlmaThrottledError).detail, /DAILY_THRESHOLD/, 'the log names the threshold')
+  for (const retryAfter of ['0', new Date(Date.now() - 60_000).toUTCString()]) {
+    alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter })
+    const now = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+    t.equal((now as AlmaThrottledError).retryAfterSeconds, 3600, `not "now" for a day's quota (Retry-After: ${retryAfter})`)
+  }
   alma.clearFaults()
   alma.injectFaults(3, { status: 429, body: 'Too Many Requests' })
   const bare = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)

@@ -226,6 +226,12 @@ t.test('expired user record, Alma fails on one list only: that list from its cop
   stack.alma.clearFaults()
   stack.alma.injectFaults(20, { status: 500, path: /\/fees$/ })
   t.equal((await get('/users/faults-one-list')).statusCode, 502)
+
+  // Nor with an ID list that cannot be used: no copies are known.
+  await stack.writeCacheRows({ user: { ...expired.user, fee_ids: 'not a list' } })
+  stack.alma.clearFaults()
+  stack.alma.injectFaults(20, { status: 500, path: /\/fees$/ })
+  t.equal((await get('/users/faults-one-list')).statusCode, 502)
 })
 
 t.test('valid user record, Alma fails: expired item copies fill the list, X-Cache stale', async (t) => {

@@ -243,7 +243,14 @@ t.test('corrupt cache rows are misses, never 500s', async (t) => {
   await stack.writeCacheRows({ user: { ...rows.user, loan_ids: 'not-a-list' } })
   const corruptUser = await get('/users/corrupt-1')
   t.equal(corruptUser.statusCode, 200)
-  t.equal(corruptUser.headers['x-cache'], 'miss', 'a corrupt user row is a missing one')
+  t.same(corruptUser.json(), { primary_id: 'corrupt-1', ...recordsOf(records) })
+  t.equal(corruptUser.headers['x-cache'], 'partial', 'a corrupt ID list costs that list alone: the fee was still fine')
+  await stack.writeCacheRows({ user: { ...rows.user, expiry_date: 'tomorrow' } })
+  const queuedBefore = stack.queuedUserIDs().length
+  const unreadable = await get('/users/corrupt-1')
+  t.equal(unreadable.statusCode, 200)
+  t.equal(unreadable.headers['x-cache'], 'miss', 'a user row without a usable expiry_date is a missing one')
+  t.same(stack.queuedUserIDs().slice(queuedBefore), ['corrupt-1'], 'and the user is queued')
   t.ok(logs().some((line) => line.msg === 'request summary' && line.status === 200), 'the app logs its answers')
 })
 

@@ -2,10 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { Connections } from './undici-pool.js'
 import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE } from '../errors.js'
-import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, MAX_LIST_RECORDS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
+import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
-import { settleAll } from '../settle-all.js'
 import { byDeadline } from '../by-deadline.js'
 
 export interface AlmaClientOptions {
@@ -38,6 +37,16 @@ const THRESHOLD_WINDOW_MS = 1000
 const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
 
 type CallMode = 'list' | 'item'
+
+/** One Alma GET, with what is needed to try it again. */
+interface AlmaGet {
+  path: string
+  query: Record<string, string>
+  mode: CallMode
+  deadline: number
+  /** asked when the call has its turn: a call no longer wanted is not made */
+  wanted?: () => boolean
+}
 
 interface AlmaError { errorCode?: unknown, errorMessage?: unknown }
 
@@ -93,24 +102,43 @@ export class AlmaClient implements AlmaReader {
     const spec = KIND_SPECS[kind]
     const path = `/users/${encodeURIComponent(userID)}/${kind}`
     const query = spec.almaListQuery ?? {}
-    if (!spec.almaPaged) return recordsOf(await this.#get(path, query, 'list', deadline), spec.almaListField)
+    if (!spec.almaPaged) return recordsOf(await this.#get({ path, query, mode: 'list', deadline }), spec.almaListField)
 
-    const page = (offset: number) => this.#get(path, { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, 'list', deadline)
+    const page = (offset: number, wanted?: () => boolean) =>
+      this.#get({ path, query: { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, mode: 'list', deadline, wanted })
     for (let read = 1; ; read++) {
       // Follow total_record_count, not short pages; the remaining pages at once.
       const first = await page(0)
       const total = totalOf(first, kind)
+      // A page that does not fit the first means the list did not read whole:
+      // another total (the list changed while it was read: records moved across
+      // pages, and some were missed or kept after they ended), or no records
+      // where the total promises some (an answer gone wrong: a total of a million
+      // over a page of three must not spend the day's quota on empty pages).
+      // The list is then read again, a few times at most. After a misfit or a
+      // failed page, the pages still waiting for their turn are not asked for.
+      let misfit = misfitOf(first, 0, total, kind)
+      let failure: { reason: unknown } | undefined
+      const wanted = () => misfit === undefined && failure === undefined
       const offsets: number[] = []
-      for (let offset = ALMA_MAX_PAGE_SIZE; offset < total; offset += ALMA_MAX_PAGE_SIZE) offsets.push(offset)
-      const pages = [first, ...await settleAll(offsets.map(page))]
-      // A total that changed between pages means the list changed while it was
-      // read: records moved across pages, and some were missed or kept after
-      // they ended (a loan returned meanwhile moves every later one a place up).
-      // Read again, a few times at most.
-      if (pages.some((body) => totalOf(body, kind) !== total)) {
+      if (misfit === undefined) for (let offset = ALMA_MAX_PAGE_SIZE; offset < total; offset += ALMA_MAX_PAGE_SIZE) offsets.push(offset)
+      const rest = await Promise.all(offsets.map(async (offset) => {
+        try {
+          const body = await page(offset, wanted)
+          misfit ??= misfitOf(body, offset, total, kind)
+          return body
+        } catch (error) {
+          // The first failure is a real one: calls turned away come after it (or after a misfit).
+          failure ??= { reason: error }
+          return {}
+        }
+      }))
+      if (misfit !== undefined) {
         if (read < MAX_LIST_READS) continue
-        throw new AlmaBadGatewayError(`list of ${kind} changed on each of ${MAX_LIST_READS} reads`)
+        throw new AlmaBadGatewayError(`list of ${kind} did not read whole on each of ${MAX_LIST_READS} reads (the last: ${misfit})`)
       }
+      if (failure !== undefined) throw failure.reason
+      const pages = [first, ...rest]
       // Records can still shift between pages of equal totals; keep each once.
       const byID = new Map<unknown, AlmaRecord>()
       for (const body of pages) {
@@ -123,7 +151,7 @@ export class AlmaClient implements AlmaReader {
   async item (kind: Kind, userID: string, itemID: string, deadline: number): Promise<AlmaRecord | undefined> {
     const path = `/users/${encodeURIComponent(userID)}/${kind}/${encodeURIComponent(itemID)}`
     try {
-      return await this.#get(path, {}, 'item', deadline)
+      return await this.#get({ path, query: {}, mode: 'item', deadline })
     } catch (error) {
       if (error instanceof NotFoundError) return undefined
       throw error
@@ -136,9 +164,9 @@ export class AlmaClient implements AlmaReader {
   }
 
   /** One Alma GET with bounded retries (exponential backoff, full jitter, Retry-After honoured). */
-  async #get (path: string, query: Record<string, string>, mode: CallMode, deadline: number, attempt = 0): Promise<AlmaRecord> {
+  async #get (call: AlmaGet, attempt = 0): Promise<AlmaRecord> {
     try {
-      return await this.#attempt(path, query, mode, deadline)
+      return await this.#attempt(call)
     } catch (error) {
       if (!(error instanceof Retryable)) throw error
       // The jitter comes on top of Retry-After: calls refused together (a list's
@@ -146,18 +174,18 @@ export class AlmaClient implements AlmaReader {
       const delay = (error.retryAfterMs ?? 0) + Math.random() * this.#retryBaseDelayMs * 2 ** attempt
       // A retry is worth its quota only with time left for an answer: at least
       // what this attempt's call took. Otherwise the refusal stands (a 503 that
-      // says when to come back, not a 504).
-      if (attempt >= this.#maxRetries || Date.now() + delay + error.attemptMs >= deadline) throw error.final
+      // says when to come back, not a 504). Nor for a call no longer wanted.
+      if (attempt >= this.#maxRetries || Date.now() + delay + error.attemptMs >= call.deadline || call.wanted?.() === false) throw error.final
       await sleep(delay)
     }
-    return this.#get(path, query, mode, deadline, attempt + 1)
+    return this.#get(call, attempt + 1)
   }
 
-  async #attempt (path: string, query: Record<string, string>, mode: CallMode, deadline: number): Promise<AlmaRecord> {
+  async #attempt ({ path, query, mode, deadline, wanted }: AlmaGet): Promise<AlmaRecord> {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
     const apiKey = await this.#apiKey(deadline)
     const pool = await this.#pool()
-    const { status, headers, text, callMs } = await this.#inTurn(deadline, () => this.#call(pool, apiKey, path, query, deadline))
+    const { status, headers, text, callMs } = await this.#inTurn(deadline, () => this.#call(pool, apiKey, path, query, deadline), wanted)
     const body = parseJSON(text)
 
     if (status === 200) {
@@ -170,7 +198,9 @@ export class AlmaClient implements AlmaReader {
 
     if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
       if (code === 'DAILY_THRESHOLD') {
-        throw new AlmaThrottledError(Math.ceil((retryAfterMs ?? DAILY_THRESHOLD_RETRY_AFTER_SECONDS * 1000) / 1000), code)
+        // Alma's own time when it gives one; "now" (0, or a date gone by) cannot be true of a day's quota.
+        const seconds = retryAfterMs !== undefined && retryAfterMs >= 1000 ? Math.ceil(retryAfterMs / 1000) : DAILY_THRESHOLD_RETRY_AFTER_SECONDS
+        throw new AlmaThrottledError(seconds, code)
       }
       const retryAfterSeconds = Math.max(1, Math.ceil((retryAfterMs ?? THRESHOLD_WINDOW_MS) / 1000))
       // Alma counts calls a second: retried sooner than the next second, a call
@@ -194,12 +224,19 @@ export class AlmaClient implements AlmaReader {
   /**
    * Runs `call` in its turn among the calls in flight (at most maxConnections).
    * A deadline that passes while it waits ends it there: a 504 in time, and no
-   * call made late (the turn, when it comes, is passed on at once).
+   * call made late (the turn, when it comes, is passed on at once); so does a
+   * call no longer `wanted` when its turn comes.
    */
-  #inTurn<T> (deadline: number, call: () => Promise<T>): Promise<T> {
+  #inTurn<T> (deadline: number, call: () => Promise<T>, wanted?: () => boolean): Promise<T> {
     let givenUp = false
     const turn = this.#turns(async () => {
       if (givenUp) throw new AlmaTimeoutError()
+      if (wanted !== undefined) {
+        // The turn comes as the call before ends, before its answer is read: once that is
+        // done (within the same turn of the event loop), it may have made this call unwanted.
+        await new Promise(setImmediate)
+        if (!wanted()) throw new AlmaBadGatewayError('call no longer wanted')
+      }
       return await call()
     })
     return byDeadline(deadline, turn, () => {
@@ -268,8 +305,15 @@ function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
   if (typeof total !== 'number' || !Number.isInteger(total) || total < 0) {
     throw new AlmaBadGatewayError(`list of ${kind} without a usable total_record_count`)
   }
-  if (total > MAX_LIST_RECORDS) throw new AlmaBadGatewayError(`list of ${kind} claims ${total} records, more than the ${MAX_LIST_RECORDS} this service pages`)
   return total
+}
+
+/** Why a page does not fit the list's first page (see list), if it does not. */
+function misfitOf (body: AlmaRecord, offset: number, total: number, kind: Kind): string | undefined {
+  const pageTotal = totalOf(body, kind)
+  if (pageTotal !== total) return `its total went from ${total} to ${pageTotal}`
+  if (offset < total && recordsOf(body, KIND_SPECS[kind].almaListField).length === 0) return `no records at offset ${offset} of ${total}`
+  return undefined
 }
 
 /** Retry-After in milliseconds: delta-seconds or an HTTP date (RFC 9110 10.2.3). */

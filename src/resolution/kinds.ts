@@ -9,15 +9,6 @@ export type AlmaRecord = Record<string, unknown>
 /** Alma's largest `limit` on the paged list calls (alma-api.md). */
 export const ALMA_MAX_PAGE_SIZE = 100
 
-/**
- * The most records one of a user's lists may hold, from Alma or in a users row
- * of the cache: 50 pages, 50 batched cache reads. Beyond it a list is not a
- * patron's but an answer gone wrong or a corrupt row (a total of a million over
- * a page of three; 10,000 IDs in one attribute): paging it would spend a day's
- * Alma quota on one request, and fanning it out would flood the cache.
- */
-export const MAX_LIST_RECORDS = 5000
-
 // Everything that differs between loans, requests and fees, in one table, so
 // that the rules of CONTRACT 3 are written once for all three kinds.
 export interface KindSpec {

@@ -1,5 +1,5 @@
 import { isItemID, userCacheKey } from './identifiers.js'
-import { KIND_SPECS, KINDS, MAX_LIST_RECORDS, type AlmaRecord, type Kind, type KindSpec } from './kinds.js'
+import { KIND_SPECS, KINDS, type AlmaRecord, type Kind, type KindSpec } from './kinds.js'
 
 /**
  * The record of CONTRACT 2.1, from a cached row or an Alma record alike: only
@@ -44,7 +44,13 @@ export function readCachedItem (spec: KindSpec, row: unknown, userID: string, no
 export interface CachedUser {
   /** its expiry_date is at least now (CONTRACT 3.1) */
   fresh: boolean
-  ids: Record<Kind, string[]>
+  /**
+   * The IDs listed for each kind; undefined where the row's list is unusable
+   * (not a list of strings, or holding an ID that breaks CONTRACT 2.2, which is
+   * never sent to Alma): that one list comes from Alma's list calls, and the
+   * row still serves the others.
+   */
+  ids: Record<Kind, string[] | undefined>
 }
 
 /**
@@ -56,12 +62,11 @@ export function readCachedUser (row: unknown, userID: string, now: number): Cach
   if (row.primary_id !== userCacheKey(userID)) return undefined
   const expiry = row.expiry_date
   if (typeof expiry !== 'number' || Number.isNaN(expiry)) return undefined
-  const ids = {} as Record<Kind, string[]>
+  const ids = {} as Record<Kind, string[] | undefined>
   for (const kind of KINDS) {
     const listed = row[KIND_SPECS[kind].userIdsField]
     const values = listed === undefined ? [] : listed instanceof Set ? [...listed] : listed
-    if (!Array.isArray(values) || values.length > MAX_LIST_RECORDS || !values.every(isItemID)) return undefined
-    ids[kind] = [...new Set(values)]
+    ids[kind] = Array.isArray(values) && values.every(isItemID) ? [...new Set(values)] : undefined
   }
   return { fresh: expiry >= now, ids }
 }

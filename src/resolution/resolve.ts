@@ -54,14 +54,26 @@ async function resolveLists (ctx: ResolutionContext, userID: string, kinds: read
 
 /** 3.3, valid user record: the IDs come from it, the items from one batched read. */
 async function listsFromCachedUser (ctx: ResolutionContext, userID: string, user: CachedUser, kinds: readonly Kind[]): Promise<Resolved<Lists>> {
-  const rows = await readRows(ctx, kinds.flatMap((kind) => user.ids[kind].map((id) => ({ table: kind, id }))))
+  const rows = await readRows(ctx, kinds.flatMap((kind) => listedKeys(user, kind)))
   const sources = new Set<Source>()
   const lists = emptyLists()
   await settleAll(kinds.map(async (kind) => {
-    lists[kind] = await completeList(ctx, userID, kind, user.ids[kind], cachedItems(ctx, userID, kind, user.ids[kind], rows), sources)
+    const ids = user.ids[kind]
+    if (ids !== undefined) {
+      lists[kind] = await completeList(ctx, userID, kind, ids, cachedItems(ctx, userID, kind, ids, rows), sources)
+      return
+    }
+    // A list the row holds no usable IDs for: Alma's list, as if the row had none.
+    ctx.log.warn({ attribute: KIND_SPECS[kind].userIdsField }, 'users row with an unusable ID list; that list comes from Alma')
+    lists[kind] = [...(await fromListPages(ctx, userID, kind)).values()]
+    sources.add('alma')
   }))
   return { value: lists, cache: outcomeOf(sources) }
 }
+
+/** The cache keys of the items the user record lists for `kind`. */
+const listedKeys = (user: CachedUser, kind: Kind): CacheKey[] =>
+  (user.ids[kind] ?? []).map((id) => ({ table: kind, id }))
 
 /**
  * The listed items in the user record's order: valid ones from the cache, the
@@ -156,10 +168,11 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
   // 3.7: each list Alma failed on, from the expired user record's IDs, if every item still has a copy.
   // Alma may have failed at the deadline: the copies get a short while past it, or Alma's error stands.
   const user = expiredUser as CachedUser
-  const reading = readRows(ctx, [...failed.keys()].flatMap((kind) => user.ids[kind].map((id) => ({ table: kind, id }))))
+  const reading = readRows(ctx, [...failed.keys()].flatMap((kind) => listedKeys(user, kind)))
   const rows = await byDeadline(ctx.deadline + STALE_COPIES_GRACE_MS, reading, () => failed.values().next().value as Error)
   for (const [kind, error] of failed) {
     const ids = user.ids[kind]
+    if (ids === undefined) throw error
     const cached = cachedItems(ctx, userID, kind, ids, rows)
     if (!ids.every((id) => cached.has(id))) throw error
     lists[kind] = ids.map((id) => (cached.get(id) as CachedItem).record)
