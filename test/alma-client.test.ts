@@ -346,6 +346,27 @@ t.test('Retry-After as an HTTP date is honoured', async (t) => {
   t.ok(Date.now() - started >= 900, 'waited for the date')
 })
 
+t.test('a 5xx with Retry-After is retried no sooner than it says', async (t) => {
+  alma.injectFaults(1, { status: 503, retryAfter: '1' })
+  const started = Date.now()
+  t.ok(await client.item('fees', 'client-1', String(records.fees[0]?.id), soon()))
+  t.ok(Date.now() - started >= 950, `waited out Retry-After: ${Date.now() - started} ms`)
+  t.same(alma.calls.map((call) => call.status), [503, 200])
+})
+
+t.test('by default at most 10 calls are in flight at once, the others wait their turn', async (t) => {
+  const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 100 })
+  t.teardown(() => slow.close())
+  slow.addUser({ primary_id: 'client-1', ...records })
+  const capped = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY })
+  t.teardown(() => capped.close())
+  const id = String(records.fees[0]?.id)
+  const answers = await Promise.all(Array.from({ length: 40 }, () => capped.item('fees', 'client-1', id, soon())))
+  t.ok(answers.every((answer) => answer !== undefined), '40 answers')
+  t.equal(slow.calls.length, 40)
+  t.equal(slow.maxConcurrentCalls, 10, 'ten at once, no more')
+})
+
 t.test('a spent budget makes no call', async (t) => {
   await t.rejects(client.item('fees', 'client-1', 'x1', Date.now() - 1), AlmaTimeoutError)
   t.equal(alma.calls.length, 0)

@@ -80,6 +80,15 @@ t.test('400: identifiers that break 2.2 never reach the cache or Alma', async (t
   t.equal(longest.statusCode, 404, 'a 255-character ID is valid (and unknown to Alma)')
 })
 
+t.test('400: a user ID without a letter or digit (2.2), even one the URL leaves alone', async (t) => {
+  for (const url of ['/users/...', '/users/_.-', '/users/@+', '/users/-/loans', '/users/.../fees/f1']) {
+    const response = await get(url)
+    t.equal(response.statusCode, 400, url)
+    t.match(response.json().message, /userID/, url)
+  }
+  t.equal(stack.alma.calls.length, 0, 'no Alma path was reached')
+})
+
 t.test('404 for unknown routes, as JSON, with no-store', async (t) => {
   for (const url of ['/', '/nothing', '/users/faults-1/things', '/users/faults-1/loans/1/more']) {
     const response = await get(url)
@@ -258,6 +267,23 @@ t.test('valid user record, Alma fails: expired item copies fill the list, X-Cach
   stack.alma.clearFaults()
   stack.alma.injectFaults(20, { status: 500 })
   t.equal((await get('/users/faults-stale-list/loans')).statusCode, 502)
+})
+
+t.test('valid user record, item calls: one fails with a copy, another is answered by Alma: the copy and the answer, X-Cache stale', async (t) => {
+  // 101 requests: two missing cost two item calls or two pages, and a tie goes to the exact item calls.
+  const many = almaUserRecords('faults-per-item', { loans: 0, requests: 101, fees: 0 })
+  stack.alma.addUser({ primary_id: 'faults-per-item', ...many })
+  const fresh = cacheRowsOf('faults-per-item', many, nowSeconds() + DAY)
+  const expired = cacheRowsOf('faults-per-item', many, nowSeconds() - DAY)
+  // The first request's copy expired; the second's absent from the cache; the rest valid.
+  await stack.writeCacheRows({ user: fresh.user, requests: [...expired.requests.slice(0, 1), ...fresh.requests.slice(2)] })
+  const failing = String(many.requests[0]?.request_id)
+  stack.alma.injectFaults(20, { status: 500, path: new RegExp(`/requests/${failing}$`) })
+  const response = await get('/users/faults-per-item/requests')
+  t.equal(response.statusCode, 200, 'the one failed item has its copy; the other came from Alma')
+  t.equal(response.headers['x-cache'], 'stale')
+  t.same(response.json(), many.requests.map((request) => toRecord(KIND_SPECS.requests, request)), 'whole, in order')
+  t.ok(stack.alma.calls.every((call) => call.query.offset === undefined), 'item calls, no pages')
 })
 
 t.test('Alma says it is gone, expired copy exists: 404, not the copy (stale is for Alma failing)', async (t) => {

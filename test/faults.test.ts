@@ -162,6 +162,19 @@ t.test('SQS answers 500: 200 all the same, logged', async (t) => {
   t.match(rawLogs(), /could not queue the user/)
 })
 
+t.test('SQS answers 500: the summary line and the metrics do not count the user as queued', async (t) => {
+  const metrics: string[] = []
+  const saved = process.env.AWS_ENDPOINT_URL_SQS
+  process.env.AWS_ENDPOINT_URL_SQS = sqs.url
+  t.teardown(() => { process.env.AWS_ENDPOINT_URL_SQS = saved })
+  const { app, logs } = await buildTestApp(t, { config: loadConfig(), writeMetrics: (line) => { metrics.push(line) } })
+  sqs.failAll({ status: 500, body: JSON.stringify({ __type: 'com.amazonaws.sqs#InternalError', message: 'boom' }) })
+  const response = await app.inject({ method: 'GET', url: '/users/fault-2/fees' })
+  t.equal(response.statusCode, 200)
+  t.match(logs().find((line) => line.msg === 'request summary'), { status: 200, queued: false })
+  t.match(JSON.parse(metrics[0] as string), { QueueSends: 0 })
+})
+
 t.test('Alma fails at the deadline and DynamoDB hangs on the expired copies: Alma\'s error, a short while past the budget', async (t) => {
   const budget = 1000
   const { app } = await appThrough(t, { dynamo: true }, { requestBudgetMs: budget, almaCallTimeoutMs: budget })
@@ -177,6 +190,19 @@ t.test('Alma fails at the deadline and DynamoDB hangs on the expired copies: Alm
   t.equal(response.statusCode, 504)
   t.ok(elapsed < budget + STALE_COPIES_GRACE_MS + 700, `answered after ${elapsed} ms (budget ${budget}, grace ${STALE_COPIES_GRACE_MS})`)
   t.ok(elapsed >= budget + STALE_COPIES_GRACE_MS - 50, 'the copies were waited for until the grace ran out')
+})
+
+t.test('Alma hangs until the budget is spent, expired user record with every copy: the copies, read a little past the budget', async (t) => {
+  const budget = 1000
+  const { app } = await appThrough(t, {}, { requestBudgetMs: budget, almaCallTimeoutMs: budget })
+  const late = almaUserRecords('fault-stale-late', { loans: 2, requests: 0, fees: 0 })
+  stack.alma.addUser({ primary_id: 'fault-stale-late', ...late })
+  await stack.writeCacheRows(cacheRowsOf('fault-stale-late', late, nowSeconds() - DAY))
+  stack.alma.hang(5)
+  const response = await app.inject({ method: 'GET', url: '/users/fault-stale-late/loans' })
+  t.equal(response.statusCode, 200, 'Alma failed at the deadline; the copies were read in the grace after it')
+  t.equal(response.headers['x-cache'], 'stale')
+  t.same(response.json(), late.loans.map((loan) => toRecord(KIND_SPECS.loans, loan)))
 })
 
 t.test('a user row listing 10,000 IDs: read in bounded batches, then Alma\'s list', async (t) => {
