@@ -119,6 +119,13 @@ t.test('pages that do not bear out the first page\'s total are not all asked for
   t.match((refused as AlmaBadGatewayError).detail, /did not read whole on each of 3 reads \(the last: no records at offset [12]00 of 1000000\)/)
   t.equal(alma.calls.length, 9)
 
+  // The same page whatever the offset: no page is empty and the total holds, but nothing new comes.
+  alma.resetCalls()
+  alma.injectFaults(9, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 1_000_000 }) })
+  const repeated = await narrow.list('loans', 'client-1', soon()).catch((error: unknown) => error)
+  t.match((repeated as AlmaBadGatewayError).detail, /\(the last: only records already read at offset [12]00\)/)
+  t.equal(alma.calls.length, 9, 'three reads of three calls')
+
   // An empty first page under a total: read again.
   alma.resetCalls()
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ total_record_count: 250 }) })
@@ -136,6 +143,20 @@ t.test('after a page fails, the pages still waiting are not asked for', async (t
   const refused = await single.list('loans', 'client-5', soon()).catch((error: unknown) => error)
   t.match((refused as AlmaBadGatewayError).detail, /^status 500\b/, 'the failed page\'s own error')
   t.same(alma.calls.map((call) => call.query.offset), ['0', '100'])
+})
+
+t.test('a page waiting to retry is not waited for once another page has failed the list', async (t) => {
+  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 500 })
+  t.teardown(() => narrow.close())
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 300 }) })
+  // Of the two pages in flight, one is told to come back in 4 s, the other fails for good.
+  alma.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '4' })
+  alma.injectFaults(1, { status: 400, errorCode: '401652' })
+  const started = Date.now()
+  const refused = await narrow.list('loans', 'client-1', Date.now() + 10_000).catch((error: unknown) => error)
+  t.match((refused as AlmaBadGatewayError).detail, /unexpected status 400 code 401652/, 'the failed page\'s error')
+  t.ok(Date.now() - started < 3000, `answered without waiting out the Retry-After (${Date.now() - started} ms)`)
+  t.equal(alma.calls.length, 3, 'and the retry was not made')
 })
 
 t.test('a failed page answers only once the other pages are over', async (t) => {

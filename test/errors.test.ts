@@ -237,7 +237,7 @@ t.test('expired user record, Alma fails on one list only: that list from its cop
   t.equal((await get('/users/faults-one-list')).statusCode, 502)
 
   // Nor with an ID list that cannot be used: no copies are known.
-  await stack.writeCacheRows({ user: { ...expired.user, fee_ids: 'not a list' } })
+  await stack.writeCacheRows({ user: { ...expired.user, fee_ids: ['not an ID!'] } })
   stack.alma.clearFaults()
   stack.alma.injectFaults(20, { status: 500, path: /\/fees$/ })
   t.equal((await get('/users/faults-one-list')).statusCode, 502)

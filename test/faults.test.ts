@@ -221,7 +221,7 @@ t.test('a user row listing 10,000 IDs: read in bounded batches, then Alma\'s lis
   t.equal(stack.alma.calls.length, 1, 'one list page, not 10,000 item calls')
 })
 
-t.test('a user row with one unusable ID list: that list from Alma, the others from the cache, the user not queued', async (t) => {
+t.test('a user row listing an ID that breaks 2.2: that list from Alma, the others from the cache, the user not queued', async (t) => {
   const { app } = await appThrough(t, {})
   const records = almaUserRecords('fault-damaged', { loans: 2, requests: 1, fees: 1 })
   stack.alma.addUser({ primary_id: 'fault-damaged', ...records })

@@ -77,11 +77,10 @@ t.test('readCachedUser', async (t) => {
   t.equal(readCachedUser(undefined, 'u1', NOW), undefined)
   t.equal(readCachedUser({ ...row, primary_id: 'u2' }, 'u1', NOW), undefined)
   t.equal(readCachedUser({ ...row, expiry_date: 'soon' }, 'u1', NOW), undefined)
-  // A list that cannot be used is that list's loss alone: it comes from Alma, the others from the cache.
-  const unusable = (loanIDs: unknown) => readCachedUser({ ...row, loan_ids: loanIDs }, 'u1', NOW)?.ids
-  t.same(unusable('a1'), { loans: undefined, requests: ['r1'], fees: [] }, 'not a list')
-  t.same(unusable(['a1', '../admin']), { loans: undefined, requests: ['r1'], fees: [] }, 'an ID that breaks 2.2 is never used')
-  t.same(unusable([1, 2]), { loans: undefined, requests: ['r1'], fees: [] }, 'numbers')
+  t.equal(readCachedUser({ ...row, loan_ids: 'a1' }, 'u1', NOW), undefined, 'not a list: the row is a miss (CONTRACT 4)')
+  t.equal(readCachedUser({ ...row, loan_ids: new Set([1, 2]) }, 'u1', NOW), undefined, 'numbers: a miss')
+  t.same(readCachedUser({ ...row, loan_ids: ['a1', '../admin'] }, 'u1', NOW)?.ids, { loans: undefined, requests: ['r1'], fees: [] },
+    'an ID that breaks 2.2 is never used: that list alone comes from Alma')
   const long = Array.from({ length: 10_000 }, (_, i) => `id${i}`)
   t.equal(readCachedUser({ ...row, loan_ids: long }, 'u1', NOW)?.ids.loans?.length, 10_000, 'however long (CONTRACT 2: lists are complete)')
 })

@@ -44,8 +44,8 @@ interface AlmaGet {
   query: Record<string, string>
   mode: CallMode
   deadline: number
-  /** asked when the call has its turn: a call no longer wanted is not made */
-  wanted?: () => boolean
+  /** aborted once the call is no longer wanted: it is then not made, nor retried */
+  unwanted?: AbortSignal
 }
 
 interface AlmaError { errorCode?: unknown, errorMessage?: unknown }
@@ -104,41 +104,44 @@ export class AlmaClient implements AlmaReader {
     const query = spec.almaListQuery ?? {}
     if (!spec.almaPaged) return recordsOf(await this.#get({ path, query, mode: 'list', deadline }), spec.almaListField)
 
-    const page = (offset: number, wanted?: () => boolean) =>
-      this.#get({ path, query: { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, mode: 'list', deadline, wanted })
+    const page = (offset: number, unwanted?: AbortSignal) =>
+      this.#get({ path, query: { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, mode: 'list', deadline, unwanted })
     for (let read = 1; ; read++) {
-      // Follow total_record_count, not short pages; the remaining pages at once.
+      // Follow total_record_count, not short pages; after the first page, the others
+      // as many at once as there are connections.
       const first = await page(0)
       const total = totalOf(first, kind)
-      // A page that does not fit the first means the list did not read whole:
-      // another total (the list changed while it was read: records moved across
-      // pages, and some were missed or kept after they ended), or no records
-      // where the total promises some (an answer gone wrong: a total of a million
-      // over a page of three must not spend the day's quota on empty pages).
-      // The list is then read again, a few times at most. After a misfit or a
-      // failed page, the pages still waiting for their turn are not asked for.
-      let misfit = misfitOf(first, 0, total, kind)
+      const pages: AlmaRecord[] = [first]
+      const seen = new Set<unknown>()
+      // A page that does not fit the first means the list did not read whole (see misfitOf);
+      // it is read again, a few times at most. A failed page fails the list. Either way
+      // the pages not yet asked for are not: the calls spent, and the work done, follow
+      // the pages read, never the total Alma claims.
+      let misfit = misfitOf(first, 0, total, kind, seen)
       let failure: { reason: unknown } | undefined
-      const wanted = () => misfit === undefined && failure === undefined
-      const offsets: number[] = []
-      if (misfit === undefined) for (let offset = ALMA_MAX_PAGE_SIZE; offset < total; offset += ALMA_MAX_PAGE_SIZE) offsets.push(offset)
-      const rest = await Promise.all(offsets.map(async (offset) => {
-        try {
-          const body = await page(offset, wanted)
-          misfit ??= misfitOf(body, offset, total, kind)
-          return body
-        } catch (error) {
-          // The first failure is a real one: calls turned away come after it (or after a misfit).
-          failure ??= { reason: error }
-          return {}
+      const stop = new AbortController()
+      let next = ALMA_MAX_PAGE_SIZE
+      const reader = async (): Promise<void> => {
+        while (!stop.signal.aborted && next < total) {
+          const offset = next
+          next += ALMA_MAX_PAGE_SIZE
+          try {
+            const body = await page(offset, stop.signal)
+            misfit ??= misfitOf(body, offset, total, kind, seen)
+            pages[offset / ALMA_MAX_PAGE_SIZE] = body
+          } catch (error) {
+            // After a stop, a page's failure is only that: it was turned away.
+            if (!stop.signal.aborted) failure = { reason: error }
+          }
+          if (misfit !== undefined || failure !== undefined) stop.abort()
         }
-      }))
+      }
+      if (misfit === undefined) await Promise.all(Array.from({ length: this.#maxConnections }, reader))
+      if (failure !== undefined) throw failure.reason
       if (misfit !== undefined) {
         if (read < MAX_LIST_READS) continue
         throw new AlmaBadGatewayError(`list of ${kind} did not read whole on each of ${MAX_LIST_READS} reads (the last: ${misfit})`)
       }
-      if (failure !== undefined) throw failure.reason
-      const pages = [first, ...rest]
       // Records can still shift between pages of equal totals; keep each once.
       const byID = new Map<unknown, AlmaRecord>()
       for (const body of pages) {
@@ -175,17 +178,22 @@ export class AlmaClient implements AlmaReader {
       // A retry is worth its quota only with time left for an answer: at least
       // what this attempt's call took. Otherwise the refusal stands (a 503 that
       // says when to come back, not a 504). Nor for a call no longer wanted.
-      if (attempt >= this.#maxRetries || Date.now() + delay + error.attemptMs >= call.deadline || call.wanted?.() === false) throw error.final
-      await sleep(delay)
+      if (attempt >= this.#maxRetries || Date.now() + delay + error.attemptMs >= call.deadline || call.unwanted?.aborted === true) throw error.final
+      try {
+        await sleep(delay, undefined, { signal: call.unwanted })
+      } catch {
+        // No longer wanted while waiting.
+        throw error.final
+      }
     }
     return this.#get(call, attempt + 1)
   }
 
-  async #attempt ({ path, query, mode, deadline, wanted }: AlmaGet): Promise<AlmaRecord> {
+  async #attempt ({ path, query, mode, deadline, unwanted }: AlmaGet): Promise<AlmaRecord> {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
     const apiKey = await this.#apiKey(deadline)
     const pool = await this.#pool()
-    const { status, headers, text, callMs } = await this.#inTurn(deadline, () => this.#call(pool, apiKey, path, query, deadline), wanted)
+    const { status, headers, text, callMs } = await this.#inTurn(deadline, () => this.#call(pool, apiKey, path, query, deadline), unwanted)
     const body = parseJSON(text)
 
     if (status === 200) {
@@ -225,18 +233,13 @@ export class AlmaClient implements AlmaReader {
    * Runs `call` in its turn among the calls in flight (at most maxConnections).
    * A deadline that passes while it waits ends it there: a 504 in time, and no
    * call made late (the turn, when it comes, is passed on at once); so does a
-   * call no longer `wanted` when its turn comes.
+   * call no longer wanted when its turn comes.
    */
-  #inTurn<T> (deadline: number, call: () => Promise<T>, wanted?: () => boolean): Promise<T> {
+  #inTurn<T> (deadline: number, call: () => Promise<T>, unwanted?: AbortSignal): Promise<T> {
     let givenUp = false
     const turn = this.#turns(async () => {
       if (givenUp) throw new AlmaTimeoutError()
-      if (wanted !== undefined) {
-        // The turn comes as the call before ends, before its answer is read: once that is
-        // done (within the same turn of the event loop), it may have made this call unwanted.
-        await new Promise(setImmediate)
-        if (!wanted()) throw new AlmaBadGatewayError('call no longer wanted')
-      }
+      if (unwanted?.aborted === true) throw new AlmaBadGatewayError('call no longer wanted')
       return await call()
     })
     return byDeadline(deadline, turn, () => {
@@ -308,11 +311,22 @@ function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
   return total
 }
 
-/** Why a page does not fit the list's first page (see list), if it does not. */
-function misfitOf (body: AlmaRecord, offset: number, total: number, kind: Kind): string | undefined {
+/**
+ * Why a page does not fit the list's first page, if it does not: another total
+ * (the list changed while it was read: records moved across pages, and some
+ * were missed or kept after they ended); no records where the total promises
+ * some, or only records already read (an answer gone wrong: a total of a
+ * million over a page of three, or the same page whatever the offset). `seen`
+ * collects the IDs read so far.
+ */
+function misfitOf (body: AlmaRecord, offset: number, total: number, kind: Kind, seen: Set<unknown>): string | undefined {
   const pageTotal = totalOf(body, kind)
   if (pageTotal !== total) return `its total went from ${total} to ${pageTotal}`
-  if (offset < total && recordsOf(body, KIND_SPECS[kind].almaListField).length === 0) return `no records at offset ${offset} of ${total}`
+  const { almaListField, idField } = KIND_SPECS[kind]
+  const ids = recordsOf(body, almaListField).map((record) => record[idField])
+  if (offset < total && ids.length === 0) return `no records at offset ${offset} of ${total}`
+  if (offset > 0 && ids.length > 0 && ids.every((id) => seen.has(id))) return `only records already read at offset ${offset}`
+  for (const id of ids) seen.add(id)
   return undefined
 }
 

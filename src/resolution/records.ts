@@ -45,17 +45,17 @@ export interface CachedUser {
   /** its expiry_date is at least now (CONTRACT 3.1) */
   fresh: boolean
   /**
-   * The IDs listed for each kind; undefined where the row's list is unusable
-   * (not a list of strings, or holding an ID that breaks CONTRACT 2.2, which is
-   * never sent to Alma): that one list comes from Alma's list calls, and the
-   * row still serves the others.
+   * The IDs listed for each kind; undefined where the list holds an ID that
+   * breaks CONTRACT 2.2 (no Alma record has such an ID, and it is never sent to
+   * Alma): that one list comes from Alma's list calls, the row still serves the others.
    */
   ids: Record<Kind, string[] | undefined>
 }
 
 /**
- * A users row, or undefined when it is missing or unusable. ID lists may be
- * lists or string sets (CONTRACT 4); an absent list is an empty one.
+ * A users row, or undefined when it is missing or unusable: of another user,
+ * or with attributes of unexpected types (CONTRACT 4: a cache miss). ID lists
+ * may be lists or string sets; an absent list is an empty one.
  */
 export function readCachedUser (row: unknown, userID: string, now: number): CachedUser | undefined {
   if (!isPlainObject(row)) return undefined
@@ -66,7 +66,8 @@ export function readCachedUser (row: unknown, userID: string, now: number): Cach
   for (const kind of KINDS) {
     const listed = row[KIND_SPECS[kind].userIdsField]
     const values = listed === undefined ? [] : listed instanceof Set ? [...listed] : listed
-    ids[kind] = Array.isArray(values) && values.every(isItemID) ? [...new Set(values)] : undefined
+    if (!Array.isArray(values) || !values.every((id) => typeof id === 'string')) return undefined
+    ids[kind] = values.every(isItemID) ? [...new Set(values)] : undefined
   }
   return { fresh: expiry >= now, ids }
 }

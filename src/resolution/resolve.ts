@@ -63,7 +63,7 @@ async function listsFromCachedUser (ctx: ResolutionContext, userID: string, user
       lists[kind] = await completeList(ctx, userID, kind, ids, cachedItems(ctx, userID, kind, ids, rows), sources)
       return
     }
-    // A list the row holds no usable IDs for: Alma's list, as if the row had none.
+    // A list holding an ID that breaks 2.2 (see readCachedUser): Alma's whole list instead.
     ctx.log.warn({ attribute: KIND_SPECS[kind].userIdsField }, 'users row with an unusable ID list; that list comes from Alma')
     lists[kind] = [...(await fromListPages(ctx, userID, kind)).values()]
     sources.add('alma')
