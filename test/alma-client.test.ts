@@ -145,6 +145,23 @@ t.test('after a page fails, the pages still waiting are not asked for', async (t
   t.same(alma.calls.map((call) => call.query.offset), ['0', '100'])
 })
 
+t.test('a page waiting for its turn behind other calls is not made once the list is lost', async (t) => {
+  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 3000 })
+  t.teardown(() => narrow.close())
+  // Another request's call holds one of the two connections throughout.
+  alma.hang(1)
+  const held = narrow.item('loans', 'client-1', 'x1', Date.now() + 2000).catch((error: unknown) => error)
+  while (alma.calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  for (let read = 0; read < 3; read++) {
+    alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 3), total_record_count: 1_000_000 }) })
+    alma.injectFaults(1, { status: 200, body: JSON.stringify({ total_record_count: 1_000_000 }) })
+  }
+  await t.rejects(narrow.list('loans', 'client-1', soon()), AlmaBadGatewayError)
+  t.same(alma.calls.slice(1).map((call) => call.query.offset), ['0', '100', '0', '100', '0', '100'],
+    'each read: the first page, then one page; the other reader\'s page, queued meanwhile, never made')
+  t.type(await held, AlmaTimeoutError)
+})
+
 t.test('a page waiting to retry is not waited for once another page has failed the list', async (t) => {
   const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 500 })
   t.teardown(() => narrow.close())

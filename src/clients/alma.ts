@@ -239,7 +239,12 @@ export class AlmaClient implements AlmaReader {
     let givenUp = false
     const turn = this.#turns(async () => {
       if (givenUp) throw new AlmaTimeoutError()
-      if (unwanted?.aborted === true) throw new AlmaBadGatewayError('call no longer wanted')
+      if (unwanted !== undefined) {
+        // A turn comes as the call before it ends, before that call's answer is read: once
+        // that is done (within this turn of the event loop), the list may have been lost.
+        await new Promise(setImmediate)
+        if (unwanted.aborted) throw new AlmaBadGatewayError('call no longer wanted')
+      }
       return await call()
     })
     return byDeadline(deadline, turn, () => {
