@@ -103,7 +103,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
  * a constructor's own name is the minifier's, while the AWS SDK, undici and
  * src/errors.ts set `name` to what the error is.
  */
-function loggedError (error: Error): ReturnType<typeof stdSerializers.err> {
+export function loggedError (error: Error): ReturnType<typeof stdSerializers.err> {
   const serialized = stdSerializers.err(error)
   // Pino hands back what is not an error (a string, null) as it is; only errors are typed by name.
   return error instanceof Error ? { ...serialized, type: error.name } : serialized

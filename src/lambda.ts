@@ -1,7 +1,7 @@
 import awsLambdaFastify, { type LambdaResponse } from '@fastify/aws-lambda'
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda'
 import { pino } from 'pino'
-import { buildApp, type RouteName } from './app.js'
+import { buildApp, loggedError, type RouteName } from './app.js'
 import { loadConfig } from './config.js'
 
 // The seven Lambda handlers of CONTRACT 6. Each container serves one route: it
@@ -14,16 +14,32 @@ type ProxyEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2
 function handlerFor (route: RouteName): Handler {
   let proxy: Promise<Handler> | undefined
   return async (event, context) => {
-    proxy ??= startRoute(route).catch((error: unknown) => {
+    proxy ??= startRoute(route).catch(async (error: unknown) => {
       // Not remembered: the next event tries again (a misconfiguration stays visible as Lambda errors).
       proxy = undefined
-      // One line that reads as what went wrong (a configuration error, mostly); the runtime logs the stack with the rejection.
-      console.error(String(error))
+      // What went wrong (a configuration error, mostly), as the app's own lines read, with both request IDs.
+      logStartFailure(event, context, error)
+      await outputWritten()
       throw error
     })
-    return (await proxy)(forTheApp(event, context), context)
+    const response = await (await proxy)(forTheApp(event, context), context)
+    await outputWritten()
+    return response
   }
 }
+
+/** Written whatever LOG_LEVEL says (the app, whose logger reads it, did not start). */
+function logStartFailure (event: ProxyEvent, context: Context, error: unknown): void {
+  pino({ serializers: { err: loggedError } }, process.stdout)
+    .error({ reqId: event.requestContext.requestId, awsRequestId: context.awsRequestId, err: error }, 'could not start')
+}
+
+/**
+ * Resolves once everything written to stdout so far is out: a write to a pipe
+ * may wait its turn, and a Lambda may be frozen, or never thawed, once it has
+ * answered. (An empty write's callback comes after those queued before it.)
+ */
+const outputWritten = () => new Promise<void>((resolve) => { process.stdout.write('', () => { resolve() }) })
 
 // REST APIs hand the path over encoded; HTTP APIs, of either payload version,
 // decoded. Decoded, a `?`, `#` or space inside an ID would read as URL syntax and
@@ -91,8 +107,8 @@ async function startRoute (route: RouteName): Promise<Handler> {
   const config = loadConfig()
   const app = await buildApp({
     config,
-    // Written before the handler returns: a Lambda may be frozen, or never thawed, once it has answered.
-    logger: { level: config.logLevel, stream: pino.destination({ dest: 1, sync: true }) },
+    // Logs and EMF lines through the one stream, in order (see outputWritten).
+    logger: { level: config.logLevel, stream: process.stdout },
     routes: [route],
     // Lambda sends stdout to CloudWatch Logs, which reads the EMF lines as metrics.
     writeMetrics: (line) => { process.stdout.write(line) },

@@ -98,6 +98,9 @@ t.test('a bundle without its configuration fails each event, naming what is miss
     'Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.',
     'Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.'
   ], 'tried again on the next event, not remembered')
+  const failures = run.lines.filter((line) => line.includes('could not start')).map((line) => JSON.parse(line))
+  t.match(failures, [{ level: 50, err: { type: 'ConfigError' }, reqId: calls[0]?.event.requestContext.requestId }, { level: 50 }],
+    'logged each time as a JSON line, its error type readable in the minified bundle')
 })
 
 t.test('the bundle reads the Alma key from SSM once per container, retrying a failed read', async (t) => {

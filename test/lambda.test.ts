@@ -15,13 +15,14 @@ const cached = await seedUser(stack, 'lambda-1', { loans: 3, requests: 2, fees: 
 const almaOnly = await seedUser(stack, 'lambda-2', { loans: 2, requests: 1, fees: 1 })
 const { app: server } = await buildTestApp(t)
 
-// The handlers write their EMF metrics records to stdout, as CloudWatch Logs
-// reads them; here they are kept (and counted) instead of joining tap's output.
+// The handlers write their EMF metrics records and logs to stdout, as CloudWatch
+// Logs reads them; here they are kept (and counted) instead of joining tap's output.
 const metricsLines: string[] = []
+const logLines: string[] = []
 const write = process.stdout.write.bind(process.stdout)
 process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-  if (String(chunk).startsWith('{"_aws"')) {
-    metricsLines.push(String(chunk))
+  if (String(chunk).startsWith('{')) {
+    (String(chunk).startsWith('{"_aws"') ? metricsLines : logLines).push(String(chunk))
     return true
   }
   return write(chunk, ...rest)
@@ -41,9 +42,17 @@ const PATHS: Record<typeof ROUTE_NAMES[number], string[]> = {
 t.test('a container without its configuration fails its events until it has it', async (t) => {
   const queueUrl = process.env.USER_QUEUE_URL
   delete process.env.USER_QUEUE_URL
-  const logged = t.capture(console, 'error')
-  await t.rejects(lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees')), /Missing configuration: USER_QUEUE_URL/)
-  t.same(logged().map(({ args }) => args), [['ConfigError: Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.']], 'one line saying what to fix')
+  const before = logLines.length
+  const event = restApiEvent('/users/lambda-1/fees')
+  const context = lambdaContext('getUserFees')
+  await t.rejects(lambda.getUserFees(event, context), /Missing configuration: USER_QUEUE_URL/)
+  t.match(logLines.slice(before).map((line) => JSON.parse(line)), [{
+    level: 50,
+    msg: 'could not start',
+    reqId: event.requestContext.requestId,
+    awsRequestId: context.awsRequestId,
+    err: { type: 'ConfigError', message: 'Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.' }
+  }], 'one line saying what to fix, with both request IDs, whatever LOG_LEVEL says')
   process.env.USER_QUEUE_URL = queueUrl
   const response = await lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees'))
   t.equal(response.statusCode, 200, 'the failed start was not remembered')
