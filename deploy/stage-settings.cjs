@@ -96,6 +96,8 @@ module.exports = async ({ options }) => {
     FEE_CACHE_TABLE_NAME: values.feeTable,
     USER_QUEUE_URL: values.userQueueUrl,
     ALMA_API_KEY_NAME: almaApiKeyName,
+    // Each stage's metrics apart, should stg and prod share an account.
+    METRICS_NAMESPACE: `AlmaCacheApi/${stage}`,
     ...Object.fromEntries(PASSED_THROUGH.flatMap((name) => text(name) === undefined ? [] : [[name, text(name)]])),
     ...(corsOrigins === undefined ? {} : { CORS_ORIGINS: corsOrigins.join(',') })
   }

@@ -54,7 +54,7 @@ export interface AppOptions {
 
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
-  const observed = { writeMetrics: options.writeMetrics, pseudonymKey: config.logPseudonymKey }
+  const observed = { writeMetrics: options.writeMetrics, pseudonymKey: config.logPseudonymKey, metricsNamespace: config.metricsNamespace }
   const app = Fastify({
     logger: options.logger === false ? false : { level: config.logLevel, ...options.logger, serializers: { ...options.logger?.serializers, err: loggedError } },
     requestIdHeader: options.requestIdHeader ?? false,

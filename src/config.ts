@@ -20,6 +20,8 @@ export interface Config {
   almaCallTimeoutMs: number
   /** REQUEST_BUDGET_MS: every Alma call of a request is over by then */
   requestBudgetMs: number
+  /** METRICS_NAMESPACE: the CloudWatch namespace of the EMF records (the deploy: one per stage) */
+  metricsNamespace: string
 }
 
 // The defaults fit one request under the Lambda timeout (25 s, deploy/stage-settings.cjs)
@@ -33,6 +35,9 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = typeof LOG_LEVELS[number]
 
 export const DEFAULT_ALMA_API_URL = 'https://api-eu.hosted.exlibrisgroup.com'
+export const DEFAULT_METRICS_NAMESPACE = 'AlmaCacheApi'
+// CloudWatch's rule for a namespace, less the AWS/ prefix kept for its own services.
+const METRICS_NAMESPACE_PATTERN = /^(?!AWS\/)[A-Za-z0-9 ._/#:-]{1,255}$/
 
 const REQUIRED = [
   'USER_CACHE_TABLE_NAME',
@@ -119,6 +124,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (almaCallTimeoutMs > requestBudgetMs) invalid.push('ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)')
   const corsOrigins = value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
   const notOrigins = corsOrigins?.filter((origin) => !isOrigin(origin)) ?? []
+  const metricsNamespace = value('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE
+  if (!METRICS_NAMESPACE_PATTERN.test(metricsNamespace)) invalid.push('METRICS_NAMESPACE (a CloudWatch namespace: letters, digits, spaces and . _ / # : -, not starting AWS/)')
   if (notOrigins.length > 0) invalid.push(`CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not ${notOrigins.join(' ')})`)
   if (missing.length > 0 || invalid.length > 0) throw new ConfigError(missing, invalid)
 
@@ -138,6 +145,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     logPseudonymKey,
     corsOrigins,
     almaCallTimeoutMs,
-    requestBudgetMs
+    requestBudgetMs,
+    metricsNamespace
   }
 }

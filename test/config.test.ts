@@ -40,6 +40,9 @@ t.test('every value that cannot work is named in the same error, as invalid', as
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)'])
   t.same(invalid({ LOG_PSEUDONYM_KEY: 'short' }), ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
+  for (const namespace of ['AWS/Lambda', 'Alma|Cache', 'a'.repeat(256)]) {
+    t.same(invalid({ METRICS_NAMESPACE: namespace }), ['METRICS_NAMESPACE (a CloudWatch namespace: letters, digits, spaces and . _ / # : -, not starting AWS/)'], namespace)
+  }
   t.same(invalid({ ALMA_API_KEY: 'l7xx\u200bkey' }), ['ALMA_API_KEY (printable ASCII without blanks)'], 'a zero-width space pasted along')
   t.same(invalid({ CORS_ORIGINS: 'https://app.example.org, app.example.org,https://App.example.org,https://app.example.org/,https://*.example.org,capacitor://' }),
     ['CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not app.example.org https://App.example.org https://app.example.org/ https://*.example.org capacitor://)'])
@@ -66,8 +69,10 @@ t.test('a complete environment', async (t) => {
     logLevel: 'info',
     corsOrigins: undefined,
     almaCallTimeoutMs: 8000,
-    requestBudgetMs: 20_000
+    requestBudgetMs: 20_000,
+    metricsNamespace: 'AlmaCacheApi'
   })
+  t.equal(loadConfig({ ...complete, METRICS_NAMESPACE: 'AlmaCacheApi/prod' }).metricsNamespace, 'AlmaCacheApi/prod')
   const local = loadConfig({ ...complete, ALMA_API_KEY_NAME: undefined, ALMA_API_KEY: 'k', AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:4566', ALMA_API_URL: 'http://127.0.0.1:9000' })
   t.same(local.almaKey, { key: 'k' }, 'ALMA_API_KEY stands in for the SSM parameter')
   t.same(loadConfig({ ...complete, ALMA_API_KEY: 'k' }).almaKey, { key: 'k' }, 'and is used instead of SSM when both are set')

@@ -152,7 +152,7 @@ t.test('one CloudWatch EMF record per request, the route as the dimension', asyn
 
 t.test('an EMF record: each cache outcome counted under its own name, latencies rounded, at most 100 Alma latencies', async (t) => {
   const record = (cache: string | undefined, almaCallMs: number[] = [], durationMs = 12.6) =>
-    metricsRecord({ route: '/users/:userID', status: 200, cache, calls: { ...newRequestCalls(), alma: almaCallMs.length, almaCallMs }, durationMs })
+    metricsRecord({ route: '/users/:userID', status: 200, cache, calls: { ...newRequestCalls(), alma: almaCallMs.length, almaCallMs }, durationMs, namespace: 'AlmaCacheApi/prod' })
   const outcomes = (answer: Record<string, unknown>) => [answer.CacheHit, answer.CachePartial, answer.CacheMiss, answer.CacheStale]
   t.same(outcomes(record('hit')), [1, 0, 0, 0])
   t.same(outcomes(record('partial')), [0, 1, 0, 0])
@@ -160,6 +160,7 @@ t.test('an EMF record: each cache outcome counted under its own name, latencies 
   t.same(outcomes(record('stale')), [0, 0, 0, 1], 'stale answers: how an Alma outage shows')
   t.same(outcomes(record(undefined)), [0, 0, 0, 0])
   t.equal(record('hit').Latency, 13)
+  t.same((record('hit')._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics.map((directive) => directive.Namespace), ['AlmaCacheApi/prod'], 'the namespace given (METRICS_NAMESPACE: one per stage)')
   const many = record('miss', Array.from({ length: 150 }, (_, index) => index + 0.4))
   t.equal(many.AlmaCalls, 150)
   t.same(many.AlmaLatency, Array.from({ length: 100 }, (_, index) => index), 'EMF takes 100 values of a metric at most')

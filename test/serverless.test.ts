@@ -107,7 +107,8 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
       REQUEST_CACHE_TABLE_NAME: 'alma-requests-stg',
       FEE_CACHE_TABLE_NAME: 'alma-fees-stg',
       USER_QUEUE_URL: STG.USER_QUEUE_URL_STG,
-      ALMA_API_KEY_NAME: '/alma/api-key'
+      ALMA_API_KEY_NAME: '/alma/api-key',
+      METRICS_NAMESPACE: 'AlmaCacheApi/stg'
     }, `${name} environment`)
   }
 
@@ -199,7 +200,8 @@ t.test('prod, with an existing deployment bucket, no API key, CORS for one origi
     USER_QUEUE_URL: PROD.USER_QUEUE_URL_PROD,
     ALMA_API_URL: 'https://api-na.hosted.exlibrisgroup.com',
     CORS_ORIGINS: 'https://app.example.ac.uk',
-    LOG_PSEUDONYM_KEY: 'pseudonyms-of-prod-0001'
+    LOG_PSEUDONYM_KEY: 'pseudonyms-of-prod-0001',
+    METRICS_NAMESPACE: 'AlmaCacheApi/prod'
   })
   const methods = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Method')
   t.ok(methods.filter((method) => method.Properties.HttpMethod === 'GET').every((method) => method.Properties.ApiKeyRequired === false), 'API key switched off')

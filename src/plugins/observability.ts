@@ -25,6 +25,8 @@ export interface ObservabilityOptions {
   writeMetrics?: (line: string) => void
   /** LOG_PSEUDONYM_KEY, for the user pseudonyms */
   pseudonymKey?: string
+  /** METRICS_NAMESPACE */
+  metricsNamespace: string
 }
 
 interface Answer {
@@ -45,7 +47,7 @@ export function recordAnswer (request: FastifyRequest, reply: FastifyReply, opti
   record(request, { status: reply.statusCode, cache: header === undefined ? undefined : String(header), durationMs: reply.elapsedTime }, options)
 }
 
-function record (request: FastifyRequest, { status, cache, durationMs }: Answer, { writeMetrics, pseudonymKey }: ObservabilityOptions): void {
+function record (request: FastifyRequest, { status, cache, durationMs }: Answer, { writeMetrics, pseudonymKey, metricsNamespace }: ObservabilityOptions): void {
   const { userID } = (request.params ?? {}) as { userID?: unknown }
   const route = request.routeOptions.url
   const calls = request.calls ?? newRequestCalls()
@@ -61,7 +63,7 @@ function record (request: FastifyRequest, { status, cache, durationMs }: Answer,
     queued: calls.queued,
     durationMs: Math.round(durationMs)
   }, 'request summary')
-  writeMetrics?.(JSON.stringify(metricsRecord({ route, status, cache, calls, durationMs })) + '\n')
+  writeMetrics?.(JSON.stringify(metricsRecord({ route, status, cache, calls, durationMs, namespace: metricsNamespace })) + '\n')
 }
 
 /** nginx's status for a request whose client hung up before the answer: no HTTP status fits, and it is widely read. */
