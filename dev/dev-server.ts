@@ -28,7 +28,10 @@ async function main (): Promise<void> {
   Object.assign(process.env, stack.env)
   const app = await startServer({ config: loadConfig(), plugins: [apiDocsPage], port, host, onClose: stack.close })
 
-  const base = `http://${host}:${(app.server.address() as { port: number }).port}`
+  const listening = (app.server.address() as { port: number }).port
+  const base = `http://${host}:${listening}`
+  // The built server on this same stack: its whole configuration, but a real Alma key, which is never printed.
+  const serverEnv = { ...stack.env, ...(stack.alma === undefined ? { ALMA_API_KEY: '<the Alma key>' } : {}), PORT: String(listening + 1) }
   const lines = [
     '',
     `Alma cache API on ${base} (${stack.alma === undefined ? `real Alma at ${stack.env.ALMA_API_URL}` : `Alma simulator at ${stack.env.ALMA_API_URL}`})`,
@@ -41,7 +44,10 @@ async function main (): Promise<void> {
       ...['loans', 'requests', 'fees'].map((list) => `    ${base}/users/${userID}/${list}`),
       ...items.map((path) => `    ${base}/users/${userID}/${path}`)
     ]),
-    `Queued users go to ${stack.env.USER_QUEUE_URL}; Ctrl-C stops everything.`,
+    `Queued users go to ${stack.env.USER_QUEUE_URL}.`,
+    'The built server (npm run build) on this stack, from another shell:',
+    `  ${Object.entries(serverEnv).map(([name, value]) => `${name}='${value}'`).join(' ')} node dist/server.js`,
+    'Ctrl-C stops everything.',
     ''
   ]
   console.log(lines.join('\n'))

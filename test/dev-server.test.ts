@@ -6,6 +6,7 @@ import dynalite from 'dynalite'
 import { startFauxqs } from 'fauxqs'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
+import { loadConfig } from '../src/config.js'
 
 // `npm run dev` against peers it did not start (as with docker-compose.yml's
 // DynamoDB Local and SQS emulator): it makes the tables and the queue when they
@@ -45,6 +46,10 @@ async function runDev (t: Test): Promise<void> {
     })
   })
   t.match(printed, `DynamoDB at ${dynamoEndpoint}, SQS at ${sqs.address}`)
+  const command = /^ {2}(.*) node dist\/server\.js$/m.exec(printed)?.[1] ?? ''
+  const serverEnv = Object.fromEntries([...command.matchAll(/(\w+)='([^']*)'/g)].map(([, name, value]) => [name, value]))
+  t.doesNotThrow(() => loadConfig(serverEnv), 'a command for the built server on the same stack, with its whole configuration')
+  t.match(serverEnv, { AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint, AWS_ACCESS_KEY_ID: String, PORT: /^\d+$/ })
   const tried = [...printed.matchAll(/^ {4}(http:\/\/\S+)$/gm)].map((match) => match[1] as string)
   const endpoints = new Set(tried.map((url) => new URL(url).pathname.replace(/^\/users\/[^/]+/, '/users/{userID}').replace(/\/(loans|requests|fees)\/[^/]+$/, '/$1/{id}')))
   t.equal(endpoints.size, 7, 'URLs to try, for all seven endpoints')
