@@ -34,6 +34,28 @@ const KEY_ATTRIBUTE: Record<CacheTable, string> = {
 /** BatchGetItem takes 100 keys at most. */
 const BATCH_LIMIT = 100
 
+/**
+ * A failed cache read, naming the operation and the tables: a wrong table name,
+ * a table in another region or a missing permission reads as what it is, not
+ * only as DynamoDB's "Requested resource not found" or "AccessDeniedException".
+ */
+export class CacheReadError extends Error {
+  constructor (operation: string, tables: readonly string[], cause: unknown) {
+    const { name, message } = cause instanceof Error ? cause : { name: 'Error', message: String(cause) }
+    super(`${operation} on ${tables.join(', ')}: ${name}: ${message}`, { cause })
+    this.name = 'CacheReadError'
+  }
+}
+
+/** Runs a read, its failure as a CacheReadError. */
+async function reading<T> (operation: string, tables: readonly string[], read: () => Promise<T>): Promise<T> {
+  try {
+    return await read()
+  } catch (error) {
+    throw new CacheReadError(operation, tables, error)
+  }
+}
+
 export class DynamoCache implements CacheReader {
   readonly #documents: DynamoDBDocumentClient
   readonly #tables: CacheTables
@@ -66,7 +88,8 @@ export class DynamoCache implements CacheReader {
   }
 
   async getUser (userKey: string): Promise<unknown> {
-    const { Item } = await withinBounds(this.#bounds, (options) => this.#documents.send(new GetCommand({ TableName: this.#tables.users, Key: { primary_id: userKey } }), options))
+    const { Item } = await reading('GetItem', [this.#tables.users], () =>
+      withinBounds(this.#bounds, (options) => this.#documents.send(new GetCommand({ TableName: this.#tables.users, Key: { primary_id: userKey } }), options)))
     return Item
   }
 
@@ -91,9 +114,11 @@ export class DynamoCache implements CacheReader {
       requestItems[name].Keys.push({ [KEY_ATTRIBUTE[table]]: id })
     }
     for (let round = 0; requestItems !== undefined && Object.keys(requestItems).length > 0; round++) {
-      if (round > this.#unprocessedRetries) throw new Error(`BatchGetItem left keys unprocessed after ${round} rounds`)
+      const tables = Object.keys(requestItems)
+      if (round > this.#unprocessedRetries) throw new CacheReadError('BatchGetItem', tables, new Error(`keys left unprocessed after ${round} rounds`))
       if (round > 0) await sleep(Math.random() * 50 * 2 ** round)
-      const output = await withinBounds(this.#bounds, (options) => this.#documents.send(new BatchGetCommand({ RequestItems: requestItems }), options))
+      const output = await reading('BatchGetItem', tables, () =>
+        withinBounds(this.#bounds, (options) => this.#documents.send(new BatchGetCommand({ RequestItems: requestItems }), options)))
       for (const [name, items] of Object.entries({ ...output.Responses })) {
         const table = this.#tableOf.get(name) as CacheTable
         const byKey = rows.get(table) ?? new Map<string, unknown>()
