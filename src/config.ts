@@ -54,7 +54,7 @@ export class ConfigError extends Error {
       ...(missing.length > 0 ? [`Missing configuration: ${missing.join(', ')}`] : []),
       ...(invalid.length > 0 ? [`Invalid configuration: ${invalid.join(', ')}`] : [])
     ]
-    super(`${problems.join('. ')}. See the configuration table in README.md.`)
+    super(`${problems.join('. ')}. See "Configuration" in docs/operations.md.`)
     this.name = 'ConfigError'
     // The operator's to fix, never a bug: where it was thrown from says nothing.
     this.stack = `${this.name}: ${this.message}`

@@ -49,7 +49,7 @@ t.test('every value that cannot work is named in the same error, as invalid', as
 
   // Both kinds at once: one message.
   const both = t.throws(() => loadConfig({ ...complete, AWS_REGION: '', LOG_LEVEL: 'loud' })) as ConfigError
-  t.match(both.message, /^Missing configuration: AWS_REGION\. Invalid configuration: LOG_LEVEL \(one of [^)]+\)\. See the configuration table in README\.md\.$/)
+  t.match(both.message, /^Missing configuration: AWS_REGION\. Invalid configuration: LOG_LEVEL \(one of [^)]+\)\. See "Configuration" in docs\/operations\.md\.$/)
 
   // What may be given: a base path in front of Alma (a proxy), plain http (a local stack), any origin.
   t.equal(loadConfig({ ...complete, ALMA_API_URL: 'http://127.0.0.1:8080/alma-proxy' }).almaApiUrl, 'http://127.0.0.1:8080/alma-proxy')

@@ -91,5 +91,5 @@ t.test('a bad PORT stops npm run dev at once, in one line', async (t) => {
   child.stdout.on('data', (chunk: Buffer) => { printed += chunk.toString() })
   const [code] = await once(child, 'exit')
   t.equal(code, 1)
-  t.equal(printed.trim(), 'Invalid configuration: PORT (not a port number: abc). See the configuration table in README.md.')
+  t.equal(printed.trim(), 'Invalid configuration: PORT (not a port number: abc). See "Configuration" in docs/operations.md.')
 })

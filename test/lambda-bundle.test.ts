@@ -95,8 +95,8 @@ t.test('a bundle without its configuration fails each event, naming what is miss
   const calls = [{ handler: 'getUser', event: restApiEvent('/users/bundle-1') }, { handler: 'getUser', event: restApiEvent('/users/bundle-1') }]
   const run = await invokeBundle(process.execPath, calls, partial)
   t.same(run.results.map((result) => result.error), [
-    'Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.',
-    'Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.'
+    'Missing configuration: USER_QUEUE_URL. See "Configuration" in docs/operations.md.',
+    'Missing configuration: USER_QUEUE_URL. See "Configuration" in docs/operations.md.'
   ], 'tried again on the next event, not remembered')
   const failures = run.lines.filter((line) => line.includes('could not start')).map((line) => JSON.parse(line))
   t.match(failures, [{ level: 50, err: { type: 'ConfigError' }, reqId: calls[0]?.event.requestContext.requestId }, { level: 50 }],

@@ -51,7 +51,7 @@ t.test('a container without its configuration fails its events until it has it',
     msg: 'could not start',
     reqId: event.requestContext.requestId,
     awsRequestId: context.awsRequestId,
-    err: { type: 'ConfigError', message: 'Missing configuration: USER_QUEUE_URL. See the configuration table in README.md.' }
+    err: { type: 'ConfigError', message: 'Missing configuration: USER_QUEUE_URL. See "Configuration" in docs/operations.md.' }
   }], 'one line saying what to fix, with both request IDs, whatever LOG_LEVEL says')
   process.env.USER_QUEUE_URL = queueUrl
   const response = await lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees'))

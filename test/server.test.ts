@@ -122,7 +122,7 @@ t.test('a start that cannot listen closes what it opened and says so in one line
   t.ok(closed, 'the app that could not listen was closed, and what it was given to close')
   t.equal(startFailure(error), `Cannot listen: listen EADDRINUSE: address already in use 127.0.0.1:${port}. Check PORT and HOST.`)
   const configError = t.throws(() => serverSettings({ ...process.env, PORT: 'abc' }))
-  t.equal(startFailure(configError), 'Invalid configuration: PORT (not a port number: abc). See the configuration table in README.md.')
+  t.equal(startFailure(configError), 'Invalid configuration: PORT (not a port number: abc). See "Configuration" in docs/operations.md.')
   const bug = new TypeError('a bug')
   t.equal(startFailure(bug), bug, 'anything else is printed whole')
 })
