@@ -1,6 +1,6 @@
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
-import { DynamoCache } from '../src/clients/dynamo-cache.js'
+import { CacheReadError, DynamoCache } from '../src/clients/dynamo-cache.js'
 import { countingCalls, newRequestCalls } from '../src/observability/request-calls.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
 
@@ -53,6 +53,7 @@ t.test('a failed read names its operation and tables: a wrong table name reads a
   const cache = new DynamoCache({ tables: { ...stack.tables, users: 'no-such-users' } })
   t.teardown(() => cache.destroy())
   await t.rejects(cache.getUser('dynamo-1'), { name: 'CacheReadError', message: /^GetItem on no-such-users: ResourceNotFoundException: / })
+  t.equal(new CacheReadError('GetItem', ['users'], 'not an Error').message, 'GetItem on users: Error: not an Error', 'whatever was thrown')
 })
 
 t.test('a failed batch answers only once the other batches are over', async (t) => {
