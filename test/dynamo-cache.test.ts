@@ -46,14 +46,14 @@ t.test('unprocessed keys are asked for again', async (t) => {
 t.test('keys still unprocessed after the retry budget fail the read', async (t) => {
   const cache = new DynamoCache({ tables: stack.tables, unprocessedRetries: 0 })
   t.teardown(() => cache.destroy())
-  await t.rejects(cache.getRows(bulkyKeys), { name: 'CacheReadError', message: `BatchGetItem on ${stack.tables.loans}: Error: keys left unprocessed after 1 rounds` })
+  await t.rejects(cache.getRows(bulkyKeys), { name: 'CacheReadError', message: `BatchGetItem on ${stack.tables.loans} (Error)`, cause: { message: 'Keys left unprocessed after 1 rounds' } })
 })
 
 t.test('a failed read names its operation and tables: a wrong table name reads as one', async (t) => {
   const cache = new DynamoCache({ tables: { ...stack.tables, users: 'no-such-users' } })
   t.teardown(() => cache.destroy())
-  await t.rejects(cache.getUser('dynamo-1'), { name: 'CacheReadError', message: /^GetItem on no-such-users: ResourceNotFoundException: / })
-  t.equal(new CacheReadError('GetItem', ['users'], 'not an Error').message, 'GetItem on users: Error: not an Error', 'whatever was thrown')
+  await t.rejects(cache.getUser('dynamo-1'), { name: 'CacheReadError', message: 'GetItem on no-such-users (ResourceNotFoundException)' })
+  t.equal(new CacheReadError('GetItem', ['users'], 'not an Error').message, 'GetItem on users (Error)', 'whatever was thrown')
 })
 
 t.test('a failed batch answers only once the other batches are over', async (t) => {
@@ -63,7 +63,7 @@ t.test('a failed batch answers only once the other batches are over', async (t) 
   t.teardown(() => cache.destroy())
   const missingTable = Array.from({ length: 100 }, (_, index) => ({ table: 'fees' as const, id: `absent-${index}` }))
   const calls = newRequestCalls()
-  await t.rejects(countingCalls(calls, () => cache.getRows([...missingTable, ...bulkyKeys])), { message: /^BatchGetItem on no-such-table: ResourceNotFoundException/ })
+  await t.rejects(countingCalls(calls, () => cache.getRows([...missingTable, ...bulkyKeys])), { message: 'BatchGetItem on no-such-table (ResourceNotFoundException)' })
   const atFailure = calls.dynamo
   t.ok(atFailure >= 3, 'the bulky batch went its rounds before the failure was answered')
   await new Promise((resolve) => setTimeout(resolve, 300))

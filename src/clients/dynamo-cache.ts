@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import pLimit from 'p-limit'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
@@ -35,14 +36,22 @@ const KEY_ATTRIBUTE: Record<CacheTable, string> = {
 const BATCH_LIMIT = 100
 
 /**
+ * Batches of one read in flight at once. The SDK's HTTP handler keeps 50
+ * sockets, and a call waiting for one spends its connection timeout waiting:
+ * a users row listing thousands of IDs, sent all at once, would time its own
+ * batches out (and other requests' calls with them).
+ */
+const BATCHES_IN_FLIGHT = 16
+
+/**
  * A failed cache read, naming the operation and the tables: a wrong table name,
  * a table in another region or a missing permission reads as what it is, not
  * only as DynamoDB's "Requested resource not found" or "AccessDeniedException".
  */
 export class CacheReadError extends Error {
   constructor (operation: string, tables: readonly string[], cause: unknown) {
-    const { name, message } = cause instanceof Error ? cause : { name: 'Error', message: String(cause) }
-    super(`${operation} on ${tables.join(', ')}: ${name}: ${message}`, { cause })
+    // The cause's message follows in the logs (pino appends it), and with the error when it is read.
+    super(`${operation} on ${tables.join(', ')} (${cause instanceof Error ? cause.name : 'Error'})`, { cause })
     this.name = 'CacheReadError'
   }
 }
@@ -102,7 +111,8 @@ export class DynamoCache implements CacheReader {
       else chunks.push([key])
     }
     const rows = new Map<CacheTable, Map<string, unknown>>()
-    await settleAll(chunks.map((chunk) => this.#batchGet(chunk, rows)))
+    const inTurn = pLimit(BATCHES_IN_FLIGHT)
+    await settleAll(chunks.map((chunk) => inTurn(() => this.#batchGet(chunk, rows))))
     return rows
   }
 
@@ -115,7 +125,7 @@ export class DynamoCache implements CacheReader {
     }
     for (let round = 0; requestItems !== undefined && Object.keys(requestItems).length > 0; round++) {
       const tables = Object.keys(requestItems)
-      if (round > this.#unprocessedRetries) throw new CacheReadError('BatchGetItem', tables, new Error(`keys left unprocessed after ${round} rounds`))
+      if (round > this.#unprocessedRetries) throw new CacheReadError('BatchGetItem', tables, new Error(`Keys left unprocessed after ${round} rounds`))
       if (round > 0) await sleep(Math.random() * 50 * 2 ** round)
       const output = await reading('BatchGetItem', tables, () =>
         withinBounds(this.#bounds, (options) => this.#documents.send(new BatchGetCommand({ RequestItems: requestItems }), options)))
