@@ -19,19 +19,24 @@ function handlerFor (route: RouteName): Handler {
       proxy = undefined
       // What went wrong (a configuration error, mostly), as the app's own lines read, with both request IDs.
       logStartFailure(event, context, error)
-      await outputWritten()
       throw error
     })
-    const response = await (await proxy)(forTheApp(event, context), context)
-    await outputWritten()
-    return response
+    try {
+      return await (await proxy)(forTheApp(event, context), context)
+    } finally {
+      await outputWritten()
+    }
   }
 }
 
-/** Written whatever LOG_LEVEL says (the app, whose logger reads it, did not start). */
-function logStartFailure (event: ProxyEvent, context: Context, error: unknown): void {
+/**
+ * Written whatever LOG_LEVEL says (the app, whose logger reads it, did not
+ * start). An event that is not API Gateway's (a test event of the console)
+ * has no request ID; the error is logged all the same.
+ */
+function logStartFailure (event: Partial<ProxyEvent> | undefined, context: Context, error: unknown): void {
   pino({ serializers: { err: loggedError } }, process.stdout)
-    .error({ reqId: event.requestContext.requestId, awsRequestId: context.awsRequestId, err: error }, 'could not start')
+    .error({ reqId: event?.requestContext?.requestId, awsRequestId: context.awsRequestId, err: error }, 'could not start')
 }
 
 /**

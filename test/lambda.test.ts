@@ -17,15 +17,23 @@ const { app: server } = await buildTestApp(t)
 
 // The handlers write their EMF metrics records and logs to stdout, as CloudWatch
 // Logs reads them; here they are kept (and counted) instead of joining tap's output.
+// While `flushing` is held, a write's completion waits, as when the pipe to the log reader is full.
 const metricsLines: string[] = []
 const logLines: string[] = []
+const flushing = { held: false, waiting: [] as Array<() => void> }
 const write = process.stdout.write.bind(process.stdout)
-process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+process.stdout.write = ((chunk: string | Uint8Array, ...rest: Array<(() => void) | BufferEncoding | undefined>) => {
+  const done = rest.find((argument) => typeof argument === 'function')
+  if (flushing.held && done !== undefined) {
+    flushing.waiting.push(done)
+    return false
+  }
   if (String(chunk).startsWith('{')) {
     (String(chunk).startsWith('{"_aws"') ? metricsLines : logLines).push(String(chunk))
+    done?.()
     return true
   }
-  return write(chunk, ...rest)
+  return write(chunk, ...(rest as never[]))
 }) as typeof process.stdout.write
 t.teardown(() => { process.stdout.write = write })
 
@@ -53,9 +61,27 @@ t.test('a container without its configuration fails its events until it has it',
     awsRequestId: context.awsRequestId,
     err: { type: 'ConfigError', message: 'Missing configuration: USER_QUEUE_URL. See "Configuration" in docs/operations.md.' }
   }], 'one line saying what to fix, with both request IDs, whatever LOG_LEVEL says')
+  // Not an API Gateway event (the console's test event): the configuration error all the same, not a TypeError.
+  const notProxy = { key1: 'value1' } as unknown as Parameters<typeof lambda.getUserFees>[0]
+  await t.rejects(lambda.getUserFees(notProxy, context), { name: 'ConfigError' })
+  t.match(JSON.parse(logLines.at(-1) as string), { msg: 'could not start', err: { type: 'ConfigError' } })
   process.env.USER_QUEUE_URL = queueUrl
   const response = await lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees'))
   t.equal(response.statusCode, 200, 'the failed start was not remembered')
+})
+
+t.test('a handler returns only once its output is written', async (t) => {
+  flushing.held = true
+  let returned = false
+  const answer = lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees')).then((response) => {
+    returned = true
+    return response
+  })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.notOk(returned, 'still waiting for stdout')
+  flushing.held = false
+  for (const release of flushing.waiting.splice(0)) release()
+  t.equal((await answer).statusCode, 200)
 })
 
 t.test('every handler answers as the server does, to REST and HTTP API events', async (t) => {
