@@ -30,8 +30,11 @@ async function main (): Promise<void> {
 
   const listening = (app.server.address() as { port: number }).port
   const base = `http://${host}:${listening}`
-  // The built server on this same stack: its whole configuration, but a real Alma key, which is never printed.
-  const serverEnv = { ...stack.env, ...(stack.alma === undefined ? { ALMA_API_KEY: '<the Alma key>' } : {}), PORT: String(listening + 1) }
+  // The built server on this same stack: its whole configuration, but a real Alma key, which is
+  // never printed (the shell fills it in from the environment it was given in).
+  const { ALMA_API_KEY: simulatorKey, ...stackEnv } = stack.env
+  const serverEnv = { ...stackEnv, PORT: String(listening + 1) }
+  const keyAssignment = stack.alma === undefined ? 'ALMA_API_KEY="$ALMA_API_KEY"' : `ALMA_API_KEY='${simulatorKey}'`
   const lines = [
     '',
     `Alma cache API on ${base} (${stack.alma === undefined ? `real Alma at ${stack.env.ALMA_API_URL}` : `Alma simulator at ${stack.env.ALMA_API_URL}`})`,
@@ -46,7 +49,7 @@ async function main (): Promise<void> {
     ]),
     `Queued users go to ${stack.env.USER_QUEUE_URL}.`,
     'The built server (npm run build) on this stack, from another shell:',
-    `  ${Object.entries(serverEnv).map(([name, value]) => `${name}='${value}'`).join(' ')} node dist/server.js`,
+    `  ${[...Object.entries(serverEnv).map(([name, value]) => `${name}='${value}'`), keyAssignment].join(' ')} node dist/server.js`,
     'Ctrl-C stops everything.',
     ''
   ]

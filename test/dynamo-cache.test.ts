@@ -2,6 +2,7 @@ import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { CacheReadError, DynamoCache } from '../src/clients/dynamo-cache.js'
 import { countingCalls, newRequestCalls } from '../src/observability/request-calls.js'
+import { startFaultyProxy } from '../dev/peer-proxy.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
 
 // The cache reader against dynalite: batching past 100 keys, and the keys a
@@ -52,20 +53,40 @@ t.test('keys still unprocessed after the retry budget fail the read', async (t) 
 t.test('a failed read names its operation and tables: a wrong table name reads as one', async (t) => {
   const cache = new DynamoCache({ tables: { ...stack.tables, users: 'no-such-users' } })
   t.teardown(() => cache.destroy())
-  await t.rejects(cache.getUser('dynamo-1'), { name: 'CacheReadError', message: 'GetItem on no-such-users (ResourceNotFoundException)' })
-  t.equal(new CacheReadError('GetItem', ['users'], 'not an Error').message, 'GetItem on users (Error)', 'whatever was thrown')
+  await t.rejects(cache.getUser('dynamo-1'), { name: 'CacheReadError', message: 'GetItem on no-such-users (ResourceNotFoundException)', $metadata: { httpStatusCode: 400, attempts: 1 } })
+  t.equal(new CacheReadError('GetItem', ['users'], 'not an Error').message, 'GetItem on users (not an Error)', 'whatever was thrown')
 })
 
-t.test('a failed batch answers only once the other batches are over', async (t) => {
+t.test('a failed batch fails the read: the others are called off, and none goes on after it', async (t) => {
   // The first batch names a table that does not exist and fails at once; the second
-  // (the bulky rows) takes several rounds. None of them may go on after the failure.
+  // (the bulky rows) would take several rounds.
   const cache = new DynamoCache({ tables: { ...stack.tables, fees: 'no-such-table' } })
   t.teardown(() => cache.destroy())
   const missingTable = Array.from({ length: 100 }, (_, index) => ({ table: 'fees' as const, id: `absent-${index}` }))
   const calls = newRequestCalls()
   await t.rejects(countingCalls(calls, () => cache.getRows([...missingTable, ...bulkyKeys])), { message: 'BatchGetItem on no-such-table (ResourceNotFoundException)' })
   const atFailure = calls.dynamo
-  t.ok(atFailure >= 3, 'the bulky batch went its rounds before the failure was answered')
+  t.ok(atFailure <= 2, `the bulky batch called off in its first round (${atFailure} calls)`)
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.equal(calls.dynamo, atFailure, 'and no call started after it')
+})
+
+t.test('a read of many batches against a slow DynamoDB: over within one time limit, the waiting batches never sent', async (t) => {
+  const slow = await startFaultyProxy(process.env.AWS_ENDPOINT_URL_DYNAMODB as string)
+  t.teardown(() => slow.close())
+  // Each batch answered 200 ms late, well within its own limit (1 s).
+  slow.failAll({ lateMs: 200 })
+  const saved = process.env.AWS_ENDPOINT_URL_DYNAMODB
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = slow.url
+  t.teardown(() => { process.env.AWS_ENDPOINT_URL_DYNAMODB = saved })
+  const cache = new DynamoCache({ tables: stack.tables, maxAttempts: 1, connectionTimeoutMs: 100, requestTimeoutMs: 1000 })
+  t.teardown(() => cache.destroy())
+  const keys = Array.from({ length: 20_000 }, (_, index) => ({ table: 'loans' as const, id: `slow-${index}` }))
+  const started = Date.now()
+  const error = await cache.getRows(keys).catch((caught: unknown) => caught)
+  const elapsed = Date.now() - started
+  t.match(error, { name: 'CacheReadError', cause: { message: 'No answer within 1100 ms' } })
+  // 200 batches, 16 at a time, 200 ms each at least: 2.6 s without the read's own limit.
+  t.ok(elapsed < 2000, `failed after ${elapsed} ms, at the read's limit (1100 ms)`)
+  t.ok(slow.requests < 200, `${slow.requests} batches sent, not all 200`)
 })

@@ -20,6 +20,9 @@ export const fastPeerBounds = (options: { maxAttempts?: number, connectionTimeou
 export const boundedClient = ({ maxAttempts, connectionTimeout, requestTimeout }: CallBounds) =>
   ({ maxAttempts, requestHandler: { connectionTimeout, requestTimeout, throwOnRequestTimeout: true } })
 
+/** The longest a call within `bounds` takes. */
+export const boundsMs = (bounds: CallBounds): number => bounds.connectionTimeout + bounds.maxAttempts * bounds.requestTimeout
+
 /**
  * Runs one send with an abort signal that ends it, retries and response body
  * included, once its attempts have had their time. The requestTimeout ends when
@@ -30,11 +33,11 @@ export const boundedClient = ({ maxAttempts, connectionTimeout, requestTimeout }
  * idle timeout instead cost as much: each a quarter of the mixed load's
  * throughput (npm run load).
  */
-export async function withinBounds<T> (bounds: CallBounds, send: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
+export async function withinBounds<T> (bounds: CallBounds, send: (options: { abortSignal: AbortSignal }) => Promise<T>, outer?: AbortSignal): Promise<T> {
   const controller = new AbortController()
-  const timer = setTimeout(() => { controller.abort() }, bounds.connectionTimeout + bounds.maxAttempts * bounds.requestTimeout)
+  const timer = setTimeout(() => { controller.abort() }, boundsMs(bounds))
   try {
-    return await send({ abortSignal: controller.signal })
+    return await send({ abortSignal: outer === undefined ? controller.signal : AbortSignal.any([controller.signal, outer]) })
   } finally {
     clearTimeout(timer)
   }

@@ -4,8 +4,7 @@ import pLimit from 'p-limit'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
-import { settleAll } from '../settle-all.js'
-import { boundedClient, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
+import { boundedClient, boundsMs, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
 
 export interface CacheTables {
   users: string
@@ -49,10 +48,14 @@ const BATCHES_IN_FLIGHT = 16
  * only as DynamoDB's "Requested resource not found" or "AccessDeniedException".
  */
 export class CacheReadError extends Error {
+  /** the AWS SDK's account of the call (DynamoDB's request ID, status, attempts), for the logs */
+  readonly $metadata?: unknown
+
   constructor (operation: string, tables: readonly string[], cause: unknown) {
     // The cause's message follows in the logs (pino appends it), and with the error when it is read.
-    super(`${operation} on ${tables.join(', ')} (${cause instanceof Error ? cause.name : 'Error'})`, { cause })
+    super(`${operation} on ${tables.join(', ')} (${cause instanceof Error ? cause.name : String(cause)})`, { cause })
     this.name = 'CacheReadError'
+    if (typeof cause === 'object' && cause !== null && '$metadata' in cause) this.$metadata = cause.$metadata
   }
 }
 
@@ -111,12 +114,34 @@ export class DynamoCache implements CacheReader {
       else chunks.push([key])
     }
     const rows = new Map<CacheTable, Map<string, unknown>>()
+    // One time limit for the whole read, as for one call: batches waiting their turn must
+    // not make a slow DynamoDB cost a limit for each group of them. And once a batch has
+    // failed, so has the read: the others are called off, the waiting ones never sent.
+    const read = new AbortController()
+    const limitMs = boundsMs(this.#bounds)
+    const timer = setTimeout(() => { read.abort(new CacheReadError('BatchGetItem', Object.values(this.#tables), new Error(`No answer within ${limitMs} ms`))) }, limitMs)
+    let failure: { reason: unknown } | undefined
     const inTurn = pLimit(BATCHES_IN_FLIGHT)
-    await settleAll(chunks.map((chunk) => inTurn(() => this.#batchGet(chunk, rows))))
+    try {
+      await Promise.all(chunks.map((chunk) => inTurn(async () => {
+        if (read.signal.aborted) return
+        try {
+          await this.#batchGet(chunk, rows, read.signal)
+        } catch (error) {
+          // The first failure is the read's: the batches called off after it fail only for that.
+          failure ??= { reason: read.signal.aborted ? read.signal.reason : error }
+          read.abort()
+        }
+      })))
+    } finally {
+      clearTimeout(timer)
+    }
+    if (failure === undefined && read.signal.aborted) failure = { reason: read.signal.reason }
+    if (failure !== undefined) throw failure.reason
     return rows
   }
 
-  async #batchGet (chunk: readonly CacheKey[], rows: Map<CacheTable, Map<string, unknown>>): Promise<void> {
+  async #batchGet (chunk: readonly CacheKey[], rows: Map<CacheTable, Map<string, unknown>>, signal: AbortSignal): Promise<void> {
     let requestItems: Record<string, { Keys: Record<string, unknown>[] }> | undefined = {}
     for (const { table, id } of chunk) {
       const name = this.#tables[table]
@@ -126,9 +151,9 @@ export class DynamoCache implements CacheReader {
     for (let round = 0; requestItems !== undefined && Object.keys(requestItems).length > 0; round++) {
       const tables = Object.keys(requestItems)
       if (round > this.#unprocessedRetries) throw new CacheReadError('BatchGetItem', tables, new Error(`Keys left unprocessed after ${round} rounds`))
-      if (round > 0) await sleep(Math.random() * 50 * 2 ** round)
+      if (round > 0) await sleep(Math.random() * 50 * 2 ** round, undefined, { signal })
       const output = await reading('BatchGetItem', tables, () =>
-        withinBounds(this.#bounds, (options) => this.#documents.send(new BatchGetCommand({ RequestItems: requestItems }), options)))
+        withinBounds(this.#bounds, (options) => this.#documents.send(new BatchGetCommand({ RequestItems: requestItems }), options), signal))
       for (const [name, items] of Object.entries({ ...output.Responses })) {
         const table = this.#tableOf.get(name) as CacheTable
         const byKey = rows.get(table) ?? new Map<string, unknown>()
