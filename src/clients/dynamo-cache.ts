@@ -120,7 +120,6 @@ export class DynamoCache implements CacheReader {
     const read = new AbortController()
     const limitMs = boundsMs(this.#bounds)
     const timer = setTimeout(() => { read.abort(new CacheReadError('BatchGetItem', Object.values(this.#tables), new Error(`No answer within ${limitMs} ms`))) }, limitMs)
-    let failure: { reason: unknown } | undefined
     const inTurn = pLimit(BATCHES_IN_FLIGHT)
     try {
       await Promise.all(chunks.map((chunk) => inTurn(async () => {
@@ -128,16 +127,14 @@ export class DynamoCache implements CacheReader {
         try {
           await this.#batchGet(chunk, rows, read.signal)
         } catch (error) {
-          // The first failure is the read's: the batches called off after it fail only for that.
-          failure ??= { reason: read.signal.aborted ? read.signal.reason : error }
-          read.abort()
+          // The first failure (or the time limit) is the read's: the batches called off after it fail only for that.
+          if (!read.signal.aborted) read.abort(error)
         }
       })))
     } finally {
       clearTimeout(timer)
     }
-    if (failure === undefined && read.signal.aborted) failure = { reason: read.signal.reason }
-    if (failure !== undefined) throw failure.reason
+    if (read.signal.aborted) throw read.signal.reason
     return rows
   }
 
