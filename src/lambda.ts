@@ -58,18 +58,22 @@ const NOT_IN_A_DECODED_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/gu
 // Both set here from the invocation, whatever a caller sent under those names.
 const API_GATEWAY_REQUEST_ID_HEADER = 'x-request-id'
 const LAMBDA_REQUEST_ID_HEADER = 'x-lambda-request-id'
+const REQUEST_ID_HEADERS = [API_GATEWAY_REQUEST_ID_HEADER, LAMBDA_REQUEST_ID_HEADER]
 
 /** The event as the app should see it: the path encoded, the two request IDs in headers. */
 function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
   // REST events carry no version.
   const unsafe = 'version' in event ? NOT_IN_A_DECODED_PATH : NOT_IN_AN_ENCODED_PATH
   const escape = (path: string) => path.replace(unsafe, (character) => encodeURIComponent(character.toWellFormed()))
+  // A hand-made event (the console's test events) may lack the request context:
+  // Fastify then makes a request ID of its own, and the request is served all the same.
+  const apiGatewayRequestId: unknown = (event as Partial<ProxyEvent>).requestContext?.requestId
   const ours: Record<string, string> = {
-    [API_GATEWAY_REQUEST_ID_HEADER]: event.requestContext.requestId,
+    ...(typeof apiGatewayRequestId !== 'string' ? {} : { [API_GATEWAY_REQUEST_ID_HEADER]: apiGatewayRequestId }),
     [LAMBDA_REQUEST_ID_HEADER]: context.awsRequestId
   }
   const theirs = <T>(headers: Record<string, T> | null | undefined) =>
-    Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !(name.toLowerCase() in ours)))
+    Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !REQUEST_ID_HEADERS.includes(name.toLowerCase())))
   const headers = { ...theirs(event.headers), ...ours }
   return 'rawPath' in event
     ? { ...event, headers, rawPath: escape(routePath(event.rawPath, event.routeKey?.split(' ')[1], event.pathParameters)) }

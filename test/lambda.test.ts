@@ -127,6 +127,16 @@ t.test('an event without multiValueHeaders (hand-made test events) is served', a
   t.equal((await lambda.getUserFees(event, lambdaContext('getUserFees'))).statusCode, 200)
 })
 
+t.test('an event without a request context, or without its request ID (hand-made test events), is answered as the server answers', async (t) => {
+  const path = '/users/lambda-1/fees'
+  const expected = answerOf(await server.inject({ method: 'GET', url: path }))
+  const { requestContext: _rest, ...restEvent } = restApiEvent(path)
+  const { requestContext: _http, ...httpEvent } = httpApiEvent(path)
+  const withContext = restApiEvent(path)
+  const events = [restEvent, httpEvent, { ...withContext, requestContext: { ...withContext.requestContext, requestId: undefined } }]
+  for (const event of events) t.same(answerOf(await lambda.getUserFees(event as never, lambdaContext('getUserFees'))), expected)
+})
+
 t.test('behind a custom domain, a path that carries a base path mapping is answered as without it', async (t) => {
   const path = `/users/lambda-1/loans/${cached.loans[0]?.loan_id}`
   const expected = answerOf(await server.inject({ method: 'GET', url: path }))
