@@ -473,4 +473,21 @@ t.test('parseRetryAfter', async (t) => {
   t.equal(parseRetryAfter('-1'), undefined)
   t.equal(parseRetryAfter('soon'), undefined)
   t.equal(parseRetryAfter(new Date(Date.now() - 60_000).toUTCString()), 0, 'a date in the past: now')
+  for (const notDelta of ['1e3', '+5', '0x3C', '2.5', '1, 2', 'Sun, 31 Foo 2026 08:49:37 GMT']) t.equal(parseRetryAfter(notDelta), undefined, `${notDelta}: neither delta-seconds nor an HTTP-date`)
+  t.equal(parseRetryAfter('9'.repeat(400)), 86_400_000, 'a day at most (a figure callers are handed)')
+  const at = new Date(Math.ceil((Date.now() + 60_000) / 1000) * 1000)
+  const [weekday, day, month, year, time] = at.toUTCString().split(/,? /) as string[]
+  const forms = {
+    'IMF-fixdate': at.toUTCString(),
+    'RFC 850': `${new Intl.DateTimeFormat('en', { weekday: 'long', timeZone: 'UTC' }).format(at)}, ${day}-${month}-${year?.slice(2)} ${time} GMT`,
+    // GMT though it does not say so, whatever the process's time zone
+    asctime: `${weekday} ${month} ${day?.replace(/^0/, ' ')} ${time} ${year}`
+  }
+  const zone = process.env.TZ
+  process.env.TZ = 'America/New_York'
+  t.teardown(() => { if (zone === undefined) delete process.env.TZ; else process.env.TZ = zone })
+  for (const [form, date] of Object.entries(forms)) {
+    const ms = parseRetryAfter(date)
+    t.ok(ms !== undefined && ms > 55_000 && ms <= 61_000, `${form} (${date}): ${ms} ms, about a minute`)
+  }
 })

@@ -335,14 +335,30 @@ function misfitOf (body: AlmaRecord, offset: number, total: number, kind: Kind, 
   return undefined
 }
 
-/** Retry-After in milliseconds: delta-seconds or an HTTP date (RFC 9110 10.2.3). */
+// Retry-After (RFC 9110 10.2.3): delta-seconds, or an HTTP-date (5.6.7) in one of
+// its three forms, all in GMT: IMF-fixdate and RFC 850 say so, asctime does not
+// (and Date.parse would read it in the process's time zone). Anything else is ignored.
+const DELTA_SECONDS = /^\d+$/
+const IMF_OR_RFC850_DATE = /^[A-Z][a-z]{2,8}, \d{2}[ -][A-Z][a-z]{2}[ -]\d{2}(?:\d{2})? \d{2}:\d{2}:\d{2} GMT$/
+const ASCTIME_DATE = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/
+// No threshold of Alma's lasts longer than its daily one; callers are handed the figure as it is.
+const LONGEST_RETRY_AFTER_MS = 86_400_000
+
+/** Retry-After in milliseconds from now, a day at most. */
 export function parseRetryAfter (value: string | string[] | undefined): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value
-  if (text === undefined || text.trim() === '') return undefined
-  const seconds = Number(text)
-  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined
-  const date = Date.parse(text)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+  const text = (Array.isArray(value) ? value[0] : value)?.trim()
+  if (text === undefined) return undefined
+  let ms: number
+  if (DELTA_SECONDS.test(text)) {
+    ms = Number(text) * 1000
+  } else if (IMF_OR_RFC850_DATE.test(text) || ASCTIME_DATE.test(text)) {
+    const date = Date.parse(ASCTIME_DATE.test(text) ? `${text} GMT` : text)
+    if (Number.isNaN(date)) return undefined
+    ms = Math.max(0, date - Date.now())
+  } else {
+    return undefined
+  }
+  return Math.min(ms, LONGEST_RETRY_AFTER_MS)
 }
 
 function parseJSON (text: string): unknown {
