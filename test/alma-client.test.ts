@@ -350,6 +350,14 @@ t.test('the daily threshold is not retried', async (t) => {
   alma.injectFaults(3, { status: 429, body: 'Too Many Requests' })
   const bare = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
   t.match((bare as AlmaThrottledError).detail, /429 \(no code\)/, 'a 429 without an Alma body')
+  alma.clearFaults()
+  alma.resetCalls()
+  const xml = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">' +
+    '<errorsExist>true</errorsExist><errorList><error><errorCode>DAILY_THRESHOLD</errorCode><errorMessage>Daily API threshold reached</errorMessage></error></errorList></web_service_result>'
+  alma.injectFaults(3, { status: 429, body: xml })
+  const inXml = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+  t.match(inXml, { retryAfterSeconds: 3600 }, 'told in XML, whatever Accept asked for: a day\'s quota all the same')
+  t.equal(alma.calls.length, 1, 'and not retried')
 })
 
 t.test('threshold codes at other statuses: the code decides', async (t) => {

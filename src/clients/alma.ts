@@ -201,7 +201,7 @@ export class AlmaClient implements AlmaReader {
       throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
     }
     const almaError = firstAlmaError(body)
-    const code = typeof almaError?.errorCode === 'string' ? almaError.errorCode : undefined
+    const code = typeof almaError?.errorCode === 'string' ? almaError.errorCode : xmlErrorCode(text)
     const retryAfterMs = parseRetryAfter(headers['retry-after'])
 
     if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
@@ -303,6 +303,15 @@ function firstAlmaError (body: unknown): AlmaError | undefined {
   const errors = (body.errorList as { error?: unknown } | undefined)?.error
   const first: unknown = Array.isArray(errors) ? errors[0] : errors
   return isObject(first) ? first : {}
+}
+
+/**
+ * The first error code of an XML error body. Alma's gateway may refuse a call
+ * over a threshold in XML whatever Accept asked for; read as having no code, a
+ * DAILY_THRESHOLD would be retried, and its callers told to come back in a second.
+ */
+function xmlErrorCode (text: string): string | undefined {
+  return /<errorCode>([^<]+)<\/errorCode>/.exec(text)?.[1]
 }
 
 /** Reads of a list whose total changes while its pages are read, before the answer is a 502. */
