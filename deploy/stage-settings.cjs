@@ -50,7 +50,8 @@ module.exports = async ({ options }) => {
     throw new DeploySettingsError([`the stage must be one of ${STAGES.join(', ')} (--stage ${STAGES.join(' or --stage ')}); got ${stage == null ? 'no --stage' : `"${stage}"`}`])
   }
   const problems = []
-  if (region == null || region === '') problems.push('--region is required (for example --region eu-west-2)')
+  const hasRegion = region != null && region !== ''
+  if (!hasRegion) problems.push('--region is required (for example --region eu-west-2)')
 
   const suffix = `_${stage.toUpperCase()}`
   const missing = []
@@ -62,7 +63,7 @@ module.exports = async ({ options }) => {
   const almaApiKeyName = text('ALMA_API_KEY_NAME')
   if (almaApiKeyName === undefined) missing.push('ALMA_API_KEY_NAME')
   // A parameter's ARN is fine, of another account too (a shared parameter), not of another region: the functions read SSM in their own.
-  else if (almaApiKeyName.startsWith('arn:') && !new RegExp(`^arn:[\\w-]+:ssm:${region}:\\d{12}:parameter/[^/]`).test(almaApiKeyName)) {
+  else if (hasRegion && almaApiKeyName.startsWith('arn:') && !new RegExp(`^arn:[\\w-]+:ssm:${region}:\\d{12}:parameter/[^/]`).test(almaApiKeyName)) {
     problems.push(`ALMA_API_KEY_NAME is not the ARN of an SSM parameter in ${region} (arn:aws:ssm:${region}:<account>:parameter/<name>)`)
   }
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)

@@ -29,7 +29,8 @@ async function main (): Promise<void> {
   const app = await startServer({ config: loadConfig(), plugins: [apiDocsPage], port, host, onClose: stack.close })
 
   const listening = (app.server.address() as { port: number }).port
-  const base = `http://${host}:${listening}`
+  // An IPv6 address goes in brackets in a URL.
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${listening}`
   // The built server on this same stack: its whole configuration, but a real Alma key, which is
   // never printed (the shell fills it in from the environment it was given in).
   const { ALMA_API_KEY: simulatorKey, ...stackEnv } = stack.env
@@ -48,7 +49,7 @@ async function main (): Promise<void> {
       ...items.map((path) => `    ${base}/users/${userID}/${path}`)
     ]),
     `Queued users go to ${stack.env.USER_QUEUE_URL}.`,
-    'The built server (npm run build) on this stack, from another shell:',
+    `The built server (npm run build) on this stack, from another shell${stack.alma === undefined ? ' where ALMA_API_KEY is exported' : ''}:`,
     `  ${[...Object.entries(serverEnv).map(([name, value]) => `${name}='${value}'`), keyAssignment].join(' ')} node dist/server.js`,
     'Ctrl-C stops everything.',
     ''

@@ -20,7 +20,7 @@ const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).por
 const sqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false })
 t.teardown(() => sqs.stop())
 
-async function runDev (t: Test): Promise<void> {
+async function runDev (t: Test, env: Record<string, string> = {}): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -29,7 +29,8 @@ async function runDev (t: Test): Promise<void> {
       AWS_ENDPOINT_URL_SQS: sqs.address,
       ALMA_SIMULATOR_LATENCY_MS: '0',
       LOG_LEVEL: 'warn',
-      _TAPJS_PROCESSINFO_COVERAGE_: '0'
+      _TAPJS_PROCESSINFO_COVERAGE_: '0',
+      ...env
     }
   })
   t.teardown(() => { child.kill('SIGKILL') })
@@ -77,8 +78,8 @@ t.test('first start: tables and queue made, demo users seeded and served', async
   t.ok(queued.includes('demo-alma-only'), 'users without a cache record were queued there')
 })
 
-t.test('second start: the same tables and queue', async (t) => {
-  await runDev(t)
+t.test('second start: the same tables and queue (and on an IPv6 address, URLs that work)', async (t) => {
+  await runDev(t, { HOST: '::1' })
 })
 
 t.test('a bad PORT stops npm run dev at once, in one line', async (t) => {

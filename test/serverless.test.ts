@@ -237,8 +237,8 @@ t.test('missing deploy-time variables are named, all at once', async (t) => {
 // The deploy settings alone, as serverless resolves them, for the checks that need no package
 // (in a process of their own, unmeasured, as in slsPackage).
 interface StageSettings { functionTimeout: number, statements: unknown[] }
-async function settingsWith (env: Record<string, string>): Promise<StageSettings> {
-  const resolve = "require('./deploy/stage-settings.cjs')({ options: { stage: 'stg', region: 'eu-west-2' } })" +
+async function settingsWith (env: Record<string, string>, options: { stage: string, region?: string } = { stage: 'stg', region: 'eu-west-2' }): Promise<StageSettings> {
+  const resolve = `require('./deploy/stage-settings.cjs')({ options: ${JSON.stringify(options)} })` +
     '.then((settings) => console.log(JSON.stringify(settings)), (error) => { console.error(error.message); process.exitCode = 1 })'
   const child = spawn(process.execPath, ['-e', resolve], { env: { PATH: process.env.PATH ?? '', _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env } })
   let output = ''
@@ -271,4 +271,6 @@ t.test('a budget the functions cannot keep, and a queue URL and ARN of different
     await t.rejects(settingsWith({ ...STG, ALMA_API_KEY_NAME: name }), { message: 'Cannot deploy: ALMA_API_KEY_NAME is not the ARN of an SSM parameter in eu-west-2 (arn:aws:ssm:eu-west-2:<account>:parameter/<name>).' }, name)
   }
   t.equal((await settingsWith({ ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:210987654321:parameter/shared/alma' })).functionTimeout, 25, "another account's shared parameter")
+  await t.rejects(settingsWith({ ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma' }, { stage: 'stg' }),
+    { message: 'Cannot deploy: --region is required (for example --region eu-west-2).' }, 'without a region, only that: the ARN is not said to be "in undefined"')
 })
