@@ -81,7 +81,16 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(httpContract)
   // Browser apps on other origins; API Gateway answers their preflight requests itself.
   // Loaded only when configured: most deployments serve apps, not browsers.
-  if (config.corsOrigins !== undefined) await app.register(import('@fastify/cors'), { origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins, methods: ['GET'], maxAge: 600 })
+  // The headers allowed are API Gateway's (deploy/stage-settings.cjs): unset, @fastify/cors
+  // would allow whatever a preflight asks for, from any origin.
+  if (config.corsOrigins !== undefined) {
+    await app.register(import('@fastify/cors'), {
+      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      methods: ['GET'],
+      allowedHeaders: ['Content-Type', 'X-Api-Key', 'Authorization'],
+      maxAge: 600
+    })
+  }
   await app.register(cachePlugin, { tables: config.tables })
   await app.register(almaPlugin, {
     baseUrl: config.almaApiUrl,

@@ -15,9 +15,12 @@ t.test('listed origins only', async (t) => {
   t.equal(allowed.headers['cache-control'], 'no-store')
   const other = await app.inject({ method: 'GET', url: '/users/cors-1/fees', headers: { origin: 'https://evil.example' } })
   t.equal(other.headers['access-control-allow-origin'], undefined)
-  const preflight = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers: { origin: 'https://app.example.ac.uk', 'access-control-request-method': 'GET' } })
+  const preflight = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers: { origin: 'https://app.example.ac.uk', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-api-key, x-anything' } })
   t.equal(preflight.statusCode, 204)
   t.match(preflight.headers['access-control-allow-methods'], /GET/)
+  t.equal(preflight.headers['access-control-allow-headers'], 'Content-Type, X-Api-Key, Authorization', "API Gateway's headers, not whatever a preflight asks for")
+  const foreign = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-from-elsewhere' } })
+  t.notMatch(JSON.stringify(foreign.headers), /x-from-elsewhere/, 'nor echoed to a refused origin')
   // Refused as no preflight: in the contract's shape, like every other error.
   for (const headers of [{}, { origin: 'https://app.example.ac.uk' }]) {
     const refused = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers })

@@ -43,6 +43,7 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
   t.same(readCachedItem(KIND_SPECS.loans, row, 'OWNER', NOW)?.fresh, true, 'owner compared case-insensitively; expiry equal to now is valid')
   t.same(readCachedItem(KIND_SPECS.loans, row, 'owner', NOW + 1)?.fresh, false, 'expired copy kept as stale-able')
   t.equal(readCachedItem(KIND_SPECS.loans, row, 'someone-else', NOW), undefined, 'another user never sees it')
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, user_id: '\u212Aate' }, 'kate', NOW), undefined, 'nor an owner that only Unicode folds into this user (the Kelvin sign is no k)')
   t.equal(readCachedItem(KIND_SPECS.loans, undefined, 'owner', NOW), undefined)
   t.equal(readCachedItem(KIND_SPECS.loans, 'text', 'owner', NOW), undefined)
   t.equal(readCachedItem(KIND_SPECS.loans, { ...row, expiry_date: String(NOW) }, 'owner', NOW), undefined, 'validity of the wrong type')

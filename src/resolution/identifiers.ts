@@ -14,4 +14,6 @@ export const isItemID = (value: unknown): value is string =>
   typeof value === 'string' && ITEM_ID_PATTERN.test(value)
 
 // CONTRACT 3.1 and 4: cache keys and owner attributes are lowercased IDs.
-export const userCacheKey = (userID: string): string => userID.toLowerCase()
+// IDs are ASCII (2.2), so only A to Z are folded: toLowerCase would also fold
+// the Kelvin sign (U+212A) into k, and a row owned by "\u212Aate" would pass for kate's.
+export const userCacheKey = (userID: string): string => userID.replace(/[A-Z]+/g, (letters) => letters.toLowerCase())

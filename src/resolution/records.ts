@@ -33,7 +33,7 @@ const isPlainObject = (value: unknown): value is AlmaRecord =>
 export function readCachedItem (spec: KindSpec, row: unknown, userID: string, now: number): CachedItem | undefined {
   if (!isPlainObject(row)) return undefined
   const owner = spec.ownerOf(row)
-  if (typeof owner !== 'string' || owner.toLowerCase() !== userCacheKey(userID)) return undefined
+  if (typeof owner !== 'string' || userCacheKey(owner) !== userCacheKey(userID)) return undefined
   const validUntil = row[spec.validityField]
   if (typeof validUntil !== 'number' || Number.isNaN(validUntil)) return undefined
   const record = toRecord(spec, row)
