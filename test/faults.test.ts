@@ -206,7 +206,7 @@ t.test('Alma hangs until the budget is spent, expired user record with every cop
 })
 
 t.test('a user row listing 10,000 IDs: read in bounded batches, then Alma\'s list', async (t) => {
-  const { app } = await appThrough(t, { dynamo: true })
+  const { app, logs } = await appThrough(t, { dynamo: true })
   const huge = Array.from({ length: 10_000 }, (_, i) => `99${String(i).padStart(8, '0')}`)
   await stack.writeCacheRows({ user: { primary_id: 'fault-2', expiry_date: nowSeconds() + DAY, loan_ids: huge } })
   const before = dynamo.requests
@@ -215,9 +215,11 @@ t.test('a user row listing 10,000 IDs: read in bounded batches, then Alma\'s lis
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'miss')
   t.same(response.json(), [], 'none of the listed loans is in Alma (the IDs come from the valid user record, CONTRACT 3.3)')
-  // (A batch slower than the client's request timeout, on a busy machine, is sent again: at most once.)
+  // (A batch slower than the client's request timeout, on a busy machine, is sent again: at most once.
+  // Slower twice, it fails the read, and the batches still waiting are never sent: a miss, as here.)
   const reads = dynamo.requests - before
-  t.ok(reads >= 1 + 100 && reads <= 1 + 2 * 100, `one GetItem, then the IDs in batches of 100 (${reads} requests)`)
+  const readFailed = logs().some((line) => line.msg === 'cache read failed; answering from Alma')
+  t.ok(reads >= (readFailed ? 2 : 1 + 100) && reads <= 1 + 2 * 100, `one GetItem, then the IDs in batches of 100 (${reads} requests${readFailed ? ', the read failed on this busy machine' : ''})`)
   // Sent all at once, batches waiting for one of the SDK's 50 sockets ran out their connection timeout (DynamoDB Local, slower, showed it).
   const batches = dynamo.spans.slice(-(reads - 1))
   const mostAtOnce = Math.max(...batches.map(({ startedAt }) => batches.filter((other) => other.startedAt <= startedAt && other.endedAt > startedAt).length))
