@@ -64,6 +64,8 @@ t.test('get-user not cached: one DynamoDB read, four Alma pages, queued', async 
   t.match(summary, { cache: 'miss', dynamoCalls: 1, almaCalls: 4, queued: true })
   t.equal(stack.alma.calls.length, 4, 'as the simulator counted')
   t.ok((summary.almaMs as number) >= 4 * 25, `almaMs ${String(summary.almaMs)}: the four calls' time, added up`)
+  // A list's first page, then its second: two rounds of 25 ms one after the other.
+  t.ok((summary.durationMs as number) >= 2 * 25, `durationMs ${String(summary.durationMs)}: the time the request took`)
 })
 
 t.test('cached user, 5 of 12 loans expired or missing: one Alma list page', async (t) => {
@@ -142,6 +144,7 @@ t.test('one CloudWatch EMF record per request, the route as the dimension', asyn
   }
   t.match(failed, { route: '/users/:userID/loans', ServerErrors: 1, Errors: 1, AlmaCalls: 3, QueueSends: 1, status: '502' })
   t.equal(failed?.AlmaLatency.length, 3, 'one latency per Alma round trip, retries included')
+  t.ok(failed?.Latency >= (failed?.AlmaLatency as number[]).reduce((sum, ms) => sum + ms, 0) - 3, `Latency ${String(failed?.Latency)} ms: the request's time, its three calls one after the other included`)
   t.match(failed?._aws.CloudWatchMetrics[1], { Dimensions: [['route', 'status']], Metrics: [{ Name: 'Errors', Unit: 'Count' }] }, 'errors by route and status')
   t.match(miss, { CacheMiss: 1, AlmaCalls: 1, AlmaLatency: [Number], QueueSends: 1, status: '200' })
   t.equal(miss?._aws.CloudWatchMetrics.length, 1, 'no error directive for a 200')
@@ -160,6 +163,12 @@ t.test('an EMF record: each cache outcome counted under its own name, latencies 
   t.same(outcomes(record('stale')), [0, 0, 0, 1], 'stale answers: how an Alma outage shows')
   t.same(outcomes(record(undefined)), [0, 0, 0, 0])
   t.equal(record('hit').Latency, 13)
+  const units = Object.fromEntries((record('miss', [3])._aws as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string, Unit: string }> }> }).CloudWatchMetrics[0]?.Metrics.map(({ Name, Unit }) => [Name, Unit]) ?? [])
+  t.match(units, { Latency: 'Milliseconds', AlmaLatency: 'Milliseconds', AlmaCalls: 'Count' }, 'units as the values are')
+  t.equal((metricsRecord({ route: null, status: 200, cache: 'hit', calls: newRequestCalls(), durationMs: 1, namespace: 'N' }, 1_700_000_000_123)._aws as { Timestamp: number }).Timestamp, 1_700_000_000_123, 'EMF timestamps are epoch milliseconds')
+  const byStatus = (status: number) => metricsRecord({ route: null, status, cache: undefined, calls: newRequestCalls(), durationMs: 1, namespace: 'N' })
+  t.match(byStatus(499), { ClientErrors: 1, ServerErrors: 0, Errors: 1 })
+  t.match(byStatus(500), { ClientErrors: 0, ServerErrors: 1, Errors: 1 }, 'a 500, a bug: a server error, not a client one')
   t.same((record('hit')._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics.map((directive) => directive.Namespace), ['AlmaCacheApi/prod'], 'the namespace given (METRICS_NAMESPACE: one per stage)')
   const many = record('miss', Array.from({ length: 150 }, (_, index) => index + 0.4))
   t.equal(many.AlmaCalls, 150)
