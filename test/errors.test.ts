@@ -96,6 +96,7 @@ t.test('404 for unknown routes, as JSON, with no-store', async (t) => {
     t.equal(response.json().statusCode, 404)
     t.equal(response.headers['cache-control'], 'no-store')
   }
+  t.equal((await get('/nowhere?apikey=secret&user=alice')).json().message, 'No route for GET /nowhere', 'the query string not echoed')
   const post = await app.inject({ method: 'POST', url: '/users/faults-1' })
   t.equal(post.statusCode, 404)
   // No endpoint takes a body: none is parsed, so none can turn the 404 into a parse error.
@@ -363,6 +364,9 @@ t.test('a wrong Alma key is 502 with an alarm line, and the key appears nowhere'
     t.notMatch(response.body, wrongKey)
     t.notMatch(JSON.stringify(response.headers), wrongKey)
     t.match(misLogs(), /refused the API key/, 'an operator can alarm on this')
+    // docs/operations.md's queries and metric filters read the line's own detail.
+    const failed = misLogs().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'request failed')
+    t.match(failed, { level: 50, detail: /^Alma refused the API key or its permissions \(status 401, code UNAUTHORIZED\)/ })
     t.notMatch(misLogs(), wrongKey)
   })
   t.notMatch(rawLogs(), ALMA_TEST_KEY, 'nor the good key, in all the failures above')
