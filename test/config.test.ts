@@ -81,6 +81,10 @@ t.test('a complete environment', async (t) => {
   t.equal(loadConfig({ ...complete, LOG_LEVEL: 'warn' }).logLevel, 'warn')
   t.equal(loadConfig({ ...complete, LOG_LEVEL: 'WARN' }).logLevel, 'warn', 'in any case')
   t.equal(loadConfig({ ...complete, LOG_PSEUDONYM_KEY: 'a-long-enough-secret' }).logPseudonymKey, 'a-long-enough-secret')
+  t.equal(loadConfig({ ...complete, LOG_PSEUDONYM_KEY: 'x'.repeat(16) }).logPseudonymKey, 'x'.repeat(16), 'a pseudonym key of 16 characters is enough')
+  t.throws(() => loadConfig({ ...complete, LOG_PSEUDONYM_KEY: 'x'.repeat(15) }), /LOG_PSEUDONYM_KEY \(at least 16 characters\)/, '15 are not')
+  t.equal(DEFAULT_ALMA_API_URL, 'https://api-eu.hosted.exlibrisgroup.com', "CONTRACT 5's default host")
+  t.equal(loadConfig({ ...complete, AWS_ENDPOINT_URL_SQS: ' ' }).sqsEndpointOverride, false, 'a blank endpoint variable is unset: the queue URL names the host')
   t.match(loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '3000', REQUEST_BUDGET_MS: '10000' }), { almaCallTimeoutMs: 3000, requestBudgetMs: 10_000 })
   t.match(loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '5000', REQUEST_BUDGET_MS: '5000' }), { almaCallTimeoutMs: 5000, requestBudgetMs: 5000 }, 'a call may have the whole budget')
   t.same(loadConfig({ ...complete, CORS_ORIGINS: 'https://app.example.ac.uk, https://m.example.ac.uk,' }).corsOrigins,
