@@ -7,7 +7,7 @@ import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { loadConfig } from '../src/config.js'
 import { listenAddress, serverSettings, startFailure, startServer } from '../src/server.js'
-import { DAY, nowSeconds, startTestStack } from './helper.js'
+import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
 // The server of CONTRACT 6: in-process, and as the built dist/server.js run by node.
 
@@ -83,6 +83,26 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
   t.equal((await request(`http://127.0.0.1:${port}/users/server-1`)).statusCode, 200)
 })
 
+t.test('a closed server leaves no signal handlers behind', async (t) => {
+  const before = process.listenerCount('SIGTERM')
+  const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
+  t.equal(process.listenerCount('SIGTERM'), before + 1, 'SIGTERM closes it gracefully')
+  await app.close()
+  t.equal(process.listenerCount('SIGTERM'), before)
+})
+
+t.test('what the HTTP parser refuses is logged by its code and status, not the raw request (which names the user)', async (t) => {
+  const { app, logs } = await buildTestApp(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1', () => { socket.end('GET /users/parser-patron-42 HTTP/1.1 junk\r\nHost: x\r\n\r\n') })
+  socket.on('error', () => {})
+  socket.resume()
+  await once(socket, 'close')
+  const refused = logs().find((line) => line.msg === 'request refused by the HTTP parser')
+  t.match(refused, { code: /^HPE_/, status: 400 })
+  t.notMatch(JSON.stringify(refused), /rawPacket|parser-patron/)
+})
+
 t.test('a request that reaches the server while it closes is answered by the service, then the connection closes', async (t) => {
   const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port
@@ -121,6 +141,8 @@ t.test('a start that cannot listen closes what it opened and says so in one line
   const error = await startServer({ config: loadConfig(), port, host: '127.0.0.1', onClose: async () => { closed = true } }).catch((error: unknown) => error)
   t.ok(closed, 'the app that could not listen was closed, and what it was given to close')
   t.equal(startFailure(error), `Cannot listen: listen EADDRINUSE: address already in use 127.0.0.1:${port}. Check PORT and HOST.`)
+  const elsewhere = await startServer({ config: loadConfig(), port: 0, host: '192.0.2.1' }).catch((error: unknown) => error)
+  t.match(startFailure(elsewhere), /^Cannot listen: listen EADDRNOTAVAIL: .+\. Check PORT and HOST\.$/, 'a HOST that is no address of this machine')
   const configError = t.throws(() => serverSettings({ ...process.env, PORT: 'abc' }))
   t.equal(startFailure(configError), 'Invalid configuration: PORT (not a port number: abc). See "Configuration" in docs/operations.md.')
   const bug = new TypeError('a bug')
