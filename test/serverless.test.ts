@@ -236,7 +236,7 @@ t.test('missing deploy-time variables are named, all at once', async (t) => {
 
 // The deploy settings alone, as serverless resolves them, for the checks that need no package
 // (in a process of their own, unmeasured, as in slsPackage).
-interface StageSettings { functionTimeout: number, statements: unknown[] }
+interface StageSettings { functionTimeout: number, statements: unknown[], environment: Record<string, string>, cors: false | { headers: string[] } }
 async function settingsWith (env: Record<string, string>, options: { stage: string, region?: string } = { stage: 'stg', region: 'eu-west-2' }): Promise<StageSettings> {
   const resolve = `require('./deploy/stage-settings.cjs')({ options: ${JSON.stringify(options)} })` +
     '.then((settings) => console.log(JSON.stringify(settings)), (error) => { console.error(error.message); process.exitCode = 1 })'
@@ -249,6 +249,12 @@ async function settingsWith (env: Record<string, string>, options: { stage: stri
   if (code !== 0) throw new Error(errors.trim())
   return JSON.parse(output) as StageSettings
 }
+
+t.test("the optional settings reach the functions' environment; browser apps may send the API key", async (t) => {
+  const settings = await settingsWith({ ...STG, REQUEST_BUDGET_MS: '15000', ALMA_CALL_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn', CORS_ORIGINS: 'https://app.example.ac.uk' })
+  t.match(settings.environment, { REQUEST_BUDGET_MS: '15000', ALMA_CALL_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn' })
+  t.same(settings.cors === false ? [] : settings.cors.headers, ['Content-Type', 'X-Api-Key', 'Authorization'], 'the headers a preflight allows, X-Api-Key among them (the key is required by default)')
+})
 
 t.test('the key parameter named by its ARN is allowed by that ARN', async (t) => {
   const parameterArn = 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma/api-key'
