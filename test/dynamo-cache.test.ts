@@ -1,6 +1,8 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
-import { CacheReadError, DynamoCache } from '../src/clients/dynamo-cache.js'
+import { CacheReadError, DynamoCache, type DynamoCacheOptions } from '../src/clients/dynamo-cache.js'
+import { withinBounds } from '../src/clients/aws-requests.js'
+import { NumberValue } from '@aws-sdk/lib-dynamodb'
 import { countingCalls, newRequestCalls } from '../src/observability/request-calls.js'
 import { startFaultyProxy } from '../dev/peer-proxy.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
@@ -89,4 +91,76 @@ t.test('a read of many batches against a slow DynamoDB: over within one time lim
   // 200 batches, 16 at a time, 200 ms each at least: 2.6 s without the read's own limit.
   t.ok(elapsed < 2000, `failed after ${elapsed} ms, at the read's limit (1100 ms)`)
   t.ok(slow.requests < 200, `${slow.requests} batches sent, not all 200`)
+})
+
+/** A DynamoCache reading dynalite through a proxy that can answer in its place. */
+async function throughProxy (t: Test, options: Partial<DynamoCacheOptions> = {}) {
+  const proxy = await startFaultyProxy(process.env.AWS_ENDPOINT_URL_DYNAMODB as string)
+  t.teardown(() => proxy.close())
+  const saved = process.env.AWS_ENDPOINT_URL_DYNAMODB
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = proxy.url
+  t.teardown(() => { process.env.AWS_ENDPOINT_URL_DYNAMODB = saved })
+  const cache = new DynamoCache({ tables: stack.tables, ...options })
+  t.teardown(() => cache.destroy())
+  return { proxy, cache }
+}
+
+const loanKey = { table: 'loans' as const, id: String(rows.loans[0]?.loan_id) }
+const awsError = (type: string, message: string) => ({ status: 400, body: JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message }) })
+
+t.test('unprocessed keys are asked for again after a growing, jittered pause, not at once', async (t) => {
+  const { proxy, cache } = await throughProxy(t)
+  // Twice, DynamoDB (as when throttled) processes none of the keys.
+  const unprocessed = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
+  proxy.failNext(2, { status: 200, body: unprocessed })
+  // The jitter at its top: pauses of up to 100 and 200 ms.
+  const random = Math.random
+  Math.random = () => 0.999
+  t.teardown(() => { Math.random = random })
+  const read = await cache.getRows([loanKey])
+  t.same(read.get('loans')?.get(loanKey.id), rows.loans[0])
+  const [first, second, third] = proxy.spans.map((span) => span.startedAt) as [number, number, number]
+  t.equal(proxy.spans.length, 3)
+  t.ok(second - first >= 90, `the second round ${Math.round(second - first)} ms after the first`)
+  t.ok(third - second >= 190, `the third ${Math.round(third - second)} ms after the second`)
+})
+
+t.test('every round trip is counted, retries included', async (t) => {
+  const { proxy, cache } = await throughProxy(t)
+  proxy.failNext(1, awsError('ProvisionedThroughputExceededException', 'The level of configured provisioned throughput for the table was exceeded.'))
+  const calls = newRequestCalls()
+  const read = await countingCalls(calls, () => cache.getRows([loanKey]))
+  t.equal(read.get('loans')?.size, 1, 'throttled, then answered')
+  t.equal(calls.dynamo, 2)
+})
+
+t.test('a failed batch calls off a batch still waiting for its answer', async (t) => {
+  const { proxy, cache } = await throughProxy(t, { maxAttempts: 1, requestTimeoutMs: 3000 })
+  // The first batch to arrive fails at once; the other is never answered.
+  proxy.failAll({ hang: true })
+  proxy.failNext(1, awsError('ResourceNotFoundException', 'Requested resource not found'))
+  const keys = [...Array.from({ length: 100 }, (_, index) => ({ table: 'fees' as const, id: `absent-${index}` })), loanKey]
+  const started = Date.now()
+  await t.rejects(cache.getRows(keys), { name: 'CacheReadError', message: /ResourceNotFoundException/ })
+  t.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms, not at the unanswered batch's own time limit (3 s)`)
+})
+
+t.test('a number no JavaScript number holds exactly, in one row, is read as JSON would read it: the other rows stand', async (t) => {
+  const [odd] = cacheRowsOf('dynamo-odd', almaUserRecords('dynamo-odd', { loans: 1, requests: 0, fees: 0 }), nowSeconds() + DAY).loans
+  // (Written as DynamoDB holds it: the writer's own client refuses the JavaScript number.)
+  await stack.writeCacheRows({ loans: [{ ...odd, publication_year: NumberValue.from('1E+30') }] })
+  const cache = new DynamoCache({ tables: stack.tables })
+  t.teardown(() => cache.destroy())
+  const read = await cache.getRows([loanKey, { table: 'loans', id: String(odd?.loan_id) }])
+  t.same(read.get('loans')?.get(loanKey.id), rows.loans[0])
+  t.equal((read.get('loans')?.get(String(odd?.loan_id)) as { publication_year: unknown }).publication_year, 1e30)
+})
+
+t.test('withinBounds leaves no timer running once its send is over', async (t) => {
+  const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+  const before = timers()
+  const bounds = { maxAttempts: 2, connectionTimeout: 500, requestTimeout: 1500 }
+  t.equal(await withinBounds(bounds, async () => 'sent'), 'sent')
+  await t.rejects(withinBounds(bounds, async () => { throw new Error('failed') }), /failed/)
+  t.equal(timers(), before, 'none of 3.5 s per AWS call left behind')
 })
