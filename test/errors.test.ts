@@ -1,4 +1,5 @@
 import { createServer } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
@@ -464,6 +465,9 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
   const successful = ssm.asked.length
   await fromSsm.inject({ method: 'GET', url: '/users/faults-2/loans' })
   t.equal(ssm.asked.length, successful, 'read once per process')
+  // Its client is closed once it has read: no socket kept open to SSM for the life of the process.
+  for (let waited = 0; await ssm.openConnections() > 0 && waited < 2000; waited += 50) await sleep(50)
+  t.equal(await ssm.openConnections(), 0, 'no connection left open to SSM')
 })
 
 t.test('the key from SSM, which never answers: 504 by the request budget; the read goes on for the next request', async (t) => {

@@ -24,6 +24,8 @@ const recorder = createServer((request, response) => {
     response.end(JSON.stringify({ MessageId: `m-${received.length}`, MD5OfMessageBody: md5 }))
   })
 })
+let connections = 0
+recorder.on('connection', () => { connections++ })
 await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve))
 t.teardown(() => new Promise((resolve) => recorder.close(resolve)))
 
@@ -43,6 +45,9 @@ t.test('with an endpoint override, the message goes there, whatever host the que
   t.teardown(() => { queue.destroy() })
   await queue.send('Queue-Override-User')
   t.same(received, [{ QueueUrl: QUEUE_URL, MessageBody: 'Queue-Override-User' }])
+  const before = connections
+  for (const user of ['Queue-User-2', 'Queue-User-3']) await queue.send(user)
+  t.equal(connections, before, 'one client, its connection kept alive from send to send')
 })
 
 t.test('without an override, the queue URL\'s host is the endpoint', async (t) => {

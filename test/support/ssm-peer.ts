@@ -15,6 +15,8 @@ export interface SsmPeer {
   value: string
   /** the next `count` requests fail whatever the mode */
   failNext (count: number): void
+  /** connections open to it now */
+  openConnections (): Promise<number>
   close (): Promise<void>
 }
 
@@ -45,6 +47,7 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
     mode: 'answer',
     value,
     failNext: (count) => { failures = count },
+    openConnections: () => new Promise((resolve, reject) => { server.getConnections((error, count) => { if (error === null) resolve(count); else reject(error) }) }),
     close: () => new Promise((resolve) => {
       server.close(() => resolve())
       // close() waits for open connections, and a hanging request's never ends.
