@@ -114,6 +114,11 @@ module.exports = async ({ options }) => {
     }
   }
   if (problems.length > 0) throw new DeploySettingsError(problems)
+  // Not refused (the contract's deploy needs no such variable), but said: unkeyed, the
+  // user pseudonyms of prod's logs can be reversed by hashing candidate IDs.
+  if (stage === 'prod' && environment.LOG_PSEUDONYM_KEY === undefined) {
+    process.stderr.write('Warning: LOG_PSEUDONYM_KEY is not set: the user pseudonyms in the logs can be reversed (see "Configuration" in docs/operations.md).\n')
+  }
 
   // GetParameter takes a name or the parameter's ARN; an ARN names the parameter without its leading slash.
   const parameterArn = almaApiKeyName.startsWith('arn:') ? almaApiKeyName : arn('ssm', `parameter/${almaApiKeyName.replace(/^\//, '')}`)

@@ -236,7 +236,7 @@ t.test('missing deploy-time variables are named, all at once', async (t) => {
 
 // The deploy settings alone, as serverless resolves them, for the checks that need no package
 // (in a process of their own, unmeasured, as in slsPackage).
-interface StageSettings { functionTimeout: number, statements: unknown[], environment: Record<string, string>, cors: false | { headers: string[] } }
+interface StageSettings { functionTimeout: number, statements: unknown[], environment: Record<string, string>, cors: false | { headers: string[] }, warnings: string }
 async function settingsWith (env: Record<string, string>, options: { stage: string, region?: string } = { stage: 'stg', region: 'eu-west-2' }): Promise<StageSettings> {
   const resolve = `require('./deploy/stage-settings.cjs')({ options: ${JSON.stringify(options)} })` +
     '.then((settings) => console.log(JSON.stringify(settings)), (error) => { console.error(error.message); process.exitCode = 1 })'
@@ -247,13 +247,19 @@ async function settingsWith (env: Record<string, string>, options: { stage: stri
   child.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString() })
   const [code] = await once(child, 'exit') as [number]
   if (code !== 0) throw new Error(errors.trim())
-  return JSON.parse(output) as StageSettings
+  return { ...JSON.parse(output) as StageSettings, warnings: errors }
 }
 
 t.test("the optional settings reach the functions' environment; browser apps may send the API key", async (t) => {
   const settings = await settingsWith({ ...STG, REQUEST_BUDGET_MS: '15000', ALMA_CALL_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn', CORS_ORIGINS: 'https://app.example.ac.uk' })
   t.match(settings.environment, { REQUEST_BUDGET_MS: '15000', ALMA_CALL_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn' })
   t.same(settings.cors === false ? [] : settings.cors.headers, ['Content-Type', 'X-Api-Key', 'Authorization'], 'the headers a preflight allows, X-Api-Key among them (the key is required by default)')
+})
+
+t.test('prod without LOG_PSEUDONYM_KEY is deployed, with a warning', async (t) => {
+  t.match((await settingsWith(PROD, { stage: 'prod', region: 'eu-west-1' })).warnings, /^Warning: LOG_PSEUDONYM_KEY is not set: the user pseudonyms in the logs can be reversed/)
+  t.equal((await settingsWith({ ...PROD, LOG_PSEUDONYM_KEY: 'pseudonyms-of-prod-0001' }, { stage: 'prod', region: 'eu-west-1' })).warnings, '', 'none with the key')
+  t.equal((await settingsWith(STG)).warnings, '', 'none for stg')
 })
 
 t.test('the key parameter named by its ARN is allowed by that ARN', async (t) => {
