@@ -360,6 +360,24 @@ t.test('the daily threshold is not retried', async (t) => {
   t.equal(alma.calls.length, 1, 'and not retried')
 })
 
+t.test("Alma's errors in XML read as in JSON; a code-like text inside another body is no code", async (t) => {
+  const xml = (code: string) => '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">' +
+    `<errorsExist>true</errorsExist><errorList><error><errorCode>${code}</errorCode><errorMessage>General Error</errorMessage></error></errorList></web_service_result>`
+  alma.clearFaults()
+  alma.injectFaults(1, { status: 400, body: xml('\n 401652 ') })
+  t.equal(await client.item('fees', 'client-1', 'x1', soon()), undefined, 'a 400 General Error on an item call: not there, as in JSON')
+  alma.injectFaults(1, { status: 400, body: xml('\n 401861 ') })
+  await t.rejects(client.list('fees', 'client-1', soon()), NotFoundError, 'a user not-found code on a list call: 404 (its code trimmed)')
+  alma.resetCalls()
+  alma.injectFaults(3, { status: 500, body: JSON.stringify({ message: '<errorsExist>true</errorsExist><errorCode>DAILY_THRESHOLD</errorCode>' }) })
+  await t.rejects(client.item('fees', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'a JSON 500 that quotes a code: a 5xx, retried')
+  t.equal(alma.calls.length, 3)
+  alma.resetCalls()
+  alma.injectFaults(3, { status: 502, body: '<html><body><errorCode>DAILY_THRESHOLD</errorCode></body></html>' })
+  await t.rejects(client.item('fees', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'nor an HTML page that does')
+  t.equal(alma.calls.length, 3)
+})
+
 t.test('threshold codes at other statuses: the code decides', async (t) => {
   const id = String(records.fees[0]?.id)
   // Retry-After 0 keeps the retries quick; the threshold's second is covered above.
@@ -483,6 +501,7 @@ t.test('parseRetryAfter', async (t) => {
   t.equal(parseRetryAfter(new Date(Date.now() - 60_000).toUTCString()), 0, 'a date in the past: now')
   for (const notDelta of ['1e3', '+5', '0x3C', '2.5', '1, 2', 'Sun, 31 Foo 2026 08:49:37 GMT']) t.equal(parseRetryAfter(notDelta), undefined, `${notDelta}: neither delta-seconds nor an HTTP-date`)
   t.equal(parseRetryAfter('9'.repeat(400)), 86_400_000, 'a day at most (a figure callers are handed)')
+  t.equal(parseRetryAfter(`Wed Dec  6 08:49:37 ${new Date().getUTCFullYear() + 2}`), 86_400_000, 'asctime with a one-digit day, space-padded')
   const at = new Date(Math.ceil((Date.now() + 60_000) / 1000) * 1000)
   const [weekday, day, month, year, time] = at.toUTCString().split(/,? /) as string[]
   const forms = {

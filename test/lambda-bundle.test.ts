@@ -139,4 +139,11 @@ t.test('in Lambda every log line names both request IDs, and each request writes
   t.equal(new Set(logs.map((line) => line.awsRequestId)).size, 2, 'one Lambda request ID per invocation')
   t.same(metrics.map((record) => [record.route, record.CacheHit, record.ClientErrors]), [['/users/:userID', 1, 0], ['/users/:userID/fees', 0, 1]])
   t.equal(metrics[0]?._aws.CloudWatchMetrics[0].Namespace, 'AlmaCacheApi')
+  // An event without API Gateway's request ID (a hand-made one) is served; the caller's does not stand in for it.
+  const bare = events[0] as ReturnType<typeof restApiEvent>
+  const withoutId = { ...bare, requestContext: { ...bare.requestContext, requestId: undefined } }
+  const served = await invokeBundle(process.execPath, [{ handler: 'getUser', event: withoutId as never }], { ...stack.env, LOG_LEVEL: 'info' })
+  t.equal(served.results[0]?.response?.statusCode, 200)
+  const unidentified = served.lines.filter((line) => line.startsWith('{"level"')).map((line) => JSON.parse(line) as Record<string, unknown>)
+  t.ok(unidentified.length > 0 && unidentified.every((line) => typeof line.reqId === 'string' && !line.reqId.includes('spoofed')), 'a request ID of its own in every line', { lines: served.lines })
 })

@@ -200,8 +200,8 @@ export class AlmaClient implements AlmaReader {
       if (isObject(body)) return body
       throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
     }
-    const almaError = firstAlmaError(body)
-    const code = typeof almaError?.errorCode === 'string' ? almaError.errorCode : xmlErrorCode(text)
+    const almaError = firstAlmaError(body) ?? xmlAlmaError(text)
+    const code = typeof almaError?.errorCode === 'string' ? almaError.errorCode : undefined
     const retryAfterMs = parseRetryAfter(headers['retry-after'])
 
     if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
@@ -306,12 +306,15 @@ function firstAlmaError (body: unknown): AlmaError | undefined {
 }
 
 /**
- * The first error code of an XML error body. Alma's gateway may refuse a call
- * over a threshold in XML whatever Accept asked for; read as having no code, a
- * DAILY_THRESHOLD would be retried, and its callers told to come back in a second.
+ * The first error of an XML error body (Alma's web_service_result), as firstAlmaError
+ * reads a JSON one. Alma's gateway may refuse a call over a threshold in XML whatever
+ * Accept asked for; read as no error at all, a DAILY_THRESHOLD would be retried and its
+ * callers told to come back in a second.
  */
-function xmlErrorCode (text: string): string | undefined {
-  return /<errorCode>([^<]+)<\/errorCode>/.exec(text)?.[1]
+function xmlAlmaError (text: string): AlmaError | undefined {
+  if (!text.trimStart().startsWith('<') || !/<errorsExist>\s*true\s*<\/errorsExist>/.test(text)) return undefined
+  const errorCode = /<errorCode>([^<]*)<\/errorCode>/.exec(text)?.[1]?.trim()
+  return errorCode === undefined || errorCode === '' ? {} : { errorCode }
 }
 
 /** Reads of a list whose total changes while its pages are read, before the answer is a 502. */
