@@ -114,6 +114,7 @@ module.exports = async ({ options }) => {
     }
   }
   if (problems.length > 0) throw new DeploySettingsError(problems)
+  const { CORS_ALLOWED_HEADERS } = tsx.require('../src/config.ts', __filename)
   // Not refused (the contract's deploy needs no such variable), but said: unkeyed, the
   // user pseudonyms of prod's logs can be reversed by hashing candidate IDs.
   if (stage === 'prod' && environment.LOG_PSEUDONYM_KEY === undefined) {
@@ -137,7 +138,7 @@ module.exports = async ({ options }) => {
     ],
     apiKeyRequired: apiKeyRequired === 'true',
     // API Gateway answers the preflight requests; the app adds the CORS headers to its answers.
-    cors: corsOrigins === undefined ? false : { origins: corsOrigins, headers: ['Content-Type', 'X-Api-Key', 'Authorization'], maxAge: 600 },
+    cors: corsOrigins === undefined ? false : { origins: corsOrigins, headers: CORS_ALLOWED_HEADERS, maxAge: 600 },
     // API Gateway's own answers: never cached, and readable by a browser app when one
     // origin (or any) is allowed. A gateway response can only name a fixed origin; with
     // several, browsers see these as network errors.

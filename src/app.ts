@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyPluginAsync } from 'fastify'
 import { stdSerializers, type LoggerOptions } from 'pino'
 import { almaKeyProvider } from './clients/alma-key.js'
-import type { Config } from './config.js'
+import { CORS_ALLOWED_HEADERS, type Config } from './config.js'
 import almaPlugin from './plugins/alma.js'
 import cachePlugin from './plugins/cache.js'
 import httpContract, { clientErrorAnswer, malformedPathAnswer } from './plugins/http-contract.js'
@@ -81,13 +81,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(httpContract)
   // Browser apps on other origins; API Gateway answers their preflight requests itself.
   // Loaded only when configured: most deployments serve apps, not browsers.
-  // The headers allowed are API Gateway's (deploy/stage-settings.cjs): unset, @fastify/cors
-  // would allow whatever a preflight asks for, from any origin.
+  // Unset, @fastify/cors would allow whatever headers a preflight asks for, from any origin.
   if (config.corsOrigins !== undefined) {
     await app.register(import('@fastify/cors'), {
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
       methods: ['GET'],
-      allowedHeaders: ['Content-Type', 'X-Api-Key', 'Authorization'],
+      allowedHeaders: CORS_ALLOWED_HEADERS,
       maxAge: 600
     })
   }
