@@ -366,6 +366,10 @@ t.test("Alma's errors in XML read as in JSON; a code-like text inside another bo
   alma.clearFaults()
   alma.injectFaults(1, { status: 400, body: xml('\n 401652 ') })
   t.equal(await client.item('fees', 'client-1', 'x1', soon()), undefined, 'a 400 General Error on an item call: not there, as in JSON')
+  for (const codeless of [xml(''), '<web_service_result><errorsExist>true</errorsExist></web_service_result>']) {
+    alma.injectFaults(1, { status: 400, body: codeless })
+    t.equal(await client.item('fees', 'client-1', 'x1', soon()), undefined, 'an error without a code, at 400 on an item call: not there, as in JSON')
+  }
   alma.injectFaults(1, { status: 400, body: xml('\n 401861 ') })
   await t.rejects(client.list('fees', 'client-1', soon()), NotFoundError, 'a user not-found code on a list call: 404 (its code trimmed)')
   alma.resetCalls()
