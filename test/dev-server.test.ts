@@ -82,6 +82,40 @@ t.test('second start: the same tables and queue (and on an IPv6 address, URLs th
   await runDev(t, { HOST: '::1' })
 })
 
+t.test('with real Alma, the built server\'s command takes the key from the shell: never printed', async (t) => {
+  const key = 'real-alma-key-never-printed-77'
+  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.address,
+      ALMA_API_KEY: key,
+      ALMA_API_URL: 'http://127.0.0.1:1',
+      LOG_LEVEL: 'warn',
+      _TAPJS_PROCESSINFO_COVERAGE_: '0'
+    }
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let printed = ''
+  child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no Ctrl-C line: ${printed}`)), 30_000)
+    child.stdout.on('data', (chunk: Buffer) => {
+      printed += chunk.toString()
+      if (/Ctrl-C/.test(printed)) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  })
+  t.match(printed, /real Alma at http:\/\/127\.0\.0\.1:1/)
+  t.match(printed, /from another shell where ALMA_API_KEY is exported:\n {2}.* ALMA_API_KEY="\$ALMA_API_KEY" node dist\/server\.js$/m)
+  t.notMatch(printed, key)
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+})
+
 t.test('a bad PORT stops npm run dev at once, in one line', async (t) => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
     env: { PATH: process.env.PATH ?? '', PORT: 'abc', _TAPJS_PROCESSINFO_COVERAGE_: '0' }
