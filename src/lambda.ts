@@ -47,11 +47,14 @@ function logStartFailure (event: Partial<ProxyEvent> | undefined, context: Conte
 const outputWritten = () => new Promise<void>((resolve) => { process.stdout.write('', () => { resolve() }) })
 
 // REST APIs hand the path over encoded; HTTP APIs, of either payload version,
-// decoded. Decoded, a `?`, `#` or space inside an ID would read as URL syntax and
-// cut the ID short, and a `%` would be decoded a second time (`a%252D` would reach
-// the app as `a-`); escaped, they stay part of the ID and fail its validation
-// (400), as on the server. Matched by code point (the u flag): half a surrogate
-// pair cannot be percent-encoded.
+// decoded, where a `/` or `..` inside an ID reads as path syntax. So an HTTP API's
+// path is rebuilt from the route it matched and the parameters it read, each
+// percent-encoded, as the server would have received it. A path that cannot be
+// rebuilt ($default and greedy routes, hand-made events) is escaped instead: a
+// decoded `?`, `#` or space inside an ID would cut it short, and a `%` be decoded
+// a second time (`a%252D` would reach the app as `a-`); escaped, they stay part
+// of the ID and fail its validation (400), as on the server. Matched by code
+// point (the u flag): half a surrogate pair cannot be percent-encoded.
 const NOT_IN_AN_ENCODED_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/gu
 const NOT_IN_A_DECODED_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/gu
 
@@ -62,9 +65,6 @@ const REQUEST_ID_HEADERS = [API_GATEWAY_REQUEST_ID_HEADER, LAMBDA_REQUEST_ID_HEA
 
 /** The event as the app should see it: the path encoded, the two request IDs in headers. */
 function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
-  // REST events carry no version.
-  const unsafe = 'version' in event ? NOT_IN_A_DECODED_PATH : NOT_IN_AN_ENCODED_PATH
-  const escape = (path: string) => path.replace(unsafe, (character) => encodeURIComponent(character.toWellFormed()))
   // A hand-made event (the console's test events) may lack the request context:
   // Fastify then makes a request ID of its own, and the request is served all the same.
   const apiGatewayRequestId: unknown = (event as Partial<ProxyEvent>).requestContext?.requestId
@@ -76,20 +76,57 @@ function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
     Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !REQUEST_ID_HEADERS.includes(name.toLowerCase())))
   const headers = { ...theirs(event.headers), ...ours }
   return 'rawPath' in event
-    ? { ...event, headers, rawPath: escape(routePath(event.rawPath, event.routeKey?.split(' ')[1], event.pathParameters)) }
-    : { ...event, headers, multiValueHeaders: theirs(event.multiValueHeaders), path: escape(routePath(event.path, event.resource, event.pathParameters)) }
+    ? { ...event, headers, rawPath: appPath(event.rawPath, event.routeKey?.split(' ')[1], event.pathParameters, true) }
+    // REST events carry no version; an HTTP API's payload 1.0 does.
+    : { ...event, headers, multiValueHeaders: theirs(event.multiValueHeaders), path: appPath(event.path, event.resource, event.pathParameters, 'version' in event) }
+}
+
+type PathParameters = Record<string, string | undefined> | null | undefined
+
+/** A route API Gateway matched by its path: not `$default`, not greedy (`{proxy+}`). */
+const isPlainRoute = (template: string | undefined): template is string =>
+  template !== undefined && template.startsWith('/') && !template.includes('+}')
+
+function appPath (path: unknown, template: string | undefined, parameters: PathParameters, isDecoded: boolean): string {
+  if (typeof path !== 'string') throw new TypeError('Not an API Gateway proxy event: no path (REST API) or rawPath (HTTP API)')
+  const unsafe = isDecoded ? NOT_IN_A_DECODED_PATH : NOT_IN_AN_ENCODED_PATH
+  const escaped = (isDecoded ? filledRoute(template, parameters) : undefined) ??
+    routePath(path, template, parameters).replace(unsafe, (character) => encodeURIComponent(character.toWellFormed()))
+  return withDotSegmentsKept(escaped)
+}
+
+/** The route's path with its parameters percent-encoded in place, when the route is a plain one with every parameter given. */
+function filledRoute (template: string | undefined, parameters: PathParameters): string | undefined {
+  if (!isPlainRoute(template)) return undefined
+  let complete = true
+  const path = template.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    const value = parameters?.[name]
+    if (value === undefined) {
+      complete = false
+      return ''
+    }
+    return encodeURIComponent(value.toWellFormed())
+  })
+  return complete ? path : undefined
 }
 
 /**
- * The path without what API Gateway puts before the route: behind a custom
- * domain, the base path mapping (REST APIs) or API mapping (HTTP APIs), and on
- * an HTTP API's named stage, the stage. Only a path that ends in the route
- * API Gateway matched (`template`), with the very parameters it matched, is
- * cut: in a decoded path a user ID holding `/users/` looks like a route too.
- * `$default` and greedy `{proxy+}` routes leave the path as sent.
+ * The app is handed the path through a URL parser, which resolves `.` and `..`
+ * segments (`%2E` too): `/users/../loans` would become `/loans`. The server
+ * never resolves them, and answers 400 for such an ID. Encoded once more, a
+ * dot segment reaches the app as `%2E`, an ID that fails validation the same way.
  */
-function routePath (path: string, template: string | undefined, parameters: Record<string, string | undefined> | null | undefined): string {
-  if (template === undefined || !template.startsWith('/') || template.includes('+}')) return path
+const withDotSegmentsKept = (path: string): string =>
+  path.split('/').map((segment) => /^(?:\.|%2e){1,2}$/i.test(segment) ? '%252E'.repeat(decoded(segment).length) : segment).join('/')
+
+/**
+ * The path without what API Gateway puts before the route: behind a custom
+ * domain, the base path mapping. Only a path that ends in the route
+ * API Gateway matched (`template`), with the very parameters it matched, is
+ * cut.
+ */
+function routePath (path: string, template: string | undefined, parameters: PathParameters): string {
+  if (!isPlainRoute(template)) return path
   const route = template.split('/').slice(1)
   const segments = path.split('/').slice(1)
   const prefix = segments.length - route.length
@@ -98,7 +135,7 @@ function routePath (path: string, template: string | undefined, parameters: Reco
   const isRoute = route.every((segment, index) => {
     const name = /^\{(.+)\}$/.exec(segment)?.[1]
     const sent = tail[index] as string
-    // REST APIs pass the path encoded and the parameters decoded; HTTP APIs both decoded.
+    // REST APIs pass the parameters decoded, or as sent.
     return name === undefined ? segment === sent : [sent, decoded(sent)].some((form) => form === parameters?.[name])
   })
   return isRoute ? `/${tail.join('/')}` : path

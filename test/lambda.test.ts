@@ -1,4 +1,5 @@
 import t from 'tap'
+import { Client } from 'undici'
 import { seedUser } from '../dev/demo-users.js'
 import * as lambda from '../src/lambda.js'
 import { ROUTE_NAMES } from '../src/app.js'
@@ -92,11 +93,7 @@ t.test('every handler answers as the server does, to REST and HTTP API events', 
       invocations += 2
       const expected = answerOf(await server.inject({ method: 'GET', url: path }))
       t.same(answerOf(await lambda[route](restApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (REST API)`)
-      const httpApiAnswer = answerOf(await lambda[route](httpApiEvent(path), lambdaContext(route)))
-      // An HTTP API decodes %2F into a path separator before the handler sees it: no
-      // longer the server's request, but still one for nobody's records.
-      if (path.includes('%2F')) t.ok(httpApiAnswer.statusCode >= 400 && httpApiAnswer.statusCode < 500, `${route} ${path} (HTTP API): ${httpApiAnswer.statusCode}`)
-      else t.same(httpApiAnswer, expected, `${route} ${path} (HTTP API)`)
+      t.same(answerOf(await lambda[route](httpApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (HTTP API)`)
     }
   }
   t.equal(metricsLines.length - before, invocations, 'one metrics record per invocation, written before it returned')
@@ -104,16 +101,47 @@ t.test('every handler answers as the server does, to REST and HTTP API events', 
 
 t.test('a decoded path (as HTTP APIs send it) cannot cut an ID short', async (t) => {
   // `lambda%2D1`: a caller's `lambda%252D1`, decoded once by the HTTP API; decoded again it would be `lambda-1`.
-  for (const id of ['lambda-1#x', 'lambda-1 x', 'lambda-1?x', 'lambda-1%', 'lambda-1/..', 'lambda%2D1', 'lambda-1\u{1F600}', 'lambda-1\uD800']) {
-    const event = { ...httpApiEvent('/users/lambda-1'), rawPath: `/users/${id}` }
+  const ids = ['lambda-1#x', 'lambda-1 x', 'lambda-1?x', 'lambda-1%', 'lambda-1/..', 'lambda%2D1', 'lambda-1\u{1F600}', 'lambda-1\uD800']
+  for (const id of ids) {
+    const event = { ...httpApiEvent('/users/lambda-1'), rawPath: `/users/${id}`, pathParameters: { userID: id } }
     const response = await lambda.getUser(event, lambdaContext('getUser'))
-    // Dot segments are resolved before routing: `/users/` is left, an empty ID.
     t.equal(response.statusCode, 400, id)
     t.notMatch(response.body, /"loans"/, `${id}: nobody's records`)
+    // The same path with no route to rebuild it from ($default), and in an HTTP API's payload 1.0, whose decoded path is `path`.
+    // (With `/..`, the server's 400 cannot be told from the decoded path: a 404 for `/users/lambda-1/..`.)
+    const byPath = await lambda.getUser({ ...event, routeKey: '$default' }, lambdaContext('getUser'))
+    t.equal(byPath.statusCode, id.includes('/') ? 404 : 400, `${id}, $default route`)
+    t.notMatch(byPath.body, /"loans"/, `${id}, $default route: nobody's records`)
+    const v1 = { ...restApiEvent('/users/lambda-1'), version: '1.0', path: `/users/${id}`, pathParameters: { userID: id } }
+    t.equal((await lambda.getUser(v1, lambdaContext('getUser'))).statusCode, 400, `${id}, payload 1.0`)
   }
-  // The same through an HTTP API's payload version 1.0, whose decoded path is `path`.
-  const v1 = { ...restApiEvent('/users/lambda-1'), version: '1.0', path: '/users/lambda%2D1' }
-  t.equal((await lambda.getUser(v1, lambdaContext('getUser'))).statusCode, 400, 'payload 1.0: lambda%2D1')
+})
+
+t.test('an ID holding a dot segment is refused as on the server, never resolved into another path', async (t) => {
+  const loanID = cached.loans[0]?.loan_id as string
+  // What a caller's encoded `/` and `.` become in each kind of event.
+  const cases: Array<[string, string]> = [
+    ['/users/x%2F..%2Flambda-1/loans', 'getUserLoans'],
+    ['/users/x%2F..%2Flambda-1', 'getUser'],
+    [`/users/lambda-1/loans/x%2F..%2F${loanID}`, 'getUserLoan'],
+    ['/users/%2E%2E/loans', 'getUserLoans'],
+    ['/users/%2e/loans', 'getUserLoans'],
+    ['/users/lambda-1/loans/%2E%2E', 'getUserLoan'],
+    ['/users/lambda-1/loans/..', 'getUserLoan']
+  ]
+  // Over HTTP, the path as sent: inject() would resolve its dot segments.
+  const client = new Client(await server.listen({ host: '127.0.0.1', port: 0 }))
+  t.teardown(() => client.close())
+  for (const [path, route] of cases) {
+    const sent = await client.request({ method: 'GET', path })
+    const expected = answerOf({ statusCode: sent.statusCode, headers: sent.headers, body: await sent.body.text() })
+    t.equal(expected.statusCode, 400, `the server refuses ${path}`)
+    const handler = lambda[route as typeof ROUTE_NAMES[number]]
+    t.same(answerOf(await handler(restApiEvent(path), lambdaContext(route))), expected, `${path} (REST API)`)
+    t.same(answerOf(await handler({ ...restApiEvent(path), path: `/alma${path}` }, lambdaContext(route))), expected, `${path} (REST API, base path)`)
+    t.same(answerOf(await handler(httpApiEvent(path), lambdaContext(route))), expected, `${path} (HTTP API)`)
+    t.same(answerOf(await handler({ ...httpApiEvent(path), rawPath: `/stg${httpApiEvent(path).rawPath}` }, lambdaContext(route))), expected, `${path} (HTTP API, named stage)`)
+  }
 })
 
 t.test('a REST API path is encoded already: its escapes are decoded once', async (t) => {
@@ -159,6 +187,8 @@ t.test('behind a custom domain, a path that carries a base path mapping is answe
   t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no resource')
   t.equal((await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default', rawPath: `/alma${path}` }, lambdaContext('getUserLoan'))).statusCode, 404, 'no route to cut it by')
   t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no route key')
+  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: undefined }, lambdaContext('getUserLoan'))), expected, 'no parameters')
+  t.equal((await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: undefined, rawPath: `/alma${path}` }, lambdaContext('getUserLoan'))).statusCode, 404, 'no parameters to rebuild it from')
   t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), version: '1.0', resource: '$default' }, lambdaContext('getUserLoan'))), expected, 'payload 1.0, $default route')
   t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: '/{proxy+}' }, lambdaContext('getUserLoan'))), expected, 'a greedy route')
   // A REST API's parameters may come encoded as sent: `@` as %40 in both.
@@ -176,8 +206,13 @@ t.test('an HTTP API decodes %2F into a separator: an ID holding /users/ never re
   const event = httpApiEvent('/users/x%2Fusers%2Flambda-1/loans')
   t.equal(event.rawPath, '/users/x/users/lambda-1/loans')
   const response = await lambda.getUserLoans(event, lambdaContext('getUserLoans'))
-  t.ok(response.statusCode >= 400 && response.statusCode < 500, String(response.statusCode))
-  t.notMatch(response.body, /loan_id/, "nobody's records")
+  t.same(answerOf(response), answerOf(await server.inject({ method: 'GET', url: '/users/x%2Fusers%2Flambda-1/loans' })))
+  t.equal(response.statusCode, 400)
+})
+
+t.test('an event that is not API Gateway\'s (the console\'s test event) fails with a clear error', async (t) => {
+  const notProxy = { key1: 'value1' } as unknown as Parameters<typeof lambda.getUserFees>[0]
+  await t.rejects(lambda.getUserFees(notProxy, lambdaContext('getUserFees')), { name: 'TypeError', message: /^Not an API Gateway proxy event/ })
 })
 
 t.test('a handler serves its own route only', async (t) => {
