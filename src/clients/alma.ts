@@ -136,18 +136,17 @@ export class AlmaClient implements AlmaReader {
           if (misfit !== undefined || failure !== undefined) stop.abort()
         }
       }
-      if (misfit === undefined) await Promise.all(Array.from({ length: this.#maxConnections }, reader))
+      // A short first page is Alma's own shortfall or a total that does not hold: the
+      // pages after it, one at a time, so that a total of a million over a page of
+      // three costs one call more, not one for every connection.
+      const readers = recordsOf(first, spec.almaListField).length < Math.min(ALMA_MAX_PAGE_SIZE, total) ? 1 : this.#maxConnections
+      if (misfit === undefined) await Promise.all(Array.from({ length: readers }, reader))
       if (failure !== undefined) throw failure.reason
       if (misfit !== undefined) {
         if (read < MAX_LIST_READS) continue
         throw new AlmaBadGatewayError(`list of ${kind} did not read whole on each of ${MAX_LIST_READS} reads (the last: ${misfit})`)
       }
-      // Records can still shift between pages of equal totals; keep each once.
-      const byID = new Map<unknown, AlmaRecord>()
-      for (const body of pages) {
-        for (const record of recordsOf(body, spec.almaListField)) byID.set(record[spec.idField], record)
-      }
-      return [...byID.values()]
+      return pages.flatMap((body) => recordsOf(body, spec.almaListField))
     }
   }
 
@@ -329,12 +328,14 @@ function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
 }
 
 /**
- * Why a page does not fit the list's first page, if it does not: another total
- * (the list changed while it was read: records moved across pages, and some
- * were missed or kept after they ended); no records where the total promises
- * some, or only records already read (an answer gone wrong: a total of a
- * million over a page of three, or the same page whatever the offset). `seen`
- * collects the IDs read so far.
+ * Why a page does not fit the list's other pages, if it does not: another total,
+ * or a record already read (the list changed while it was read: records moved
+ * across pages, and some were missed or kept after they ended, which a total
+ * alone does not show when one loan was made and another returned); no records
+ * where the total promises some (an answer gone wrong: a total of a million over
+ * a page of three). A page with fewer records than it could hold is not a misfit:
+ * a short page is what Alma has, and the pages after it are read all the same.
+ * `seen` collects the IDs read so far.
  */
 function misfitOf (body: AlmaRecord, offset: number, total: number, kind: Kind, seen: Set<unknown>): string | undefined {
   const pageTotal = totalOf(body, kind)
@@ -342,8 +343,11 @@ function misfitOf (body: AlmaRecord, offset: number, total: number, kind: Kind, 
   const { almaListField, idField } = KIND_SPECS[kind]
   const ids = recordsOf(body, almaListField).map((record) => record[idField])
   if (offset < total && ids.length === 0) return `no records at offset ${offset} of ${total}`
-  if (offset > 0 && ids.length > 0 && ids.every((id) => seen.has(id))) return `only records already read at offset ${offset}`
-  for (const id of ids) seen.add(id)
+  for (const id of ids) {
+    if (id === undefined) continue
+    if (seen.has(id)) return `a record already read, at offset ${offset}`
+    seen.add(id)
+  }
   return undefined
 }
 
