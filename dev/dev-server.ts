@@ -2,7 +2,7 @@ import { DEFAULT_ALMA_API_URL, loadConfig } from '../src/config.js'
 import { listenAddress, startFailure, startServer } from '../src/server.js'
 import { apiDocsPage } from './api-docs.js'
 import { seedDemoUsers } from './demo-users.js'
-import { startEmbeddedStack } from './embedded-stack.js'
+import { PeerSetupError, startEmbeddedStack } from './embedded-stack.js'
 
 // npm run dev: the server on embedded defaults, seeded with demo users.
 // With ALMA_API_KEY set, real Alma at ALMA_API_URL answers instead of the simulator;
@@ -58,6 +58,6 @@ async function main (): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(startFailure(error))
+  console.error(error instanceof PeerSetupError ? error.message : startFailure(error))
   process.exit(1)
 })

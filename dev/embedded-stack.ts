@@ -63,12 +63,13 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
   const dynamo = options.dynamoEndpoint === undefined ? await startDynalite() : undefined
   const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo as StartedDynalite).endpoint
   const client = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials })
-  await createTables(client, tables)
+  await settingUp('DynamoDB', dynamoEndpoint, () => createTables(client, tables))
   const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })
 
   const fauxqs = options.sqsEndpoint === undefined ? await startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: REGION }) : undefined
   const sqsEndpoint = options.sqsEndpoint ?? (fauxqs as FauxqsServer).address
-  const queueUrl = fauxqs?.createQueue(QUEUE_NAME, { region: REGION }).queueUrl ?? await createQueue(sqsEndpoint, credentials)
+  const queueUrl = fauxqs?.createQueue(QUEUE_NAME, { region: REGION }).queueUrl ??
+    await settingUp('SQS', sqsEndpoint, () => createQueue(sqsEndpoint, credentials))
 
   const almaApiKey = options.almaApiKey ?? 'embedded-simulator-key'
   const alma = options.realAlma === undefined ? await AlmaSimulator.start({ apiKey: almaApiKey, latencyMs: options.almaLatencyMs }) : undefined
@@ -102,6 +103,23 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
       documents.destroy()
       await Promise.all([alma?.close(), fauxqs?.stop(), dynamo?.close()])
     }
+  }
+}
+
+/** A DynamoDB or SQS named by its endpoint that could not be set up: which one, and what to check. */
+export class PeerSetupError extends Error {
+  constructor (peer: string, endpoint: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message || cause.name : String(cause)
+    super(`Could not set up ${peer} at ${endpoint}: ${reason}. Is it running? (docker-compose.yml's: docker compose up -d)`, { cause })
+    this.name = 'PeerSetupError'
+  }
+}
+
+async function settingUp<T> (peer: string, endpoint: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    throw new PeerSetupError(peer, endpoint, error)
   }
 }
 

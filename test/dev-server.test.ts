@@ -128,3 +128,25 @@ t.test('a bad PORT stops npm run dev at once, in one line', async (t) => {
   t.equal(code, 1)
   t.equal(printed.trim(), 'Invalid configuration: PORT (not a port number: abc). See "Configuration" in docs/operations.md.')
 })
+
+t.test('a DynamoDB or SQS endpoint where nothing answers stops npm run dev in one line saying which', async (t) => {
+  // A port just closed: nothing listens there.
+  const closed = dynalite()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const nowhere = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
+  await new Promise<void>((resolve) => { closed.close(() => resolve()) })
+  for (const [peer, env] of [['DynamoDB', { AWS_ENDPOINT_URL_DYNAMODB: nowhere }], ['SQS', { AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint, AWS_ENDPOINT_URL_SQS: nowhere }]] as const) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
+      env: { PATH: process.env.PATH ?? '', PORT: '0', _TAPJS_PROCESSINFO_COVERAGE_: '0', AWS_MAX_ATTEMPTS: '1', ...env }
+    })
+    t.teardown(() => { child.kill('SIGKILL') })
+    let printed = ''
+    child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
+    const [code] = await once(child, 'exit')
+    t.equal(code, 1)
+    // Last, after the AWS SDK's warning about Node 20 (see the README).
+    const last = printed.trim().split('\n').at(-1) ?? ''
+    t.match(last, new RegExp(`^Could not set up ${peer} at ${nowhere.replaceAll('.', '\\.')}: .+\\. Is it running\\? \\(docker-compose\\.yml's: docker compose up -d\\)$`), peer)
+    t.notMatch(printed, /\n\s+at /, 'no stack trace')
+  }
+})
