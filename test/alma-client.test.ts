@@ -170,7 +170,8 @@ t.test('a page waiting for its turn behind other calls is not made once the list
   const held = narrow.item('loans', 'client-1', 'x1', Date.now() + 2000).catch((error: unknown) => error)
   while (alma.calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
   for (let read = 0; read < 3; read++) {
-    alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 3), total_record_count: 1_000_000 }) })
+    // A full first page: two readers, the second one's page queued behind the held call.
+    alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 1_000_000 }) })
     alma.injectFaults(1, { status: 200, body: JSON.stringify({ total_record_count: 1_000_000 }) })
   }
   await t.rejects(narrow.list('loans', 'client-1', soon()), AlmaBadGatewayError)
