@@ -69,24 +69,33 @@ t.test('a record on two pages of equal totals: the list is read again', async (t
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(99, 149), total_record_count: 150 }) })
   t.same(await client.list('loans', 'client-1', soon()), records.loans, 'the second read, whole')
   t.same(alma.calls.map((call) => call.query.offset), ['0', '100', '0', '100', '200'])
-  // The same record twice on one page is no whole list either.
+  // The same record twice on one page: one answer, nothing moved; kept once, not read again.
   alma.resetCalls()
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: [records.loans[0], ...records.loans.slice(0, 99)], total_record_count: 250 }) })
-  t.same(await client.list('loans', 'client-1', soon()), records.loans)
-  t.equal(alma.calls.length, 4)
+  t.same(await client.list('loans', 'client-1', soon()), [...records.loans.slice(0, 99), ...records.loans.slice(100)])
+  t.equal(alma.calls.length, 3)
 })
 
 t.test('short pages are what Alma has: the pages after them are read all the same, and kept', async (t) => {
-  // A total of 250 over pages of 90, 100 and 50: 240 loans, each once, in three calls.
-  const short = [records.loans.slice(0, 90), records.loans.slice(90, 190), records.loans.slice(190, 240)]
-  for (const page of short) alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: page, total_record_count: 250 }) })
-  t.same(await client.list('loans', 'client-1', soon()), records.loans.slice(0, 240))
-  t.same(alma.calls.map((call) => call.query.offset), ['0', '100', '200'], 'after a short first page, one page at a time')
-  // Records without an ID are no records read twice.
+  // 450 loans, the first page short (90 of 100): the next page alone, then the other three at once.
+  const timed = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 50 })
+  t.teardown(() => timed.close())
+  const loans = almaUserRecords('client-short', { loans: 450, requests: 0, fees: 0 }).loans
+  timed.addUser({ primary_id: 'client-short', loans, requests: [], fees: [] })
+  const wide = new AlmaClient({ baseUrl: timed.url, apiKey: async () => KEY })
+  t.teardown(() => wide.close())
+  timed.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: loans.slice(0, 90), total_record_count: 450 }) })
+  t.same(await wide.list('loans', 'client-short', soon()), [...loans.slice(0, 90), ...loans.slice(100)], 'what Alma gave, each once')
+  t.same(timed.calls.slice(0, 2).map((call) => call.query.offset), ['0', '100'])
+  t.same(timed.calls.slice(2).map((call) => call.query.offset).sort(), ['200', '300', '400'])
+  t.equal(timed.maxConcurrentCalls, 3, 'the page after the short one alone, then the rest at once')
+
+  // Records without an ID are kept, however many.
   alma.resetCalls()
-  const withoutID = records.loans.slice(0, 2).map(({ loan_id: _, ...loan }) => loan)
-  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: withoutID, total_record_count: 2 }) })
+  const withoutID = records.loans.slice(0, 3).map(({ loan_id: _, ...loan }, index) => index === 2 ? { ...loan, loan_id: null } : loan)
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: withoutID, total_record_count: 3 }) })
   t.same(await client.list('loans', 'client-1', soon()), withoutID)
+  t.equal(alma.calls.length, 1)
 })
 
 t.test('a call waiting for a free connection does not spend its time limit waiting', async (t) => {
@@ -141,6 +150,14 @@ t.test('pages that do not bear out the first page\'s total are not all asked for
   alma.injectFaults(9, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 1_000_000 }) })
   const repeated = await narrow.list('loans', 'client-1', soon()).catch((error: unknown) => error)
   t.match((repeated as AlmaBadGatewayError).detail, /\(the last: a record already read, at offset [12]00\)/)
+  t.equal(alma.calls.length, 9, 'three reads of three calls')
+
+  // The same page whatever the offset, of records without IDs: nothing new read, a 502 all the same.
+  alma.resetCalls()
+  const withoutIDs = records.loans.slice(0, 100).map(({ loan_id: _, ...loan }) => loan)
+  alma.injectFaults(9, { status: 200, body: JSON.stringify({ item_loan: withoutIDs, total_record_count: 1_000_000 }) })
+  const anonymous = await narrow.list('loans', 'client-1', soon()).catch((error: unknown) => error)
+  t.match((anonymous as AlmaBadGatewayError).detail, /\(the last: no record IDs at offset [12]00\)/)
   t.equal(alma.calls.length, 9, 'three reads of three calls')
 
   // An empty first page under a total: read again.

@@ -107,13 +107,13 @@ export class AlmaClient implements AlmaReader {
     const page = (offset: number, unwanted?: AbortSignal) =>
       this.#get({ path, query: { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, mode: 'list', deadline, unwanted })
     for (let read = 1; ; read++) {
-      // Follow total_record_count, not short pages; after the first page, the others
+      // Follow total_record_count, not short pages: after the first page, the others
       // as many at once as there are connections.
       const first = await page(0)
       const total = totalOf(first, kind)
       const pages: AlmaRecord[] = [first]
       const seen = new Set<unknown>()
-      // A page that does not fit the first means the list did not read whole (see misfitOf);
+      // A page that does not fit the others means the list did not read whole (see misfitOf);
       // it is read again, a few times at most. A failed page fails the list. Either way
       // the pages not yet asked for are not: the calls spent, and the work done, follow
       // the pages read, never the total Alma claims.
@@ -121,32 +121,45 @@ export class AlmaClient implements AlmaReader {
       let failure: { reason: unknown } | undefined
       const stop = new AbortController()
       let next = ALMA_MAX_PAGE_SIZE
-      const reader = async (): Promise<void> => {
-        while (!stop.signal.aborted && next < total) {
-          const offset = next
-          next += ALMA_MAX_PAGE_SIZE
-          try {
-            const body = await page(offset, stop.signal)
-            misfit ??= misfitOf(body, offset, total, kind, seen)
-            pages[offset / ALMA_MAX_PAGE_SIZE] = body
-          } catch (error) {
-            // After a stop, a page's failure is only that: it was turned away.
-            if (!stop.signal.aborted) failure = { reason: error }
-          }
-          if (misfit !== undefined || failure !== undefined) stop.abort()
+      const readNext = async (): Promise<void> => {
+        const offset = next
+        next += ALMA_MAX_PAGE_SIZE
+        try {
+          const body = await page(offset, stop.signal)
+          misfit ??= misfitOf(body, offset, total, kind, seen)
+          pages[offset / ALMA_MAX_PAGE_SIZE] = body
+        } catch (error) {
+          // After a stop, a page's failure is only that: it was turned away.
+          if (!stop.signal.aborted) failure = { reason: error }
         }
+        if (misfit !== undefined || failure !== undefined) stop.abort()
       }
-      // A short first page is Alma's own shortfall or a total that does not hold: the
-      // pages after it, one at a time, so that a total of a million over a page of
-      // three costs one call more, not one for every connection.
-      const readers = recordsOf(first, spec.almaListField).length < Math.min(ALMA_MAX_PAGE_SIZE, total) ? 1 : this.#maxConnections
-      if (misfit === undefined) await Promise.all(Array.from({ length: readers }, reader))
+      const morePages = () => !stop.signal.aborted && next < total
+      const reader = async (): Promise<void> => {
+        while (morePages()) await readNext()
+      }
+      if (misfit === undefined) {
+        // After a short first page (Alma's own shortfall, or a total that does not hold),
+        // the next page alone first: a total of a million over a page of three then costs
+        // one call more, not one for every connection.
+        const short = recordsOf(first, spec.almaListField).length < Math.min(ALMA_MAX_PAGE_SIZE, total)
+        if (short && morePages()) await readNext()
+        await Promise.all(Array.from({ length: this.#maxConnections }, reader))
+      }
       if (failure !== undefined) throw failure.reason
       if (misfit !== undefined) {
         if (read < MAX_LIST_READS) continue
         throw new AlmaBadGatewayError(`list of ${kind} did not read whole on each of ${MAX_LIST_READS} reads (the last: ${misfit})`)
       }
-      return pages.flatMap((body) => recordsOf(body, spec.almaListField))
+      // A record twice on one page (a page is one answer: nothing moved) is kept once.
+      const kept = new Set<unknown>()
+      return pages.flatMap((body) => recordsOf(body, spec.almaListField)).filter((record) => {
+        const id = idOf(record, spec.idField)
+        if (id === undefined) return true
+        if (kept.has(id)) return false
+        kept.add(id)
+        return true
+      })
     }
   }
 
@@ -316,7 +329,10 @@ function xmlAlmaError (text: string): AlmaError | undefined {
   return errorCode === undefined || errorCode === '' ? {} : { errorCode }
 }
 
-/** Reads of a list whose total changes while its pages are read, before the answer is a 502. */
+/** A record's ID; undefined when it has none (missing or null). */
+const idOf = (record: AlmaRecord, idField: string): unknown => record[idField] ?? undefined
+
+/** Reads of a list whose pages do not fit one another (see misfitOf), before the answer is a 502. */
 const MAX_LIST_READS = 3
 
 function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
@@ -329,25 +345,27 @@ function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
 
 /**
  * Why a page does not fit the list's other pages, if it does not: another total,
- * or a record already read (the list changed while it was read: records moved
- * across pages, and some were missed or kept after they ended, which a total
- * alone does not show when one loan was made and another returned); no records
- * where the total promises some (an answer gone wrong: a total of a million over
- * a page of three). A page with fewer records than it could hold is not a misfit:
- * a short page is what Alma has, and the pages after it are read all the same.
- * `seen` collects the IDs read so far.
+ * or a record read on another page (the list changed while it was read: records
+ * moved across pages, and some were missed or kept after they ended, which a
+ * total alone does not show when one loan was made and another returned); no
+ * records where the total promises some, or none with an ID after the first page
+ * (an answer gone wrong: a total of a million over a page of three, the same page
+ * whatever the offset). A page with fewer records than it could hold is not a
+ * misfit: a short page is what Alma has, and the pages after it are read all the
+ * same. `seen` collects the IDs of the pages read so far.
  */
 function misfitOf (body: AlmaRecord, offset: number, total: number, kind: Kind, seen: Set<unknown>): string | undefined {
   const pageTotal = totalOf(body, kind)
   if (pageTotal !== total) return `its total went from ${total} to ${pageTotal}`
   const { almaListField, idField } = KIND_SPECS[kind]
-  const ids = recordsOf(body, almaListField).map((record) => record[idField])
-  if (offset < total && ids.length === 0) return `no records at offset ${offset} of ${total}`
+  const records = recordsOf(body, almaListField)
+  if (offset < total && records.length === 0) return `no records at offset ${offset} of ${total}`
+  const ids = new Set(records.map((record) => idOf(record, idField)).filter((id) => id !== undefined))
+  if (offset > 0 && ids.size === 0) return `no record IDs at offset ${offset}`
   for (const id of ids) {
-    if (id === undefined) continue
     if (seen.has(id)) return `a record already read, at offset ${offset}`
-    seen.add(id)
   }
+  for (const id of ids) seen.add(id)
   return undefined
 }
 
