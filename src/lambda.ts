@@ -63,8 +63,15 @@ const API_GATEWAY_REQUEST_ID_HEADER = 'x-request-id'
 const LAMBDA_REQUEST_ID_HEADER = 'x-lambda-request-id'
 const REQUEST_ID_HEADERS = [API_GATEWAY_REQUEST_ID_HEADER, LAMBDA_REQUEST_ID_HEADER]
 
+/** API Gateway's proxy events: a REST API's (`path`) or an HTTP API's (`rawPath`; `path` in payload 1.0). */
+function isProxyEvent (event: unknown): event is ProxyEvent {
+  if (typeof event !== 'object' || event === null) return false
+  return typeof ('rawPath' in event ? event.rawPath : (event as { path?: unknown }).path) === 'string'
+}
+
 /** The event as the app should see it: the path encoded, the two request IDs in headers. */
 function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
+  if (!isProxyEvent(event)) throw new TypeError('Not an API Gateway proxy event: no path (REST API) or rawPath (HTTP API)')
   // A hand-made event (the console's test events) may lack the request context:
   // Fastify then makes a request ID of its own, and the request is served all the same.
   const apiGatewayRequestId: unknown = (event as Partial<ProxyEvent>).requestContext?.requestId
@@ -87,27 +94,31 @@ type PathParameters = Record<string, string | undefined> | null | undefined
 const isPlainRoute = (template: string | undefined): template is string =>
   template !== undefined && template.startsWith('/') && !template.includes('+}')
 
-function appPath (path: unknown, template: string | undefined, parameters: PathParameters, isDecoded: boolean): string {
-  if (typeof path !== 'string') throw new TypeError('Not an API Gateway proxy event: no path (REST API) or rawPath (HTTP API)')
-  const unsafe = isDecoded ? NOT_IN_A_DECODED_PATH : NOT_IN_AN_ENCODED_PATH
-  const escaped = (isDecoded ? filledRoute(template, parameters) : undefined) ??
-    routePath(path, template, parameters).replace(unsafe, (character) => encodeURIComponent(character.toWellFormed()))
-  return withDotSegmentsKept(escaped)
+function appPath (path: string, template: string | undefined, parameters: PathParameters, isDecoded: boolean): string {
+  const escape = (unsafe: RegExp, sent: string) => sent.replace(unsafe, (character) => encodeURIComponent(character.toWellFormed()))
+  const encoded = isDecoded
+    ? rebuiltRoute(path, template, parameters) ?? escape(NOT_IN_A_DECODED_PATH, path)
+    : escape(NOT_IN_AN_ENCODED_PATH, routePath(path, template, parameters))
+  return withDotSegmentsKept(encoded)
 }
 
-/** The route's path with its parameters percent-encoded in place, when the route is a plain one with every parameter given. */
-function filledRoute (template: string | undefined, parameters: PathParameters): string | undefined {
+const ROUTE_PARAMETER = /\{([^}]+)\}/g
+
+/**
+ * A decoded path's route, its parameters percent-encoded in place: when the
+ * route is a plain one, every parameter is given, and the path ends in the
+ * route so filled (after a stage or an API mapping, which are cut).
+ */
+function rebuiltRoute (path: string, template: string | undefined, parameters: PathParameters): string | undefined {
   if (!isPlainRoute(template)) return undefined
-  let complete = true
-  const path = template.replace(/\{([^}]+)\}/g, (_, name: string) => {
+  const given = new Map<string, string>()
+  for (const [, name = ''] of template.matchAll(ROUTE_PARAMETER)) {
     const value = parameters?.[name]
-    if (value === undefined) {
-      complete = false
-      return ''
-    }
-    return encodeURIComponent(value.toWellFormed())
-  })
-  return complete ? path : undefined
+    if (value === undefined) return undefined
+    given.set(name, value)
+  }
+  const filled = (encode: (value: string) => string) => template.replace(ROUTE_PARAMETER, (_, name: string) => encode(given.get(name) as string))
+  return path.endsWith(filled((value) => value)) ? filled((value) => encodeURIComponent(value.toWellFormed())) : undefined
 }
 
 /**
@@ -120,8 +131,8 @@ const withDotSegmentsKept = (path: string): string =>
   path.split('/').map((segment) => /^(?:\.|%2e){1,2}$/i.test(segment) ? '%252E'.repeat(decoded(segment).length) : segment).join('/')
 
 /**
- * The path without what API Gateway puts before the route: behind a custom
- * domain, the base path mapping. Only a path that ends in the route
+ * A REST API's path without what API Gateway puts before the route: behind a
+ * custom domain, the base path mapping. Only a path that ends in the route
  * API Gateway matched (`template`), with the very parameters it matched, is
  * cut.
  */

@@ -188,6 +188,13 @@ t.test('behind a custom domain, a path that carries a base path mapping is answe
   t.equal((await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default', rawPath: `/alma${path}` }, lambdaContext('getUserLoan'))).statusCode, 404, 'no route to cut it by')
   t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no route key')
   t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: undefined }, lambdaContext('getUserLoan'))), expected, 'no parameters')
+  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: { userID: 'lambda-1' } }, lambdaContext('getUserLoan'))), expected, 'a parameter missing')
+  // A decoded path that does not end in the route filled with its parameters is taken as it is.
+  const withSlash = answerOf(await server.inject({ method: 'GET', url: `${path}/` }))
+  t.equal(withSlash.statusCode, 404)
+  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), rawPath: `${path}/` }, lambdaContext('getUserLoan'))), withSlash, 'HTTP API, a trailing slash')
+  const other = `/users/lambda-2/loans/${cached.loans[0]?.loan_id}`
+  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), rawPath: other }, lambdaContext('getUserLoan'))), answerOf(await server.inject({ method: 'GET', url: other })), 'HTTP API, a path its parameters do not match')
   t.equal((await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: undefined, rawPath: `/alma${path}` }, lambdaContext('getUserLoan'))).statusCode, 404, 'no parameters to rebuild it from')
   t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), version: '1.0', resource: '$default' }, lambdaContext('getUserLoan'))), expected, 'payload 1.0, $default route')
   t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: '/{proxy+}' }, lambdaContext('getUserLoan'))), expected, 'a greedy route')
@@ -211,8 +218,10 @@ t.test('an HTTP API decodes %2F into a separator: an ID holding /users/ never re
 })
 
 t.test('an event that is not API Gateway\'s (the console\'s test event) fails with a clear error', async (t) => {
-  const notProxy = { key1: 'value1' } as unknown as Parameters<typeof lambda.getUserFees>[0]
-  await t.rejects(lambda.getUserFees(notProxy, lambdaContext('getUserFees')), { name: 'TypeError', message: /^Not an API Gateway proxy event/ })
+  for (const notProxy of [{ key1: 'value1' }, null, 'text', { rawPath: 42, path: '/users/lambda-1/fees' }]) {
+    const event = notProxy as unknown as Parameters<typeof lambda.getUserFees>[0]
+    await t.rejects(lambda.getUserFees(event, lambdaContext('getUserFees')), { name: 'TypeError', message: /^Not an API Gateway proxy event/ }, JSON.stringify(notProxy))
+  }
 })
 
 t.test('a handler serves its own route only', async (t) => {
