@@ -62,7 +62,7 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
 
   const dynamo = options.dynamoEndpoint === undefined ? await startDynalite() : undefined
   const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo as StartedDynalite).endpoint
-  const client = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials })
+  const client = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials, requestHandler: SETUP_TIMEOUTS })
   await settingUp('DynamoDB', dynamoEndpoint, () => createTables(client, tables))
   const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })
 
@@ -106,10 +106,17 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
   }
 }
 
+// Left to its defaults, the SDK waits on a peer that takes a connection and never answers
+// for good (past a requestTimeout it only warns, unless told to throw): a port held by
+// something else would keep npm run dev silent.
+const SETUP_TIMEOUTS = { connectionTimeout: 2000, requestTimeout: 5000, throwOnRequestTimeout: true }
+
 /** A DynamoDB or SQS named by its endpoint that could not be set up: which one, and what to check. */
 export class PeerSetupError extends Error {
   constructor (peer: string, endpoint: string, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message || cause.name : String(cause)
+    const status = (cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode
+    const said = cause instanceof Error ? cause.message || cause.name : String(cause)
+    const reason = said.replace(/\.$/, '') + (status === undefined ? '' : ` (HTTP ${status})`)
     super(`Could not set up ${peer} at ${endpoint}: ${reason}. Is it running? (docker-compose.yml's: docker compose up -d)`, { cause })
     this.name = 'PeerSetupError'
   }
@@ -141,7 +148,7 @@ function uniqueTableNames (): CacheTables {
 
 /** CreateQueue is idempotent: the queue's URL, whether it was there or not. */
 async function createQueue (endpoint: string, credentials: { accessKeyId: string, secretAccessKey: string }): Promise<string> {
-  const sqs = new SQSClient({ endpoint, region: REGION, credentials })
+  const sqs = new SQSClient({ endpoint, region: REGION, credentials, requestHandler: SETUP_TIMEOUTS })
   try {
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: QUEUE_NAME }))
     return QueueUrl as string

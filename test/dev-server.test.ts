@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb'
 import dynalite from 'dynalite'
 import { startFauxqs } from 'fauxqs'
@@ -135,7 +136,23 @@ t.test('a DynamoDB or SQS endpoint where nothing answers stops npm run dev in on
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
   const nowhere = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
   await new Promise<void>((resolve) => { closed.close(() => resolve()) })
-  for (const [peer, env] of [['DynamoDB', { AWS_ENDPOINT_URL_DYNAMODB: nowhere }], ['SQS', { AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint, AWS_ENDPOINT_URL_SQS: nowhere }]] as const) {
+  // A port held by something that takes connections and never answers (reading them, so that it sees them end).
+  const silent = createNetServer((socket) => { socket.resume() })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { silent.close(() => resolve()) }))
+  const quiet = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
+  // Something else, answering HTTP: its status is named.
+  const other = createServer((request, response) => { response.writeHead(404).end() })
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { other.close(() => resolve()) }))
+  const elsewhere = `http://127.0.0.1:${(other.address() as AddressInfo).port}`
+  const cases = [
+    ['DynamoDB', nowhere, { AWS_ENDPOINT_URL_DYNAMODB: nowhere }, /ECONNREFUSED/],
+    ['SQS', nowhere, { AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint, AWS_ENDPOINT_URL_SQS: nowhere }, /ECONNREFUSED/],
+    ['DynamoDB', quiet, { AWS_ENDPOINT_URL_DYNAMODB: quiet }, /./],
+    ['DynamoDB', elsewhere, { AWS_ENDPOINT_URL_DYNAMODB: elsewhere }, /\(HTTP 404\)/]
+  ] as const
+  for (const [peer, endpoint, env, reason] of cases) {
     const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
       env: { PATH: process.env.PATH ?? '', PORT: '0', _TAPJS_PROCESSINFO_COVERAGE_: '0', AWS_MAX_ATTEMPTS: '1', ...env }
     })
@@ -146,7 +163,8 @@ t.test('a DynamoDB or SQS endpoint where nothing answers stops npm run dev in on
     t.equal(code, 1)
     // Last, after the AWS SDK's warning about Node 20 (see the README).
     const last = printed.trim().split('\n').at(-1) ?? ''
-    t.match(last, new RegExp(`^Could not set up ${peer} at ${nowhere.replaceAll('.', '\\.')}: .+\\. Is it running\\? \\(docker-compose\\.yml's: docker compose up -d\\)$`), peer)
+    t.match(last, new RegExp(`^Could not set up ${peer} at ${endpoint.replaceAll('.', '\\.')}: .+\\. Is it running\\? \\(docker-compose\\.yml's: docker compose up -d\\)$`), `${peer} at ${endpoint}`)
+    t.match(last, reason)
     t.notMatch(printed, /\n\s+at /, 'no stack trace')
   }
 })
