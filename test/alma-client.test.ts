@@ -78,7 +78,7 @@ t.test('a record on two pages of equal totals: the list is read again', async (t
 
 t.test('short pages are what Alma has: the pages after them are read all the same, and kept', async (t) => {
   // 450 loans, the first page short (90 of 100): the next page alone, then the other three at once.
-  const timed = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 50 })
+  const timed = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 200 })
   t.teardown(() => timed.close())
   const loans = almaUserRecords('client-short', { loans: 450, requests: 0, fees: 0 }).loans
   timed.addUser({ primary_id: 'client-short', loans, requests: [], fees: [] })
