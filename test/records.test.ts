@@ -54,6 +54,10 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
   const request = { ...almaRequest('owner', 1), user_primary_id: 'owner', record_expiry_date: NOW, expiry_date: '2027-01-31Z' }
   t.ok(readCachedItem(KIND_SPECS.requests, request, 'owner', NOW)?.fresh, "a request's expiry_date is Alma's date, not validity")
   t.equal(readCachedItem(KIND_SPECS.requests, { ...request, record_expiry_date: undefined }, 'owner', NOW), undefined)
+  // A validity number where Alma's date belongs (an older writer's): a miss, never served as the date.
+  t.equal(readCachedItem(KIND_SPECS.requests, { ...request, expiry_date: NOW }, 'owner', NOW), undefined, "a number in a request's expiry_date")
+  t.equal(readCachedItem(KIND_SPECS.requests, { ...request, request_date: NOW }, 'owner', NOW), undefined, "a number in a request's request_date")
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, due_date: NOW }, 'owner', NOW), undefined, "a number in a loan's due_date")
 
   const fee = { ...almaFee('owner', 1), expiry_date: NOW }
   t.ok(readCachedItem(KIND_SPECS.fees, fee, 'owner', NOW), 'fee owner from user_primary_id.value')

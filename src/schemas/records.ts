@@ -10,7 +10,9 @@ const text = (description: string) => Type.Union([Type.String(), Type.Null()], {
 const code = (description: string) =>
   Type.Union([Type.Object({ value: Type.Optional(text('the code')), desc: Type.Optional(text('what the code means')) }), Type.String(), Type.Null()], { description })
 const amount = (description: string) => Type.Union([Type.Number(), Type.Null()], { description })
-const date = (description: string) => Type.Union([Type.String(), Type.Number(), Type.Null()], { description })
+const date = (description: string) => Type.Union([Type.String(), Type.Null()], { description })
+// alma-api.md: some older fee records carry epoch milliseconds, where the others have ISO strings.
+const dateOrEpochMs = (description: string) => Type.Union([Type.String(), Type.Number(), Type.Null()], { description })
 // Fields whose shape Alma varies across versions and institutions: any JSON value.
 const anyJson = (description: string) => Type.Unknown({ description })
 
@@ -71,7 +73,7 @@ export const Fee = Type.Object({
     remaining_vat_amount: amount('VAT still owed'),
     original_amount: amount('amount when the fee was created'),
     original_vat_amount: amount('VAT when the fee was created'),
-    creation_time: date('creation time: ISO 8601, or epoch milliseconds on older records'),
+    creation_time: dateOrEpochMs('creation time: ISO 8601, or epoch milliseconds on older records'),
     comment: text('comment'),
     owner: code('owning library or desk'),
     title: text('title of the related item'),
