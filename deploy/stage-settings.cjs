@@ -39,6 +39,14 @@ const text = (name) => {
   return value === undefined || value === '' ? undefined : value
 }
 
+// The AWS partition a region belongs to: ARNs of another partition name nothing the role can reach.
+const partitionOf = (region) => region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws'
+
+// DynamoDB's rule for table names; an ARN here would make an IAM resource of an ARN inside an ARN.
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/
+// SSM's rule for parameter names: a name with a slash is a path from the root, so starts with one.
+const PARAMETER_NAME = /^(?:[A-Za-z0-9_.-]+|(?:\/[A-Za-z0-9_.-]+)+)$/
+
 // ARNs from CloudFormation's pseudo parameters, so that packaging needs no AWS credentials.
 const arn = (service, resource) => ({
   'Fn::Join': [':', ['arn', { Ref: 'AWS::Partition' }, service, { Ref: 'AWS::Region' }, { Ref: 'AWS::AccountId' }, resource]]
@@ -60,25 +68,45 @@ module.exports = async ({ options }) => {
     values[key] = text(name + suffix)
     if (values[key] === undefined) missing.push(name + suffix)
   }
+  const partition = partitionOf(hasRegion ? region : '')
   const almaApiKeyName = text('ALMA_API_KEY_NAME')
   if (almaApiKeyName === undefined) missing.push('ALMA_API_KEY_NAME')
   // A parameter's ARN is fine, of another account too (a shared parameter), not of another region: the functions read SSM in their own.
-  else if (hasRegion && almaApiKeyName.startsWith('arn:') && !new RegExp(`^arn:[\\w-]+:ssm:${region}:\\d{12}:parameter/[^/]`).test(almaApiKeyName)) {
-    problems.push(`ALMA_API_KEY_NAME is not the ARN of an SSM parameter in ${region} (arn:aws:ssm:${region}:<account>:parameter/<name>)`)
+  else if (almaApiKeyName.startsWith('arn:')) {
+    if (hasRegion && !new RegExp(`^arn:${partition}:ssm:${region}:\\d{12}:parameter/[^/]`).test(almaApiKeyName)) {
+      problems.push(`ALMA_API_KEY_NAME is not the ARN of an SSM parameter in ${region} (arn:${partition}:ssm:${region}:<account>:parameter/<name>)`)
+    }
+  } else if (!PARAMETER_NAME.test(almaApiKeyName)) {
+    problems.push('ALMA_API_KEY_NAME is not an SSM parameter name (letters, digits and _ . -, or a path of them from a leading /: /alma/api-key)')
   }
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)
-  // The URL in its place would pass packaging and leave the role unable to send; so would another queue's ARN.
-  const queueArn = /^arn:[\w-]+:sqs:([\w-]+):(\d{12}):([\w-]+(?:\.fifo)?)$/.exec(values.userQueueArn ?? '')
-  if (values.userQueueArn !== undefined && queueArn === null) {
-    problems.push(`USER_QUEUE_ARN${suffix} is not a queue ARN (arn:aws:sqs:<region>:<account>:<queue>)`)
+  for (const key of ['userTable', 'loanTable', 'requestTable', 'feeTable']) {
+    if (values[key] !== undefined && !TABLE_NAME.test(values[key])) {
+      problems.push(`${RESOURCES[key]}${suffix} is not a table name (3 to 255 letters, digits and _ . -; the name, not the ARN)`)
+    }
   }
-  const queuePath = /^https?:\/\/[^/]+\/(\d{12})\/([\w-]+(?:\.fifo)?)$/.exec(values.userQueueUrl ?? '')
-  if (queueArn !== null && queuePath !== null) {
-    const { queueRegion } = tsx.require('../src/clients/user-queue.ts', __filename)
-    const url = [queueRegion(values.userQueueUrl) ?? queueArn[1], queuePath[1], queuePath[2]].join(':')
+  // The URL in its place would pass packaging and leave the role unable to send; so would another queue's ARN.
+  const queueArn = new RegExp(`^arn:${partition}:sqs:([\\w-]+):(\\d{12}):([\\w-]+(?:\\.fifo)?)$`).exec(values.userQueueArn ?? '')
+  if (values.userQueueArn !== undefined && queueArn === null) {
+    problems.push(`USER_QUEUE_ARN${suffix} is not a queue ARN (arn:${partition}:sqs:<region>:<account>:<queue>)`)
+  }
+  // Held to SQS's own form, so that the check against the ARN always runs: the runtime takes
+  // any queue URL (emulators too), and a deployed function would sign its sends to any host.
+  const { queueRegion } = tsx.require('../src/clients/user-queue.ts', __filename)
+  const queuePath = /^https:\/\/[^/]+\/(\d{12})\/([\w-]+(?:\.fifo)?)$/.exec(values.userQueueUrl ?? '')
+  // (A name or an ARN in its place is the service's own check's, below.)
+  if (/^https?:\/\//i.test(values.userQueueUrl ?? '') && (queuePath === null || queueRegion(values.userQueueUrl) === undefined)) {
+    problems.push(`USER_QUEUE_URL${suffix} is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)`)
+  } else if (queueArn !== null && queuePath !== null) {
+    const url = [queueRegion(values.userQueueUrl), queuePath[1], queuePath[2]].join(':')
     if (url !== queueArn.slice(1).join(':')) {
       problems.push(`USER_QUEUE_URL${suffix} and USER_QUEUE_ARN${suffix} name different queues (${url} and ${queueArn.slice(1).join(':')})`)
     }
+  }
+  // The key goes to Alma in a header: over https only, and to no address of the deploying machine's own.
+  const almaApiUrl = text('ALMA_API_URL')
+  if (almaApiUrl !== undefined && (!/^https:\/\//i.test(almaApiUrl) || /^https:\/\/(?:localhost|127\.|\[::1\]|0\.0\.0\.0)/i.test(almaApiUrl))) {
+    problems.push(`ALMA_API_URL must be Alma's https address, not ${almaApiUrl} (one left from local work?)`)
   }
   const budgetMs = Number(text('REQUEST_BUDGET_MS') ?? 0)
   if (budgetMs > FUNCTION_TIMEOUT_S * 1000 - AFTER_BUDGET_MS) {
@@ -119,6 +147,11 @@ module.exports = async ({ options }) => {
   // user pseudonyms of prod's logs can be reversed by hashing candidate IDs.
   if (stage === 'prod' && environment.LOG_PSEUDONYM_KEY === undefined) {
     process.stderr.write('Warning: LOG_PSEUDONYM_KEY is not set: the user pseudonyms in the logs can be reversed (see "Configuration" in docs/operations.md).\n')
+  }
+  // Nor is an open prod refused (an API behind a gateway of the library's own may want it),
+  // but said: patrons' loans and fees, by guessable IDs, with no usage plan's throttle.
+  if (stage === 'prod' && apiKeyRequired === 'false') {
+    process.stderr.write(`Warning: API_KEY_REQUIRED=false: anyone who can reach the API reads any patron's records${corsOrigins?.includes('*') === true ? ', from any web site (CORS_ORIGINS=*)' : ''}, and no usage plan throttles the Alma calls they cost.\n`)
   }
 
   // GetParameter takes a name or the parameter's ARN; an ARN names the parameter without its leading slash.

@@ -286,3 +286,40 @@ t.test('a budget the functions cannot keep, and a queue URL and ARN of different
   await t.rejects(settingsWith({ ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma' }, { stage: 'stg' }),
     { message: 'Cannot deploy: --region is required (for example --region eu-west-2).' }, 'without a region, only that: the ARN is not said to be "in undefined"')
 })
+
+t.test('names, URLs and ARNs a deploy would accept and the functions could not use are refused', async (t) => {
+  const refusals: Array<[Record<string, string>, RegExp, string?]> = [
+    [{ USER_CACHE_TABLE_NAME_STG: 'arn:aws:dynamodb:eu-west-2:123456789012:table/alma-users-stg' }, /USER_CACHE_TABLE_NAME_STG is not a table name \(3 to 255 letters, digits and _ \. -; the name, not the ARN\)/],
+    [{ LOAN_CACHE_TABLE_NAME_STG: 'alma loans' }, /LOAN_CACHE_TABLE_NAME_STG is not a table name/],
+    [{ ALMA_API_KEY_NAME: 'alma/api-key' }, /ALMA_API_KEY_NAME is not an SSM parameter name \(letters, digits and _ \. -, or a path of them from a leading \/: \/alma\/api-key\)/],
+    [{ ALMA_API_KEY_NAME: '/alma//key' }, /ALMA_API_KEY_NAME is not an SSM parameter name/],
+    [{ USER_QUEUE_URL_STG: 'https://example.com/123456789012/alma-users-stg' }, /USER_QUEUE_URL_STG is not an SQS queue URL \(https:\/\/sqs\.<region>\.amazonaws\.com\/<account>\/<queue>\)/, 'another host'],
+    [{ USER_QUEUE_URL_STG: `${STG.USER_QUEUE_URL_STG}/` }, /USER_QUEUE_URL_STG is not an SQS queue URL/, 'a trailing slash'],
+    [{ USER_QUEUE_URL_STG: STG.USER_QUEUE_URL_STG.replace('https:', 'http:') }, /USER_QUEUE_URL_STG is not an SQS queue URL/, 'plain http'],
+    [{ USER_QUEUE_ARN_STG: 'arn:aws-cn:sqs:eu-west-2:123456789012:alma-users-stg' }, /USER_QUEUE_ARN_STG is not a queue ARN \(arn:aws:sqs:<region>:<account>:<queue>\)/, "another partition's ARN"],
+    [{ ALMA_API_KEY_NAME: 'arn:aws-us-gov:ssm:eu-west-2:123456789012:parameter/alma' }, /ALMA_API_KEY_NAME is not the ARN of an SSM parameter in eu-west-2/, "another partition's parameter"],
+    [{ ALMA_API_URL: 'http://api-eu.hosted.exlibrisgroup.com' }, /ALMA_API_URL must be Alma's https address, not http:\/\/api-eu\.hosted\.exlibrisgroup\.com \(one left from local work\?\)/],
+    [{ ALMA_API_URL: 'https://127.0.0.1:4010' }, /ALMA_API_URL must be Alma's https address/, 'a loopback address'],
+    [{ ALMA_API_URL: 'https://localhost:4010' }, /ALMA_API_URL must be Alma's https address/, 'localhost']
+  ]
+  for (const [env, message, about] of refusals) {
+    await t.rejects(settingsWith({ ...STG, ...env }), { message }, about ?? JSON.stringify(env))
+  }
+  t.equal((await settingsWith({ ...STG, ALMA_API_KEY_NAME: 'alma-api-key', LOAN_CACHE_TABLE_NAME_STG: 'alma.loans_stg' })).functionTimeout, 25, 'a parameter name without a path, a table name with dots')
+  // China's partition: its ARNs and its queue host.
+  const china = {
+    ...STG,
+    USER_QUEUE_URL_STG: 'https://sqs.cn-north-1.amazonaws.com.cn/123456789012/alma-users-stg',
+    USER_QUEUE_ARN_STG: 'arn:aws-cn:sqs:cn-north-1:123456789012:alma-users-stg',
+    ALMA_API_KEY_NAME: 'arn:aws-cn:ssm:cn-north-1:123456789012:parameter/alma/api-key'
+  }
+  t.equal((await settingsWith(china, { stage: 'stg', region: 'cn-north-1' })).functionTimeout, 25, 'cn-north-1, with aws-cn ARNs')
+  await t.rejects(settingsWith(china, { stage: 'stg', region: 'eu-west-2' }), /USER_QUEUE_ARN_STG is not a queue ARN/, 'aws-cn ARNs for an aws region')
+})
+
+t.test('prod open to anyone is deployed, with a warning', async (t) => {
+  const open = { ...PROD, LOG_PSEUDONYM_KEY: 'pseudonyms-of-prod-0001', API_KEY_REQUIRED: 'false' }
+  t.match((await settingsWith(open, { stage: 'prod', region: 'eu-west-1' })).warnings, /^Warning: API_KEY_REQUIRED=false: anyone who can reach the API reads any patron's records, and no usage plan/)
+  t.match((await settingsWith({ ...open, CORS_ORIGINS: '*' }, { stage: 'prod', region: 'eu-west-1' })).warnings, /records, from any web site \(CORS_ORIGINS=\*\), and/)
+  t.equal((await settingsWith({ ...STG, API_KEY_REQUIRED: 'false' })).warnings, '', 'none for stg')
+})
