@@ -158,6 +158,7 @@ module.exports = async ({ options }) => {
   const parameterArn = almaApiKeyName.startsWith('arn:') ? almaApiKeyName : arn('ssm', `parameter/${almaApiKeyName.replace(/^\//, '')}`)
   return {
     stage,
+    endpointType: partition === 'aws' ? 'EDGE' : 'REGIONAL',
     functionTimeout: FUNCTION_TIMEOUT_S,
     environment,
     statements: [

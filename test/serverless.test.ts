@@ -155,6 +155,8 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
 
   const roles = resources.filter((resource) => resource.Type === 'AWS::IAM::Role')
   t.equal(roles.length, 1, 'one role')
+  const [restApi] = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::RestApi')
+  t.same(restApi?.Properties.EndpointConfiguration, { Types: ['EDGE'] }, 'the endpoint type the settings give')
   const role = roles[0] as Resource
   t.notOk(role.Properties.ManagedPolicyArns, 'no managed policies')
   const statements = role.Properties.Policies.flatMap((policy: any) => policy.PolicyDocument.Statement) as Array<{ Effect: string, Action: string[], Resource: unknown }>
@@ -236,7 +238,7 @@ t.test('missing deploy-time variables are named, all at once', async (t) => {
 
 // The deploy settings alone, as serverless resolves them, for the checks that need no package
 // (in a process of their own, unmeasured, as in slsPackage).
-interface StageSettings { functionTimeout: number, statements: unknown[], environment: Record<string, string>, cors: false | { headers: string[] }, warnings: string }
+interface StageSettings { functionTimeout: number, endpointType: string, statements: unknown[], environment: Record<string, string>, cors: false | { headers: string[] }, warnings: string }
 async function settingsWith (env: Record<string, string>, options: { stage: string, region?: string } = { stage: 'stg', region: 'eu-west-2' }): Promise<StageSettings> {
   const resolve = `require('./deploy/stage-settings.cjs')({ options: ${JSON.stringify(options)} })` +
     '.then((settings) => console.log(JSON.stringify(settings)), (error) => { console.error(error.message); process.exitCode = 1 })'
@@ -313,7 +315,14 @@ t.test('names, URLs and ARNs a deploy would accept and the functions could not u
     USER_QUEUE_ARN_STG: 'arn:aws-cn:sqs:cn-north-1:123456789012:alma-users-stg',
     ALMA_API_KEY_NAME: 'arn:aws-cn:ssm:cn-north-1:123456789012:parameter/alma/api-key'
   }
-  t.equal((await settingsWith(china, { stage: 'stg', region: 'cn-north-1' })).functionTimeout, 25, 'cn-north-1, with aws-cn ARNs')
+  const inChina = await settingsWith(china, { stage: 'stg', region: 'cn-north-1' })
+  t.equal(inChina.functionTimeout, 25, 'cn-north-1, with aws-cn ARNs')
+  t.equal(inChina.endpointType, 'REGIONAL', 'China has no edge-optimized APIs')
+  const { code, output, dir } = await slsPackage(['--stage', 'stg', '--region', 'cn-north-1'], china)
+  t.equal(code, 0, 'packaged for cn-north-1', { output })
+  const restApi = Object.values((await readTemplate(dir)).Resources).find((resource) => resource.Type === 'AWS::ApiGateway::RestApi')
+  t.same(restApi?.Properties.EndpointConfiguration, { Types: ['REGIONAL'] }, 'a regional API in the template')
+  t.equal((await settingsWith(STG)).endpointType, 'EDGE', "elsewhere, the framework's default")
   await t.rejects(settingsWith(china, { stage: 'stg', region: 'eu-west-2' }), /USER_QUEUE_ARN_STG is not a queue ARN/, 'aws-cn ARNs for an aws region')
 })
 
