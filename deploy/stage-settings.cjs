@@ -52,6 +52,13 @@ const arn = (service, resource) => ({
   'Fn::Join': [':', ['arn', { Ref: 'AWS::Partition' }, service, { Ref: 'AWS::Region' }, { Ref: 'AWS::AccountId' }, resource]]
 })
 
+/** The CORS headers of API Gateway's own answers (see gatewayResponses below). */
+function gatewayCorsHeaders (origins) {
+  if (origins === undefined) return {}
+  if (origins.length === 1) return { 'gatewayresponse.header.Access-Control-Allow-Origin': `'${origins[0]}'` }
+  return { 'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin', 'gatewayresponse.header.Vary': "'Origin'" }
+}
+
 module.exports = async ({ options }) => {
   const { stage, region } = options
   if (!STAGES.includes(stage)) {
@@ -173,13 +180,12 @@ module.exports = async ({ options }) => {
     apiKeyRequired: apiKeyRequired === 'true',
     // API Gateway answers the preflight requests; the app adds the CORS headers to its answers.
     cors: corsOrigins === undefined ? false : { origins: corsOrigins, headers: CORS_ALLOWED_HEADERS, maxAge: 600 },
-    // API Gateway's own answers: never cached, and readable by a browser app when one
-    // origin (or any) is allowed. A gateway response can only name a fixed origin; with
-    // several, browsers see these as network errors.
-    gatewayResponses: gatewayResponses({
-      'gatewayresponse.header.Cache-Control': "'no-store'",
-      ...(corsOrigins?.length === 1 ? { 'gatewayresponse.header.Access-Control-Allow-Origin': `'${corsOrigins[0]}'` } : {})
-    }),
+    // API Gateway's own answers: never cached, and readable by the browser apps allowed.
+    // A gateway response cannot choose among origins: with several, it echoes the
+    // caller's. Its body is only the error (no record, nothing personal), so an origin
+    // not allowed reading it learns nothing; left out, the allowed apps would see
+    // these answers as network errors.
+    gatewayResponses: gatewayResponses({ 'gatewayresponse.header.Cache-Control': "'no-store'", ...gatewayCorsHeaders(corsOrigins) }),
     deploymentBucket: text('DEPLOYMENT_BUCKET') === undefined ? {} : { name: text('DEPLOYMENT_BUCKET') }
   }
 }

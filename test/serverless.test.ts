@@ -238,7 +238,7 @@ t.test('missing deploy-time variables are named, all at once', async (t) => {
 
 // The deploy settings alone, as serverless resolves them, for the checks that need no package
 // (in a process of their own, unmeasured, as in slsPackage).
-interface StageSettings { functionTimeout: number, endpointType: string, statements: unknown[], environment: Record<string, string>, cors: false | { headers: string[] }, warnings: string }
+interface StageSettings { functionTimeout: number, endpointType: string, gatewayResponses: Record<string, { Properties: { ResponseParameters: Record<string, string> } }>, statements: unknown[], environment: Record<string, string>, cors: false | { headers: string[] }, warnings: string }
 async function settingsWith (env: Record<string, string>, options: { stage: string, region?: string } = { stage: 'stg', region: 'eu-west-2' }): Promise<StageSettings> {
   const resolve = `require('./deploy/stage-settings.cjs')({ options: ${JSON.stringify(options)} })` +
     '.then((settings) => console.log(JSON.stringify(settings)), (error) => { console.error(error.message); process.exitCode = 1 })'
@@ -324,6 +324,13 @@ t.test('names, URLs and ARNs a deploy would accept and the functions could not u
   t.same(restApi?.Properties.EndpointConfiguration, { Types: ['REGIONAL'] }, 'a regional API in the template')
   t.equal((await settingsWith(STG)).endpointType, 'EDGE', "elsewhere, the framework's default")
   await t.rejects(settingsWith(china, { stage: 'stg', region: 'eu-west-2' }), /USER_QUEUE_ARN_STG is not a queue ARN/, 'aws-cn ARNs for an aws region')
+})
+
+t.test("with several CORS origins, API Gateway's own answers name the caller's", async (t) => {
+  const { gatewayResponses } = await settingsWith({ ...STG, CORS_ORIGINS: 'https://app.example.ac.uk, https://library.example.ac.uk' })
+  const parameters = Object.values(gatewayResponses).map((response) => response.Properties.ResponseParameters)
+  t.ok(parameters.length > 0)
+  t.ok(parameters.every((headers) => headers['gatewayresponse.header.Access-Control-Allow-Origin'] === 'method.request.header.Origin' && headers['gatewayresponse.header.Vary'] === "'Origin'"))
 })
 
 t.test('prod open to anyone is deployed, with a warning', async (t) => {
