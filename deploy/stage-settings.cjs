@@ -39,18 +39,55 @@ const text = (name) => {
   return value === undefined || value === '' ? undefined : value
 }
 
-// The AWS partition a region belongs to: ARNs of another partition name nothing the role can reach.
-const partitionOf = (region) => region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws'
-
 // DynamoDB's rule for table names; an ARN here would make an IAM resource of an ARN inside an ARN.
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/
-// SSM's rule for parameter names: a name with a slash is a path from the root, so starts with one.
-const PARAMETER_NAME = /^(?:[A-Za-z0-9_.-]+|(?:\/[A-Za-z0-9_.-]+)+)$/
+// SSM's rule for parameter names (a name with a slash is a path from the root, so starts with
+// one), with GetParameter's optional version or label (`/alma/api-key:3`), which IAM does not name.
+const PARAMETER = /^((?:[A-Za-z0-9_.-]+|(?:\/[A-Za-z0-9_.-]+)+))(?::[A-Za-z0-9_.-]+)?$/
+// SSM hands out Secrets Manager's secrets under this path, with secretsmanager:GetSecretValue,
+// which the role is not given.
+const SECRETS_MANAGER_REFERENCE = /^\/?aws\/reference\/secretsmanager\//i
 
 // ARNs from CloudFormation's pseudo parameters, so that packaging needs no AWS credentials.
 const arn = (service, resource) => ({
   'Fn::Join': [':', ['arn', { Ref: 'AWS::Partition' }, service, { Ref: 'AWS::Region' }, { Ref: 'AWS::AccountId' }, resource]]
 })
+
+/**
+ * What is wrong with the users queue's URL and ARN, if anything: the URL must be
+ * SQS's own, of the deploy's partition (the runtime takes any queue URL, emulators'
+ * too, and a deployed function would sign its sends to any host), and name the
+ * queue of the ARN. A name or an ARN in the URL's place is the service's own
+ * check's (loadConfig), but said here with the stage's variable.
+ */
+function queueProblems (url, queueArn, suffix, partition, partitionOf) {
+  const problems = []
+  const name = partition?.name ?? 'aws'
+  const arnParts = new RegExp(`^arn:${name}:sqs:([\\w-]+):(\\d{12}):([\\w-]+(?:\\.fifo)?)$`).exec(queueArn ?? '')
+  if (queueArn !== undefined && (arnParts === null || partitionOf(arnParts[1]).name !== name)) {
+    problems.push(`USER_QUEUE_ARN${suffix} is not a queue ARN of the ${name} partition (arn:${name}:sqs:<region>:<account>:<queue>)`)
+  }
+  if (url === undefined) return problems
+  const urlParts = /^https:\/\/([^/]+)\/(\d{12})\/([\w-]+(?:\.fifo)?)$/i.exec(url)
+  const host = urlParts?.[1].toLowerCase().replace(/:443$/, '')
+  const suffixes = partition === undefined ? [] : [partition.dnsSuffix, partition.dualStackDnsSuffix]
+  if (urlParts === null || (partition !== undefined && !suffixes.some((domain) => host.endsWith(`.${domain}`)))) {
+    problems.push(`USER_QUEUE_URL${suffix} is not an SQS queue URL of the ${name} partition (https://sqs.<region>.${partition?.dnsSuffix ?? 'amazonaws.com'}/<account>/<queue>)`)
+  } else if (arnParts !== null) {
+    // The URL's region where its host says it, else the ARN's (forms the service's queueRegion does not read).
+    const { queueRegion } = tsx.require('../src/clients/user-queue.ts', __filename)
+    const fromUrl = [queueRegion(url) ?? arnParts[1], urlParts[2], urlParts[3]].join(':')
+    if (fromUrl !== arnParts.slice(1).join(':')) {
+      problems.push(`USER_QUEUE_URL${suffix} and USER_QUEUE_ARN${suffix} name different queues (${fromUrl} and ${arnParts.slice(1).join(':')})`)
+    }
+  }
+  return problems
+}
+
+// Loopback and unspecified addresses, as URL gives them (it reads 0x7f000001 and [0:0:0:0:0:0:0:1] as 127.0.0.1 and [::1]).
+const isLocalHost = (hostname) =>
+  hostname === 'localhost' || hostname.endsWith('.localhost') || /^127\./.test(hostname) || hostname === '0.0.0.0' ||
+  hostname === '[::1]' || hostname === '[::]' || /^\[::ffff:(?:7f|127\.)/i.test(hostname)
 
 /** The CORS headers of API Gateway's own answers (see gatewayResponses below). */
 function gatewayCorsHeaders (origins) {
@@ -75,16 +112,27 @@ module.exports = async ({ options }) => {
     values[key] = text(name + suffix)
     if (values[key] === undefined) missing.push(name + suffix)
   }
-  const partition = partitionOf(hasRegion ? region : '')
+  // The region's partition (the SDK's own table): an ARN or a host of another names nothing the functions can reach.
+  const { partition: partitionOf } = require('@aws-sdk/core/client')
+  const partition = hasRegion ? partitionOf(region) : undefined
   const almaApiKeyName = text('ALMA_API_KEY_NAME')
+  let parameterName
   if (almaApiKeyName === undefined) missing.push('ALMA_API_KEY_NAME')
-  // A parameter's ARN is fine, of another account too (a shared parameter), not of another region: the functions read SSM in their own.
-  else if (almaApiKeyName.startsWith('arn:')) {
-    if (hasRegion && !new RegExp(`^arn:${partition}:ssm:${region}:\\d{12}:parameter/[^/]`).test(almaApiKeyName)) {
-      problems.push(`ALMA_API_KEY_NAME is not the ARN of an SSM parameter in ${region} (arn:${partition}:ssm:${region}:<account>:parameter/<name>)`)
-    }
-  } else if (!PARAMETER_NAME.test(almaApiKeyName)) {
-    problems.push('ALMA_API_KEY_NAME is not an SSM parameter name (letters, digits and _ . -, or a path of them from a leading /: /alma/api-key)')
+  else if (SECRETS_MANAGER_REFERENCE.test(almaApiKeyName.replace(/^arn:[^/]*\//, '/'))) {
+    problems.push('ALMA_API_KEY_NAME names a Secrets Manager secret through SSM, which needs secretsmanager:GetSecretValue, not granted: keep the key in an SSM SecureString parameter')
+  } else if (almaApiKeyName.startsWith('arn:')) {
+    // A parameter's ARN is fine, of another account too (a shared parameter), not of another region: the functions read SSM in their own.
+    const named = hasRegion ? new RegExp(`^(arn:${partition.name}:ssm:${region}:\\d{12}:parameter/)(.+)$`).exec(almaApiKeyName) : undefined
+    // (An ARN names the parameter without its leading slash.)
+    const parameter = named == null ? undefined : PARAMETER.exec(`/${named[2]}`)
+    if (named === null || parameter === null) {
+      problems.push(`ALMA_API_KEY_NAME is not the ARN of an SSM parameter in ${region} (arn:${partition.name}:ssm:${region}:<account>:parameter/<name>)`)
+    } else if (parameter !== undefined) parameterName = named[1] + parameter[1].slice(1)
+  } else {
+    const parameter = PARAMETER.exec(almaApiKeyName)
+    if (parameter === null) {
+      problems.push('ALMA_API_KEY_NAME is not an SSM parameter name (letters, digits and _ . -, or a path of them from a leading /: /alma/api-key; a :version or :label may follow)')
+    } else parameterName = parameter[1]
   }
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)
   for (const key of ['userTable', 'loanTable', 'requestTable', 'feeTable']) {
@@ -92,28 +140,12 @@ module.exports = async ({ options }) => {
       problems.push(`${RESOURCES[key]}${suffix} is not a table name (3 to 255 letters, digits and _ . -; the name, not the ARN)`)
     }
   }
-  // The URL in its place would pass packaging and leave the role unable to send; so would another queue's ARN.
-  const queueArn = new RegExp(`^arn:${partition}:sqs:([\\w-]+):(\\d{12}):([\\w-]+(?:\\.fifo)?)$`).exec(values.userQueueArn ?? '')
-  if (values.userQueueArn !== undefined && queueArn === null) {
-    problems.push(`USER_QUEUE_ARN${suffix} is not a queue ARN (arn:${partition}:sqs:<region>:<account>:<queue>)`)
-  }
-  // Held to SQS's own form, so that the check against the ARN always runs: the runtime takes
-  // any queue URL (emulators too), and a deployed function would sign its sends to any host.
-  const { queueRegion } = tsx.require('../src/clients/user-queue.ts', __filename)
-  const queuePath = /^https:\/\/[^/]+\/(\d{12})\/([\w-]+(?:\.fifo)?)$/.exec(values.userQueueUrl ?? '')
-  // (A name or an ARN in its place is the service's own check's, below.)
-  if (/^https?:\/\//i.test(values.userQueueUrl ?? '') && (queuePath === null || queueRegion(values.userQueueUrl) === undefined)) {
-    problems.push(`USER_QUEUE_URL${suffix} is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)`)
-  } else if (queueArn !== null && queuePath !== null) {
-    const url = [queueRegion(values.userQueueUrl), queuePath[1], queuePath[2]].join(':')
-    if (url !== queueArn.slice(1).join(':')) {
-      problems.push(`USER_QUEUE_URL${suffix} and USER_QUEUE_ARN${suffix} name different queues (${url} and ${queueArn.slice(1).join(':')})`)
-    }
-  }
+  problems.push(...queueProblems(values.userQueueUrl, values.userQueueArn, suffix, partition, partitionOf))
   // The key goes to Alma in a header: over https only, and to no address of the deploying machine's own.
   const almaApiUrl = text('ALMA_API_URL')
-  if (almaApiUrl !== undefined && (!/^https:\/\//i.test(almaApiUrl) || /^https:\/\/(?:localhost|127\.|\[::1\]|0\.0\.0\.0)/i.test(almaApiUrl))) {
-    problems.push(`ALMA_API_URL must be Alma's https address, not ${almaApiUrl} (one left from local work?)`)
+  const almaHost = URL.canParse(almaApiUrl ?? '') ? new URL(almaApiUrl) : undefined
+  if (almaHost !== undefined && (almaHost.protocol !== 'https:' || isLocalHost(almaHost.hostname))) {
+    problems.push(`ALMA_API_URL must be Alma's https address, not ${almaHost.protocol}//${almaHost.host} (one left from local work?)`)
   }
   const budgetMs = Number(text('REQUEST_BUDGET_MS') ?? 0)
   if (budgetMs > FUNCTION_TIMEOUT_S * 1000 - AFTER_BUDGET_MS) {
@@ -145,7 +177,9 @@ module.exports = async ({ options }) => {
       loadConfig({ ...environment, AWS_REGION: region ?? 'unset' })
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
-      problems.push(`invalid ${[...error.missing, ...error.invalid].join(', ')}`)
+      // The queue URL's, said above with its stage's variable.
+      const invalid = [...error.missing, ...error.invalid].filter((problem) => !problem.startsWith('USER_QUEUE_URL '))
+      if (invalid.length > 0) problems.push(`invalid ${invalid.join(', ')}`)
     }
   }
   if (problems.length > 0) throw new DeploySettingsError(problems)
@@ -162,10 +196,11 @@ module.exports = async ({ options }) => {
   }
 
   // GetParameter takes a name or the parameter's ARN; an ARN names the parameter without its leading slash.
-  const parameterArn = almaApiKeyName.startsWith('arn:') ? almaApiKeyName : arn('ssm', `parameter/${almaApiKeyName.replace(/^\//, '')}`)
+  const parameterArn = parameterName.startsWith('arn:') ? parameterName : arn('ssm', `parameter/${parameterName.replace(/^\//, '')}`)
   return {
     stage,
-    endpointType: partition === 'aws' ? 'EDGE' : 'REGIONAL',
+    // Edge-optimized APIs are the aws partition's only.
+    endpointType: partition.name === 'aws' ? 'EDGE' : 'REGIONAL',
     functionTimeout: FUNCTION_TIMEOUT_S,
     environment,
     statements: [
