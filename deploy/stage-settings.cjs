@@ -53,30 +53,74 @@ const arn = (service, resource) => ({
   'Fn::Join': [':', ['arn', { Ref: 'AWS::Partition' }, service, { Ref: 'AWS::Region' }, { Ref: 'AWS::AccountId' }, resource]]
 })
 
+// An AWS region's name (eu-west-2, cn-north-1, us-gov-west-1, eusc-de-east-1, us-isob-east-1).
+const REGION = /^[a-z]{2,}(?:-[a-z]+)+-\d+$/
+
+/**
+ * The key parameter's name or ARN: its problem, or the parameter the role is
+ * allowed (without a version or label, which IAM does not name). A parameter's
+ * ARN is fine, of another account too (a shared parameter), not of another
+ * region: the functions read SSM in their own.
+ */
+function keyParameter (value, region, partition) {
+  if (SECRETS_MANAGER_REFERENCE.test(value.replace(/^arn:[^/]*\//, '/'))) {
+    return { problem: 'ALMA_API_KEY_NAME names a Secrets Manager secret through SSM, which needs secretsmanager:GetSecretValue, not granted: keep the key in an SSM SecureString parameter' }
+  }
+  if (!value.startsWith('arn:')) {
+    const parameter = PARAMETER.exec(value)
+    return parameter === null
+      ? { problem: 'ALMA_API_KEY_NAME is not an SSM parameter name (letters, digits and _ . -, or a path of them from a leading /: /alma/api-key; a :version or :label may follow)' }
+      : { name: parameter[1] }
+  }
+  // (An ARN names the parameter without its leading slash.)
+  const parts = /^(arn:([\w-]+):ssm:([a-z0-9-]+):\d{12}:parameter\/)(.+)$/.exec(value)
+  const parameter = parts === null ? null : PARAMETER.exec(`/${parts[4]}`)
+  const inRegion = region === undefined || (parts?.[2] === partition.name && parts?.[3] === region)
+  if (parts === null || parameter === null || !inRegion) {
+    const where = region === undefined ? '' : ` in ${region}`
+    return { problem: `ALMA_API_KEY_NAME is not the ARN of an SSM parameter${where} (arn:${partition?.name ?? 'aws'}:ssm:${region ?? '<region>'}:<account>:parameter/<name>)` }
+  }
+  return { name: parts[1] + parameter[1].slice(1) }
+}
+
+/**
+ * The region of an SQS host of `partition` (the AWS SDK's own table of domains):
+ * sqs.<region>.<domain>, with -fips, a VPC endpoint's prefix or the dual-stack
+ * domain, and the legacy <region>.queue.<domain> and queue.amazonaws.com. The
+ * service's own reading (queueRegion) is laxer, as it must be for emulators.
+ */
+function sqsRegionOf (hostname, partition, partitionOf) {
+  const parts = /^(?:vpce-[a-z0-9-]+\.)?sqs(?:-fips)?\.([a-z0-9-]+)\.(?:vpce\.)?(.+)$/.exec(hostname) ??
+    /^([a-z0-9-]+)\.queue\.(.+)$/.exec(hostname) ?? (hostname === 'queue.amazonaws.com' ? [hostname, 'us-east-1', 'amazonaws.com'] : null)
+  if (parts === null || !REGION.test(parts[1])) return undefined
+  const { name, dnsSuffix, dualStackDnsSuffix } = partitionOf(parts[1])
+  return name === partition.name && [dnsSuffix, dualStackDnsSuffix].includes(parts[2]) ? parts[1] : undefined
+}
+
 /**
  * What is wrong with the users queue's URL and ARN, if anything: the URL must be
  * SQS's own, of the deploy's partition (the runtime takes any queue URL, emulators'
  * too, and a deployed function would sign its sends to any host), and name the
- * queue of the ARN. A name or an ARN in the URL's place is the service's own
- * check's (loadConfig), but said here with the stage's variable.
+ * queue of the ARN. A name or an ARN in the URL's place is said here, with the
+ * stage's variable (the service's own check, loadConfig, would name USER_QUEUE_URL).
  */
 function queueProblems (url, queueArn, suffix, partition, partitionOf) {
   const problems = []
-  const name = partition?.name ?? 'aws'
-  const arnParts = new RegExp(`^arn:${name}:sqs:([\\w-]+):(\\d{12}):([\\w-]+(?:\\.fifo)?)$`).exec(queueArn ?? '')
-  if (queueArn !== undefined && (arnParts === null || partitionOf(arnParts[1]).name !== name)) {
-    problems.push(`USER_QUEUE_ARN${suffix} is not a queue ARN of the ${name} partition (arn:${name}:sqs:<region>:<account>:<queue>)`)
+  // Without a region (reported already), the ARN's shape alone.
+  const name = partition?.name ?? '[\\w-]+'
+  const arnParts = new RegExp(`^arn:${name}:sqs:([a-z0-9-]+):(\\d{12}):([\\w-]+(?:\\.fifo)?)$`).exec(queueArn ?? '')
+  if (queueArn !== undefined && (arnParts === null || (partition !== undefined && partitionOf(arnParts[1]).name !== partition.name))) {
+    problems.push(`USER_QUEUE_ARN${suffix} is not a queue ARN${partition === undefined ? '' : ` of the ${partition.name} partition`} (arn:${partition?.name ?? 'aws'}:sqs:<region>:<account>:<queue>)`)
   }
   if (url === undefined) return problems
-  const urlParts = /^https:\/\/([^/]+)\/(\d{12})\/([\w-]+(?:\.fifo)?)$/i.exec(url)
-  const host = urlParts?.[1].toLowerCase().replace(/:443$/, '')
-  const suffixes = partition === undefined ? [] : [partition.dnsSuffix, partition.dualStackDnsSuffix]
-  if (urlParts === null || (partition !== undefined && !suffixes.some((domain) => host.endsWith(`.${domain}`)))) {
-    problems.push(`USER_QUEUE_URL${suffix} is not an SQS queue URL of the ${name} partition (https://sqs.<region>.${partition?.dnsSuffix ?? 'amazonaws.com'}/<account>/<queue>)`)
-  } else if (arnParts !== null) {
-    // The URL's region where its host says it, else the ARN's (forms the service's queueRegion does not read).
-    const { queueRegion } = tsx.require('../src/clients/user-queue.ts', __filename)
-    const fromUrl = [queueRegion(url) ?? arnParts[1], urlParts[2], urlParts[3]].join(':')
+  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  const path = /^\/(\d{12})\/([\w-]+(?:\.fifo)?)$/.exec(parsed?.pathname ?? '')
+  const plain = parsed?.protocol === 'https:' && parsed.username === '' && parsed.password === '' && parsed.search === '' && parsed.hash === '' && ['', '443'].includes(parsed.port)
+  const urlRegion = plain && partition !== undefined ? sqsRegionOf(parsed.hostname, partition, partitionOf) : undefined
+  if (!plain || path === null || (partition !== undefined && urlRegion === undefined)) {
+    problems.push(`USER_QUEUE_URL${suffix} is not an SQS queue URL${partition === undefined ? '' : ` of the ${partition.name} partition`} (https://sqs.<region>.${partition?.dnsSuffix ?? 'amazonaws.com'}/<account>/<queue>)`)
+  } else if (arnParts !== null && urlRegion !== undefined) {
+    const fromUrl = [urlRegion, path[1], path[2]].join(':')
     if (fromUrl !== arnParts.slice(1).join(':')) {
       problems.push(`USER_QUEUE_URL${suffix} and USER_QUEUE_ARN${suffix} name different queues (${fromUrl} and ${arnParts.slice(1).join(':')})`)
     }
@@ -84,10 +128,26 @@ function queueProblems (url, queueArn, suffix, partition, partitionOf) {
   return problems
 }
 
-// Loopback and unspecified addresses, as URL gives them (it reads 0x7f000001 and [0:0:0:0:0:0:0:1] as 127.0.0.1 and [::1]).
-const isLocalHost = (hostname) =>
-  hostname === 'localhost' || hostname.endsWith('.localhost') || /^127\./.test(hostname) || hostname === '0.0.0.0' ||
-  hostname === '[::1]' || hostname === '[::]' || /^\[::ffff:(?:7f|127\.)/i.test(hostname)
+/**
+ * ALMA_API_URL's problem for a deploy, if it has one: the key goes to Alma in a
+ * header, so over https only, and to no address of the deploying machine's own
+ * (a URL left from local work). Other malformed values are the service's own
+ * check's (loadConfig). Credentials in the URL are never repeated.
+ */
+function almaUrlProblem (value) {
+  const url = value !== undefined && URL.canParse(value) ? new URL(value) : undefined
+  if (url === undefined || !['http:', 'https:'].includes(url.protocol)) return undefined
+  if (url.protocol === 'https:' && !isLocalHost(url.hostname)) return undefined
+  return `ALMA_API_URL must be Alma's https address, not ${url.protocol}//${url.host} (one left from local work?)`
+}
+
+// Loopback and unspecified addresses, as URL gives them: it reads 0x7f000001 and
+// [0:0:0:0:0:0:0:1] as 127.0.0.1 and [::1], and IPv4-mapped or -compatible IPv6 in hex.
+const isLocalHost = (hostname) => {
+  const host = hostname.replace(/\.$/, '')
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '0.0.0.0' ||
+    /^\[::(?:1|ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}|7f[0-9a-f]{2}:[0-9a-f]{1,4}|ffff:0:0)?\]$/i.test(host)
+}
 
 /** The CORS headers of API Gateway's own answers (see gatewayResponses below). */
 function gatewayCorsHeaders (origins) {
@@ -104,6 +164,11 @@ module.exports = async ({ options }) => {
   const problems = []
   const hasRegion = region != null && region !== ''
   if (!hasRegion) problems.push('--region is required (for example --region eu-west-2)')
+  else if (!REGION.test(region)) problems.push(`--region ${region} is not an AWS region's name (for example eu-west-2)`)
+  // The region's partition (the AWS SDK's own table): an ARN or a host of another names nothing the functions can reach.
+  const { partition: partitionOf } = require('@aws-sdk/core/client')
+  const knownRegion = hasRegion && REGION.test(region) ? region : undefined
+  const partition = knownRegion === undefined ? undefined : partitionOf(knownRegion)
 
   const suffix = `_${stage.toUpperCase()}`
   const missing = []
@@ -112,43 +177,23 @@ module.exports = async ({ options }) => {
     values[key] = text(name + suffix)
     if (values[key] === undefined) missing.push(name + suffix)
   }
-  // The region's partition (the SDK's own table): an ARN or a host of another names nothing the functions can reach.
-  const { partition: partitionOf } = require('@aws-sdk/core/client')
-  const partition = hasRegion ? partitionOf(region) : undefined
   const almaApiKeyName = text('ALMA_API_KEY_NAME')
-  let parameterName
   if (almaApiKeyName === undefined) missing.push('ALMA_API_KEY_NAME')
-  else if (SECRETS_MANAGER_REFERENCE.test(almaApiKeyName.replace(/^arn:[^/]*\//, '/'))) {
-    problems.push('ALMA_API_KEY_NAME names a Secrets Manager secret through SSM, which needs secretsmanager:GetSecretValue, not granted: keep the key in an SSM SecureString parameter')
-  } else if (almaApiKeyName.startsWith('arn:')) {
-    // A parameter's ARN is fine, of another account too (a shared parameter), not of another region: the functions read SSM in their own.
-    const named = hasRegion ? new RegExp(`^(arn:${partition.name}:ssm:${region}:\\d{12}:parameter/)(.+)$`).exec(almaApiKeyName) : undefined
-    // (An ARN names the parameter without its leading slash.)
-    const parameter = named == null ? undefined : PARAMETER.exec(`/${named[2]}`)
-    if (named === null || parameter === null) {
-      problems.push(`ALMA_API_KEY_NAME is not the ARN of an SSM parameter in ${region} (arn:${partition.name}:ssm:${region}:<account>:parameter/<name>)`)
-    } else if (parameter !== undefined) parameterName = named[1] + parameter[1].slice(1)
-  } else {
-    const parameter = PARAMETER.exec(almaApiKeyName)
-    if (parameter === null) {
-      problems.push('ALMA_API_KEY_NAME is not an SSM parameter name (letters, digits and _ . -, or a path of them from a leading /: /alma/api-key; a :version or :label may follow)')
-    } else parameterName = parameter[1]
-  }
+  const keyParameterOf = almaApiKeyName === undefined ? {} : keyParameter(almaApiKeyName, knownRegion, partition)
+  if (keyParameterOf.problem !== undefined) problems.push(keyParameterOf.problem)
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`)
   for (const key of ['userTable', 'loanTable', 'requestTable', 'feeTable']) {
     if (values[key] !== undefined && !TABLE_NAME.test(values[key])) {
       problems.push(`${RESOURCES[key]}${suffix} is not a table name (3 to 255 letters, digits and _ . -; the name, not the ARN)`)
     }
   }
-  problems.push(...queueProblems(values.userQueueUrl, values.userQueueArn, suffix, partition, partitionOf))
-  // The key goes to Alma in a header: over https only, and to no address of the deploying machine's own.
-  const almaApiUrl = text('ALMA_API_URL')
-  const almaHost = URL.canParse(almaApiUrl ?? '') ? new URL(almaApiUrl) : undefined
-  if (almaHost !== undefined && (almaHost.protocol !== 'https:' || isLocalHost(almaHost.hostname))) {
-    problems.push(`ALMA_API_URL must be Alma's https address, not ${almaHost.protocol}//${almaHost.host} (one left from local work?)`)
-  }
-  const budgetMs = Number(text('REQUEST_BUDGET_MS') ?? 0)
-  if (budgetMs > FUNCTION_TIMEOUT_S * 1000 - AFTER_BUDGET_MS) {
+  const queueProblemsOf = queueProblems(values.userQueueUrl, values.userQueueArn, suffix, partition, partitionOf)
+  problems.push(...queueProblemsOf)
+  const almaUrl = almaUrlProblem(text('ALMA_API_URL'))
+  if (almaUrl !== undefined) problems.push(almaUrl)
+  // (A budget that is no whole number of milliseconds is the service's own check's, below.)
+  const budget = text('REQUEST_BUDGET_MS')
+  if (budget !== undefined && /^\d+$/.test(budget) && Number(budget) > FUNCTION_TIMEOUT_S * 1000 - AFTER_BUDGET_MS) {
     problems.push(`REQUEST_BUDGET_MS must be at most ${FUNCTION_TIMEOUT_S * 1000 - AFTER_BUDGET_MS} (the functions time out at ${FUNCTION_TIMEOUT_S} s, and a request needs up to ${AFTER_BUDGET_MS / 1000} s past its budget)`)
   }
 
@@ -169,21 +214,23 @@ module.exports = async ({ options }) => {
     ...Object.fromEntries(PASSED_THROUGH.flatMap((name) => text(name) === undefined ? [] : [[name, text(name)]])),
     ...(corsOrigins === undefined ? {} : { CORS_ORIGINS: corsOrigins.join(',') })
   }
-  if (missing.length === 0) {
-    // The functions' environment, held here to the service's own rules (src/config.ts):
-    // a bad LOG_LEVEL or timeout fails the deploy, not every invocation after it.
-    const { loadConfig, ConfigError } = tsx.require('../src/config.ts', __filename)
-    try {
-      loadConfig({ ...environment, AWS_REGION: region ?? 'unset' })
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error
-      // The queue URL's, said above with its stage's variable.
-      const invalid = [...error.missing, ...error.invalid].filter((problem) => !problem.startsWith('USER_QUEUE_URL '))
-      if (invalid.length > 0) problems.push(`invalid ${invalid.join(', ')}`)
-    }
+  // The functions' environment, held here to the service's own rules (src/config.ts):
+  // a bad LOG_LEVEL or timeout fails the deploy, not every invocation after it. Missing
+  // variables are said above; so are the queue URL's and ALMA_API_URL's problems, when
+  // they have one, with the stage's variable and the deploy's own rule.
+  const { loadConfig, ConfigError, CORS_ALLOWED_HEADERS } = tsx.require('../src/config.ts', __filename)
+  try {
+    loadConfig({ ...environment, AWS_REGION: knownRegion ?? 'eu-west-2' })
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    const saidAbove = [
+      ...(queueProblemsOf.some((problem) => problem.startsWith('USER_QUEUE_URL')) ? ['USER_QUEUE_URL '] : []),
+      ...(almaUrl === undefined ? [] : ['ALMA_API_URL '])
+    ]
+    const invalid = error.invalid.filter((problem) => !saidAbove.some((name) => problem.startsWith(name)))
+    if (invalid.length > 0) problems.push(`invalid ${invalid.join(', ')}`)
   }
   if (problems.length > 0) throw new DeploySettingsError(problems)
-  const { CORS_ALLOWED_HEADERS } = tsx.require('../src/config.ts', __filename)
   // Not refused (the contract's deploy needs no such variable), but said: unkeyed, the
   // user pseudonyms of prod's logs can be reversed by hashing candidate IDs.
   if (stage === 'prod' && environment.LOG_PSEUDONYM_KEY === undefined) {
@@ -196,6 +243,7 @@ module.exports = async ({ options }) => {
   }
 
   // GetParameter takes a name or the parameter's ARN; an ARN names the parameter without its leading slash.
+  const parameterName = keyParameterOf.name
   const parameterArn = parameterName.startsWith('arn:') ? parameterName : arn('ssm', `parameter/${parameterName.replace(/^\//, '')}`)
   return {
     stage,

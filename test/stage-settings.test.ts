@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CHINA, PROD, STG, settingsWith } from './support/deploy-env.js'
+import { CHINA, PROD, STG, settingsOf, settingsWith, type StageSettings } from './support/deploy-env.js'
 
 // The deploy settings alone (deploy/stage-settings.cjs), as serverless resolves them: what
 // reaches the functions and the role, and what is refused before anything is packaged.
@@ -25,20 +25,29 @@ t.test('the key parameter named by its ARN is allowed by that ARN', async (t) =>
 })
 
 t.test('a budget the functions cannot keep, and a queue URL and ARN of different queues, fail the deploy', async (t) => {
-  await t.rejects(settingsWith({ ...STG, REQUEST_BUDGET_MS: '20001', USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:123456789012:other-queue' }), {
+  const elsewhere = { USER_QUEUE_URL_STG: 'https://sqs.us-east-1.amazonaws.com/123456789012/alma-users-stg', USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' }
+  const notInRegion = ['arn:aws:ssm:us-east-1:123456789012:parameter/alma/api-key', 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:alma', 'arn:aws:ssm:eu-west-2:123456789012:parameter//alma']
+  const [both, otherAccount, otherRegion, queueElsewhere, shared, noRegion, ...parameters] = await settingsOf([
+    { env: { ...STG, REQUEST_BUDGET_MS: '20001', USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:123456789012:other-queue' } },
+    { env: { ...STG, USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:210987654321:alma-users-stg' } },
+    { env: { ...STG, USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' } },
+    { env: { ...STG, ...elsewhere } },
+    { env: { ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:210987654321:parameter/shared/alma' } },
+    { env: { ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma' }, options: { stage: 'stg' } },
+    ...notInRegion.map((name) => ({ env: { ...STG, ALMA_API_KEY_NAME: name } }))
+  ])
+  t.match(both, {
     message: 'Cannot deploy: USER_QUEUE_URL_STG and USER_QUEUE_ARN_STG name different queues (eu-west-2:123456789012:alma-users-stg and eu-west-2:123456789012:other-queue); ' +
       'REQUEST_BUDGET_MS must be at most 20000 (the functions time out at 25 s, and a request needs up to 5 s past its budget).'
   })
-  await t.rejects(settingsWith({ ...STG, USER_QUEUE_ARN_STG: 'arn:aws:sqs:eu-west-2:210987654321:alma-users-stg' }), /name different queues \(eu-west-2:123456789012:alma-users-stg and eu-west-2:210987654321:alma-users-stg\)/, 'another account')
-  await t.rejects(settingsWith({ ...STG, USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' }), /name different queues \(eu-west-2:123456789012:alma-users-stg and us-east-1:123456789012:alma-users-stg\)/, 'another region')
-  const elsewhere = { USER_QUEUE_URL_STG: 'https://sqs.us-east-1.amazonaws.com/123456789012/alma-users-stg', USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' }
-  t.equal((await settingsWith({ ...STG, ...elsewhere })).functionTimeout, 25, 'a queue in another region, named alike by both')
-  for (const name of ['arn:aws:ssm:us-east-1:123456789012:parameter/alma/api-key', 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:alma', 'arn:aws:ssm:eu-west-2:123456789012:parameter//alma']) {
-    await t.rejects(settingsWith({ ...STG, ALMA_API_KEY_NAME: name }), { message: 'Cannot deploy: ALMA_API_KEY_NAME is not the ARN of an SSM parameter in eu-west-2 (arn:aws:ssm:eu-west-2:<account>:parameter/<name>).' }, name)
-  }
-  t.equal((await settingsWith({ ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:210987654321:parameter/shared/alma' })).functionTimeout, 25, "another account's shared parameter")
-  await t.rejects(settingsWith({ ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma' }, { stage: 'stg' }),
-    { message: 'Cannot deploy: --region is required (for example --region eu-west-2).' }, 'without a region, only that: the ARN is not said to be "in undefined"')
+  t.match(otherAccount, { message: /name different queues \(eu-west-2:123456789012:alma-users-stg and eu-west-2:210987654321:alma-users-stg\)/ }, 'another account')
+  t.match(otherRegion, { message: /name different queues \(eu-west-2:123456789012:alma-users-stg and us-east-1:123456789012:alma-users-stg\)/ }, 'another region')
+  t.match(queueElsewhere, { functionTimeout: 25 }, 'a queue in another region, named alike by both')
+  t.match(shared, { functionTimeout: 25 }, "another account's shared parameter")
+  t.match(noRegion, { message: 'Cannot deploy: --region is required (for example --region eu-west-2).' }, 'without a region, only that: the ARN is not said to be "in undefined"')
+  parameters.forEach((refused, index) => {
+    t.match(refused, { message: 'Cannot deploy: ALMA_API_KEY_NAME is not the ARN of an SSM parameter in eu-west-2 (arn:aws:ssm:eu-west-2:<account>:parameter/<name>).' }, String(notInRegion[index]))
+  })
 })
 
 t.test('names, URLs and ARNs a deploy would accept and the functions could not use are refused', async (t) => {
@@ -62,36 +71,70 @@ t.test('names, URLs and ARNs a deploy would accept and the functions could not u
     [{ ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:123456789012:parameter/aws/reference/secretsmanager/alma-key' }, /names a Secrets Manager secret/, 'the same by ARN'],
     [{ ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma key' }, /ALMA_API_KEY_NAME is not the ARN of an SSM parameter/, 'a space in the ARN'],
     [{ USER_QUEUE_URL_STG: 'https://sqs.eu-west-2.amazonaws.com.cn/123456789012/alma-users-stg' }, /USER_QUEUE_URL_STG is not an SQS queue URL of the aws partition/, "China's domain for an aws region"],
-    [{ USER_QUEUE_URL_STG: 'alma-users-stg' }, /^Cannot deploy: USER_QUEUE_URL_STG is not an SQS queue URL of the aws partition \([^)]+\)\.$/, 'a queue name, said once, with the variable as set']
+    [{ USER_QUEUE_URL_STG: 'alma-users-stg' }, /^Cannot deploy: USER_QUEUE_URL_STG is not an SQS queue URL of the aws partition \([^)]+\)\.$/, 'a queue name, said once, with the variable as set'],
+    [{ USER_QUEUE_URL_STG: 'https://evil.example#.amazonaws.com/123456789012/alma-users-stg' }, /USER_QUEUE_URL_STG is not an SQS queue URL/, 'a host that only reads as AWS\'s'],
+    [{ USER_QUEUE_URL_STG: 'https://dynamodb.eu-west-2.amazonaws.com/123456789012/alma-users-stg' }, /USER_QUEUE_URL_STG is not an SQS queue URL/, "another service's host"],
+    [{ USER_QUEUE_URL_STG: 'https://x.sqs.eu-west-2.amazonaws.com/123456789012/alma-users-stg' }, /USER_QUEUE_URL_STG is not an SQS queue URL/, 'a host under SQS\'s'],
+    [{ USER_QUEUE_URL_STG: `${STG.USER_QUEUE_URL_STG}?Action=SendMessage` }, /USER_QUEUE_URL_STG is not an SQS queue URL/, 'a query'],
+    [{ ALMA_API_URL: 'https://localhost./' }, /ALMA_API_URL must be Alma's https address/, 'localhost, fully qualified'],
+    [{ ALMA_API_URL: 'https://[::ffff:0.0.0.0]/' }, /ALMA_API_URL must be Alma's https address/, 'unspecified, IPv4-mapped'],
+    [{ ALMA_API_URL: 'https://[::127.0.0.1]/' }, /ALMA_API_URL must be Alma's https address/, 'loopback, IPv4-compatible'],
+    [{ ALMA_API_URL: 'http://localhost:8080/almaws/v1' }, /^Cannot deploy: ALMA_API_URL must be Alma's https address, not http:\/\/localhost:8080 \(one left from local work\?\)\.$/, 'said once'],
+    [{ ALMA_API_URL: 'localhost:8080' }, /^Cannot deploy: invalid ALMA_API_URL \(/, 'no scheme: the service\'s own words'],
+    [{ REQUEST_BUDGET_MS: '1e5' }, /^Cannot deploy: invalid REQUEST_BUDGET_MS \(whole milliseconds, 1 to 9999999\)\.$/, 'a budget that is no whole number, said once'],
+    [{ FEE_CACHE_TABLE_NAME_STG: '', LOG_LEVEL: 'loud' }, /^Cannot deploy: missing FEE_CACHE_TABLE_NAME_STG; invalid LOG_LEVEL \(/, 'every problem at once, missing or not']
   ]
-  for (const [env, message, about] of refusals) {
-    await t.rejects(settingsWith({ ...STG, ...env }), { message }, about ?? JSON.stringify(env))
-  }
-  t.equal((await settingsWith({ ...STG, ALMA_API_KEY_NAME: 'alma-api-key', LOAN_CACHE_TABLE_NAME_STG: 'alma.loans_stg' })).functionTimeout, 25, 'a parameter name without a path, a table name with dots')
-  t.equal((await settingsWith({ ...STG, ALMA_API_URL: 'https://localhost.library.example.ac.uk' })).functionTimeout, 25, 'a host whose name only begins with localhost')
-  t.equal((await settingsWith({ ...STG, USER_QUEUE_URL_STG: STG.USER_QUEUE_URL_STG.replace('https://sqs', 'HTTPS://SQS') })).functionTimeout, 25, 'a queue URL in capitals')
-  // A version or label of the parameter: read as given, allowed by the parameter's own ARN.
-  const pinned = await settingsWith({ ...STG, ALMA_API_KEY_NAME: '/alma/api-key:3' })
-  t.equal(pinned.environment.ALMA_API_KEY_NAME, '/alma/api-key:3')
-  t.match(JSON.stringify(pinned.statements), /"parameter\/alma\/api-key"\]/)
-  const pinnedArn = await settingsWith({ ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma/api-key:current' })
-  t.match(pinnedArn.statements, [{}, {}, { Resource: ['arn:aws:ssm:eu-west-2:123456789012:parameter/alma/api-key'] }])
-  // The European Sovereign Cloud: its own partition and domain, which the service's queue-region reading does not know.
+  const refused = await settingsOf(refusals.map(([env]) => ({ env: { ...STG, ...env } })))
+  refusals.forEach(([env, message, about], index) => {
+    t.match(refused[index], { message }, about ?? JSON.stringify(env))
+    t.type(refused[index], Error)
+  })
+  // Accepted, each for a reason of its own. China's partition: its ARNs and its queue host; the
+  // European Sovereign Cloud: its own partition and domain, which the service's queue-region reading does not know.
   const sovereign = {
     ...STG,
     USER_QUEUE_URL_STG: 'https://sqs.eusc-de-east-1.amazonaws.eu/123456789012/alma-users-stg',
     USER_QUEUE_ARN_STG: 'arn:aws-eusc:sqs:eusc-de-east-1:123456789012:alma-users-stg'
   }
-  t.equal((await settingsWith(sovereign, { stage: 'stg', region: 'eusc-de-east-1' })).endpointType, 'REGIONAL', 'eusc-de-east-1')
-  // China's partition: its ARNs and its queue host.
-  const china = CHINA
-  const inChina = await settingsWith(china, { stage: 'stg', region: 'cn-north-1' })
-  t.equal(inChina.functionTimeout, 25, 'cn-north-1, with aws-cn ARNs')
-  t.equal(inChina.endpointType, 'REGIONAL', 'China has no edge-optimized APIs')
-  t.equal((await settingsWith(STG)).endpointType, 'EDGE', "elsewhere, the framework's default")
-  await t.rejects(settingsWith(china, { stage: 'stg', region: 'eu-west-2' }), /USER_QUEUE_ARN_STG is not a queue ARN/, 'aws-cn ARNs for an aws region')
   const chinaQueue = { USER_QUEUE_URL_STG: CHINA.USER_QUEUE_URL_STG, USER_QUEUE_ARN_STG: 'arn:aws:sqs:cn-north-1:123456789012:alma-users-stg' }
-  await t.rejects(settingsWith({ ...STG, ...chinaQueue }), /USER_QUEUE_ARN_STG is not a queue ARN of the aws partition/, "an aws ARN of China's region")
+  const [plainNames, localLooking, capitals, pinned, pinnedArn, inSovereign, inChina, inLondon, chinaForLondon, awsArnInChina] = await settingsOf([
+    { env: { ...STG, ALMA_API_KEY_NAME: 'alma-api-key', LOAN_CACHE_TABLE_NAME_STG: 'alma.loans_stg' } },
+    { env: { ...STG, ALMA_API_URL: 'https://localhost.library.example.ac.uk' } },
+    { env: { ...STG, USER_QUEUE_URL_STG: STG.USER_QUEUE_URL_STG.replace('https://sqs', 'HTTPS://SQS') } },
+    { env: { ...STG, ALMA_API_KEY_NAME: '/alma/api-key:3' } },
+    { env: { ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma/api-key:current' } },
+    { env: sovereign, options: { stage: 'stg', region: 'eusc-de-east-1' } },
+    { env: CHINA, options: { stage: 'stg', region: 'cn-north-1' } },
+    { env: STG },
+    { env: CHINA },
+    { env: { ...STG, ...chinaQueue } }
+  ])
+  t.match(plainNames, { functionTimeout: 25 }, 'a parameter name without a path, a table name with dots')
+  t.match(localLooking, { functionTimeout: 25 }, 'a host whose name only begins with localhost')
+  t.match(capitals, { functionTimeout: 25 }, 'a queue URL in capitals')
+  // A version or label of the parameter: read as given, allowed by the parameter's own ARN.
+  t.match(pinned, { environment: { ALMA_API_KEY_NAME: '/alma/api-key:3' } })
+  t.match(JSON.stringify((pinned as StageSettings).statements), /"parameter\/alma\/api-key"\]/)
+  t.match(pinnedArn, { statements: [{}, {}, { Resource: ['arn:aws:ssm:eu-west-2:123456789012:parameter/alma/api-key'] }] })
+  t.match(inSovereign, { endpointType: 'REGIONAL' }, 'eusc-de-east-1')
+  t.match(inChina, { functionTimeout: 25, endpointType: 'REGIONAL' }, 'cn-north-1, with aws-cn ARNs: China has no edge-optimized APIs')
+  t.match(inLondon, { endpointType: 'EDGE' }, "elsewhere, the framework's default")
+  t.match(chinaForLondon, { message: /USER_QUEUE_ARN_STG is not a queue ARN/ }, 'aws-cn ARNs for an aws region')
+  t.match(awsArnInChina, { message: /USER_QUEUE_ARN_STG is not a queue ARN of the aws partition/ }, "an aws ARN of China's region")
+})
+
+t.test('a region that is none, or none given, is said once, and alone', async (t) => {
+  const cnQueue = { USER_QUEUE_URL_STG: CHINA.USER_QUEUE_URL_STG, USER_QUEUE_ARN_STG: CHINA.USER_QUEUE_ARN_STG }
+  const [none, empty, made, upper] = await settingsOf([
+    { env: { ...STG, ...cnQueue }, options: { stage: 'stg' } },
+    { env: STG, options: { stage: 'stg', region: '' } },
+    { env: STG, options: { stage: 'stg', region: 'foo' } },
+    { env: { ...STG, ALMA_API_KEY_NAME: 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma/api-key' }, options: { stage: 'stg', region: 'EU-WEST-2' } }
+  ])
+  t.match(none, { message: 'Cannot deploy: --region is required (for example --region eu-west-2).' }, "an aws-cn queue is no partition's mismatch without a region")
+  t.match(empty, { message: 'Cannot deploy: --region is required (for example --region eu-west-2).' })
+  t.match(made, { message: "Cannot deploy: --region foo is not an AWS region's name (for example eu-west-2)." })
+  t.match(upper, { message: "Cannot deploy: --region EU-WEST-2 is not an AWS region's name (for example eu-west-2)." })
 })
 
 t.test("with several CORS origins, API Gateway's own answers name the caller's", async (t) => {
