@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createServer } from 'node:http'
 import { once } from 'node:events'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
@@ -21,20 +21,24 @@ const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).por
 const sqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false })
 t.teardown(() => sqs.stop())
 
-async function runDev (t: Test, env: Record<string, string> = {}): Promise<void> {
+/** `npm run dev` with only these variables (and PATH), killed at the end of the test at the latest. */
+function spawnDev (t: Test, env: Record<string, string>): ChildProcessWithoutNullStreams {
   const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: '0',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-      AWS_ENDPOINT_URL_SQS: sqs.address,
-      ALMA_SIMULATOR_LATENCY_MS: '0',
-      LOG_LEVEL: 'warn',
-      _TAPJS_PROCESSINFO_COVERAGE_: '0',
-      ...env
-    }
+    env: { PATH: process.env.PATH ?? '', _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env }
   })
   t.teardown(() => { child.kill('SIGKILL') })
+  return child
+}
+
+async function runDev (t: Test, env: Record<string, string> = {}): Promise<void> {
+  const child = spawnDev(t, {
+    PORT: '0',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.address,
+    ALMA_SIMULATOR_LATENCY_MS: '0',
+    LOG_LEVEL: 'warn',
+    ...env
+  })
   let printed = ''
   const base = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no URL printed: ${printed}`)), 30_000)
@@ -85,19 +89,14 @@ t.test('second start: the same tables and queue (and on an IPv6 address, URLs th
 
 t.test('with real Alma, the built server\'s command takes the key from the shell: never printed', async (t) => {
   const key = 'real-alma-key-never-printed-77'
-  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: '0',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-      AWS_ENDPOINT_URL_SQS: sqs.address,
-      ALMA_API_KEY: key,
-      ALMA_API_URL: 'http://127.0.0.1:1',
-      LOG_LEVEL: 'warn',
-      _TAPJS_PROCESSINFO_COVERAGE_: '0'
-    }
+  const child = spawnDev(t, {
+    PORT: '0',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.address,
+    ALMA_API_KEY: key,
+    ALMA_API_URL: 'http://127.0.0.1:1',
+    LOG_LEVEL: 'warn'
   })
-  t.teardown(() => { child.kill('SIGKILL') })
   let printed = ''
   child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
   await new Promise<void>((resolve, reject) => {
@@ -118,10 +117,7 @@ t.test('with real Alma, the built server\'s command takes the key from the shell
 })
 
 t.test('a bad PORT stops npm run dev at once, in one line', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
-    env: { PATH: process.env.PATH ?? '', PORT: 'abc', _TAPJS_PROCESSINFO_COVERAGE_: '0' }
-  })
-  t.teardown(() => { child.kill('SIGKILL') })
+  const child = spawnDev(t, { PORT: 'abc' })
   let printed = ''
   child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
   child.stdout.on('data', (chunk: Buffer) => { printed += chunk.toString() })
@@ -153,10 +149,7 @@ t.test('a DynamoDB or SQS endpoint where nothing answers stops npm run dev in on
     ['DynamoDB', elsewhere, { AWS_ENDPOINT_URL_DYNAMODB: elsewhere }, /\(HTTP 404\)/]
   ] as const
   for (const [peer, endpoint, env, reason] of cases) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
-      env: { PATH: process.env.PATH ?? '', PORT: '0', _TAPJS_PROCESSINFO_COVERAGE_: '0', AWS_MAX_ATTEMPTS: '1', ...env }
-    })
-    t.teardown(() => { child.kill('SIGKILL') })
+    const child = spawnDev(t, { PORT: '0', AWS_MAX_ATTEMPTS: '1', ...env })
     let printed = ''
     child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
     const [code] = await once(child, 'exit')
