@@ -261,8 +261,9 @@ module.exports = async ({ options }) => {
       { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [parameterArn] }
     ],
     apiKeyRequired: apiKeyRequired === 'true',
-    // API Gateway answers the preflight requests; the app adds the CORS headers to its answers.
-    cors: corsOrigins === undefined ? false : { origins: corsOrigins, headers: CORS_ALLOWED_HEADERS, maxAge: 600 },
+    // API Gateway answers the preflight requests (never cached by a shared cache, as
+    // every answer of the service); the app adds the CORS headers to its answers.
+    cors: corsOrigins === undefined ? false : { origins: corsOrigins, headers: CORS_ALLOWED_HEADERS, maxAge: 600, cacheControl: 'no-store' },
     // API Gateway's own answers: never cached, and readable by the browser apps allowed.
     // A gateway response cannot choose among origins: with several, it echoes the
     // caller's. Its body is only the error (no record, nothing personal), so an origin

@@ -123,7 +123,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   const almaCallTimeoutMs = milliseconds('ALMA_CALL_TIMEOUT_MS', DEFAULT_ALMA_CALL_TIMEOUT_MS)
   const requestBudgetMs = milliseconds('REQUEST_BUDGET_MS', DEFAULT_REQUEST_BUDGET_MS)
-  if (almaCallTimeoutMs > requestBudgetMs) invalid.push('ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)')
+  if (almaCallTimeoutMs > requestBudgetMs) {
+    // Said with both figures: a budget set alone below the default call timeout must name what else to lower.
+    const callTimeout = value('ALMA_CALL_TIMEOUT_MS') === undefined ? `${almaCallTimeoutMs} by default` : String(almaCallTimeoutMs)
+    invalid.push(`ALMA_CALL_TIMEOUT_MS (${callTimeout}; at most REQUEST_BUDGET_MS, here ${requestBudgetMs})`)
+  }
   const corsOrigins = value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
   const notOrigins = corsOrigins?.filter((origin) => !isOrigin(origin)) ?? []
   const metricsNamespace = value('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE

@@ -38,7 +38,9 @@ t.test('every value that cannot work is named in the same error, as invalid', as
   t.match(invalid({ LOG_LEVEL: 'verbose' }), [/^LOG_LEVEL \(one of fatal, /])
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '5s', REQUEST_BUDGET_MS: '0' }),
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])
-  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (at most REQUEST_BUDGET_MS)'])
+  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (9000; at most REQUEST_BUDGET_MS, here 5000)'])
+  t.same(invalid({ REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (8000 by default; at most REQUEST_BUDGET_MS, here 5000)'],
+    'a budget set alone below the default call timeout names the default')
   t.same(invalid({ LOG_PSEUDONYM_KEY: 'short' }), ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
   for (const namespace of ['AWS/Lambda', 'Alma|Cache', 'a'.repeat(256)]) {
     t.same(invalid({ METRICS_NAMESPACE: namespace }), ['METRICS_NAMESPACE (a CloudWatch namespace: letters, digits, spaces and . _ / # : -, not starting AWS/)'], namespace)

@@ -200,6 +200,8 @@ t.test('prod, with an existing deployment bucket, no API key, CORS for one origi
   const preflight = methods.filter((method) => method.Properties.HttpMethod === 'OPTIONS')
   t.equal(preflight.length, 7, 'API Gateway answers the CORS preflight of each path')
   t.match(JSON.stringify(preflight[0]?.Properties.Integration), /https:\/\/app\.example\.ac\.uk/)
+  t.ok(preflight.every((method) => method.Properties.MethodResponses[0].ResponseParameters['method.response.header.Cache-Control'] === true &&
+    method.Properties.Integration.IntegrationResponses[0].ResponseParameters['method.response.header.Cache-Control'] === "'no-store'"), 'preflight answers carry Cache-Control: no-store, as every other')
   const gatewayResponses = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::GatewayResponse')
   t.ok(gatewayResponses.length === GATEWAY_RESPONSE_TYPES.length && gatewayResponses.every((response) => response.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'] === "'https://app.example.ac.uk'"),
     "API Gateway's own answers readable by the app's origin")
