@@ -38,7 +38,17 @@ const STATUS_OF_TYPE = {
 // says enough; these say more.
 const MESSAGE_OF_TYPE = {
   MISSING_AUTHENTICATION_TOKEN: 'No route for this method and path',
-  INVALID_API_KEY: 'A valid API key is required, in the x-api-key header'
+  INVALID_API_KEY: 'A valid API key is required, in the x-api-key header',
+  THROTTLED: 'Too many requests for this API key or the API; retry after a second'
+}
+
+/**
+ * API Gateway's answer of a type whose message is ours (the API description shows them too).
+ * @param {keyof typeof MESSAGE_OF_TYPE} type
+ */
+function gatewayAnswer (type) {
+  const statusCode = STATUS_OF_TYPE[type]
+  return { statusCode, error: String(STATUS_CODES[statusCode]), message: MESSAGE_OF_TYPE[type] }
 }
 
 // API Gateway's throttling refills every second; Lambda's concurrency frees up as
@@ -54,7 +64,6 @@ const EXTRA_HEADERS_OF_TYPE = {
  */
 function gatewayResponses (headers) {
   return Object.fromEntries(Object.entries(STATUS_OF_TYPE).map(([type, statusCode]) => {
-    const message = type in MESSAGE_OF_TYPE ? JSON.stringify(MESSAGE_OF_TYPE[type]) : '$context.error.messageString'
     const logicalId = `GatewayResponse${type.toLowerCase().replace(/(?:^|_)([a-z0-9])/g, (_, letter) => letter.toUpperCase())}`
     return [logicalId, {
       Type: 'AWS::ApiGateway::GatewayResponse',
@@ -64,11 +73,14 @@ function gatewayResponses (headers) {
         StatusCode: String(statusCode),
         ResponseParameters: { ...headers, ...EXTRA_HEADERS_OF_TYPE[type] },
         ResponseTemplates: {
-          'application/json': `{"statusCode":${statusCode},"error":${JSON.stringify(STATUS_CODES[statusCode])},"message":${message}}`
+          // $context.error.messageString is a JSON string already, quotes included.
+          'application/json': type in MESSAGE_OF_TYPE
+            ? JSON.stringify(gatewayAnswer(/** @type {keyof typeof MESSAGE_OF_TYPE} */ (type)))
+            : `{"statusCode":${statusCode},"error":${JSON.stringify(STATUS_CODES[statusCode])},"message":$context.error.messageString}`
         }
       }
     }]
   }))
 }
 
-module.exports = { gatewayResponses }
+module.exports = { gatewayResponses, gatewayAnswer }

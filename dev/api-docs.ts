@@ -2,13 +2,22 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
+import { gatewayAnswer } from '../deploy/gateway-responses.cjs'
+import { errorResponse } from '../src/schemas/errors.js'
 
 // The API description, from the route schemas: written to docs/openapi.json by
 // `npm run openapi`, and browsable at /docs under `npm run dev`. Neither is in
 // the Lambda bundle: this lives in dev/, which src/ never imports.
 
+// What API Gateway itself answers on every route of the deployed API (deploy/gateway-responses.cjs).
+const gatewayErrors = Object.fromEntries((['INVALID_API_KEY', 'THROTTLED'] as const).map((type) => {
+  const { statusCode, message } = gatewayAnswer(type)
+  return [statusCode, errorResponse(statusCode, message, `${message} (from API Gateway, in the deployed API only)`)]
+}))
+
 export const openApiDocument = fp(async (fastify) => {
   await fastify.register(swagger, {
+    transform: ({ schema, url }) => ({ url, schema: schema.response === undefined ? schema : { ...schema, response: { ...schema.response, ...gatewayErrors } } }),
     openapi: {
       openapi: '3.0.3',
       info: {

@@ -8,6 +8,13 @@ export class ServiceError extends Error {
   }
 }
 
+/** A 500's: a bug, which says nothing about itself. */
+export const INTERNAL_ERROR_MESSAGE = 'Internal Server Error'
+
+/** The SSM read of the Alma key failed (502), or did not end by the request's deadline (504). */
+export const KEY_UNREADABLE_MESSAGE = 'The service could not read its Alma API key'
+export const KEY_LATE_MESSAGE = `${KEY_UNREADABLE_MESSAGE} in time`
+
 /** The 404 of a user Alma does not know. */
 export const USER_NOT_FOUND_MESSAGE = 'User not found'
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
+import { gatewayResponses } from '../deploy/gateway-responses.cjs'
 import { openApiJson } from '../dev/openapi-document.js'
 import { EXAMPLE_ITEM_IDS } from '../src/schemas/params.js'
 import { buildTestApp, startTestStack } from './helper.js'
@@ -24,11 +25,26 @@ t.test('every route documents its params, its 200 body and its errors with examp
     t.ok(get.operationId, `${path}: operationId`)
     t.ok(get.responses['200'].content['application/json'].schema, `${path}: 200 body`)
     t.match(get.responses['200'].description, /X-Cache/, `${path}: X-Cache explained`)
-    for (const status of ['400', '404', '502', '503', '504']) {
+    for (const status of ['400', '403', '404', '429', '500', '502', '503', '504']) {
       const error = get.responses[status]?.content['application/json']
       t.match(error?.schema.required, ['statusCode', 'error', 'message'], `${path} ${status}: the error body`)
       t.equal(error?.example?.statusCode, Number(status), `${path} ${status}: an example`)
     }
+    t.same(get.responses['200'].headers['X-Cache'].schema.enum, ['hit', 'miss', 'partial', 'stale'], `${path}: the X-Cache values`)
+    t.same(Object.entries(get.responses).filter(([, response]: [string, any]) => response.headers['Cache-Control']?.schema.enum[0] !== 'no-store').map(([status]) => status), [],
+      `${path}: Cache-Control: no-store on every answer`)
+    t.same(Object.entries(get.responses).filter(([, response]: [string, any]) => response.headers['Retry-After'] !== undefined).map(([status]) => status), ['429', '503'],
+      `${path}: Retry-After on the 503 and API Gateway's throttling 429`)
+  }
+})
+
+t.test("API Gateway's own answers are documented as the deploy writes them", async (t) => {
+  const document = JSON.parse(generated) as { paths: Record<string, { get: Record<string, any> }> }
+  const templates = Object.values(gatewayResponses({}) as Record<string, { Properties: { ResponseType: string, ResponseTemplates: Record<string, string> } }>)
+  const template = (type: string) => JSON.parse(templates.find(({ Properties }) => Properties.ResponseType === type)?.Properties.ResponseTemplates['application/json'] ?? 'null')
+  for (const { get } of Object.values(document.paths)) {
+    t.same(get.responses['403'].content['application/json'].example, template('INVALID_API_KEY'))
+    t.same(get.responses['429'].content['application/json'].example, template('THROTTLED'))
   }
 })
 

@@ -2,10 +2,9 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AlmaBadGatewayError, AlmaThrottledError, ServiceError, UnavailableError } from '../errors.js'
+import { AlmaBadGatewayError, AlmaThrottledError, INTERNAL_ERROR_MESSAGE, ServiceError, UnavailableError } from '../errors.js'
+import { errorBody } from '../schemas/errors.js'
 import { invalidIDMessage } from '../resolution/identifiers.js'
-
-const body = (statusCode: number, message: string) => ({ statusCode, error: String(STATUS_CODES[statusCode]), message })
 
 /**
  * For Fastify's `frameworkErrors` option: what Fastify refuses before any hook of
@@ -14,7 +13,7 @@ const body = (statusCode: number, message: string) => ({ statusCode, error: Stri
  */
 export function malformedPathAnswer (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return reply.code(400).header('cache-control', 'no-store')
-    .send(body(400, 'Malformed path: identifiers are letters, digits and . _ - (user IDs also @ +), percent-encoded'))
+    .send(errorBody(400, 'Malformed path: identifiers are letters, digits and . _ - (user IDs also @ +), percent-encoded'))
 }
 
 /**
@@ -34,7 +33,7 @@ export function clientErrorAnswer (this: FastifyInstance, error: Error & { code?
     ? [431, 'The request line and headers are over the size this server reads']
     : [400, 'Malformed or incomplete HTTP request']
   this.log.info({ code: error.code, status: statusCode }, 'request refused by the HTTP parser')
-  const json = JSON.stringify(body(statusCode, message))
+  const json = JSON.stringify(errorBody(statusCode, message))
   socket.end(`HTTP/1.1 ${statusCode} ${String(STATUS_CODES[statusCode])}\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`)
 }
 
@@ -50,7 +49,7 @@ export default fp(async (fastify) => {
   fastify.addHook('onSend', async (_request, reply, payload) => {
     if (reply.statusCode < 400 || String(reply.getHeader('content-type')).startsWith('application/json')) return payload
     reply.type('application/json; charset=utf-8')
-    return JSON.stringify(body(reply.statusCode, String(STATUS_CODES[reply.statusCode])))
+    return JSON.stringify(errorBody(reply.statusCode, String(STATUS_CODES[reply.statusCode])))
   })
 
   // No endpoint takes a body: none is parsed, so none can fail to parse (a POST of
@@ -62,14 +61,14 @@ export default fp(async (fastify) => {
   })
 
   fastify.setNotFoundHandler(async (request, reply) => {
-    return reply.code(404).send(body(404, `No route for ${request.method} ${request.url.split('?')[0]}`))
+    return reply.code(404).send(errorBody(404, `No route for ${request.method} ${request.url.split('?')[0]}`))
   })
 
   fastify.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error.validation !== undefined) {
       // Only path parameters are validated here: the field is userID or an item ID.
       const field = String(error.validation[0]?.instancePath).slice(1)
-      return reply.code(400).send(body(400, invalidIDMessage(field)))
+      return reply.code(400).send(errorBody(400, invalidIDMessage(field)))
     }
     const statusCode = error.statusCode ?? 500
     // The alarm-worthy detail goes to the log only. Refusals (4xx) are in the request's
@@ -81,6 +80,6 @@ export default fp(async (fastify) => {
     if (error instanceof UnavailableError) reply.header('retry-after', String(error.retryAfterSeconds))
     // Our own errors carry a caller-safe message; anything else is a bug and says nothing about itself.
     const safe = error instanceof ServiceError || statusCode < 500
-    return reply.code(statusCode).send(body(statusCode, safe ? error.message : 'Internal Server Error'))
+    return reply.code(statusCode).send(errorBody(statusCode, safe ? error.message : INTERNAL_ERROR_MESSAGE))
   })
 }, { name: 'http-contract' })

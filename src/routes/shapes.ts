@@ -3,6 +3,7 @@ import { Type, type TObject } from '@sinclair/typebox'
 import { resolveItem, resolveList } from '../resolution/resolve.js'
 import type { Kind } from '../resolution/kinds.js'
 import { errorResponses } from '../schemas/errors.js'
+import { answerHeaders, X_CACHE } from '../schemas/headers.js'
 import { UserParams } from '../schemas/params.js'
 
 // The three list routes and the three item routes differ only by kind, so
@@ -17,9 +18,6 @@ interface RouteShape {
   operationId: string
 }
 
-/** The 200 answer's description: what the X-Cache header says. */
-export const X_CACHE = 'X-Cache says where the answer came from: hit (all from the cache), miss (all from Alma), partial (some of each) or stale (an expired cache copy, Alma failing).'
-
 export function listRoute ({ kind, record, summary, operationId }: RouteShape): FastifyPluginAsyncTypebox {
   return async (fastify) => {
     fastify.get('/users/:userID/' + kind, {
@@ -28,7 +26,7 @@ export function listRoute ({ kind, record, summary, operationId }: RouteShape): 
         operationId,
         tags: [kind],
         params: UserParams,
-        response: { 200: Type.Array(record, { description: X_CACHE }), ...errorResponses() }
+        response: { 200: Type.Array(record, { description: X_CACHE, headers: answerHeaders }), ...errorResponses() }
       }
     }, async (request, reply) => {
       const { value, cache } = await resolveList(request.resolution, request.params.userID, kind)
@@ -46,7 +44,7 @@ export function itemRoute ({ kind, record, summary, operationId, params, itemPar
         operationId,
         tags: [kind],
         params,
-        response: { 200: Type.Object(record.properties, { ...record, description: X_CACHE }), ...errorResponses({ kind, param: itemParam }) }
+        response: { 200: Type.Object(record.properties, { ...record, description: X_CACHE, headers: answerHeaders }), ...errorResponses({ kind, param: itemParam }) }
       }
     }, async (request, reply) => {
       const { userID, [itemParam]: itemID } = request.params as Record<string, string>

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { resolveUser } from '../resolution/resolve.js'
-import { X_CACHE } from './shapes.js'
 import { errorResponses } from '../schemas/errors.js'
+import { answerHeaders, X_CACHE } from '../schemas/headers.js'
 import { UserParams } from '../schemas/params.js'
 import { UserSummary } from '../schemas/records.js'
 
@@ -14,7 +14,7 @@ const userRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'getUser',
       tags: ['users'],
       params: UserParams,
-      response: { 200: Type.Object(UserSummary.properties, { ...UserSummary, description: X_CACHE }), ...errorResponses() }
+      response: { 200: Type.Object(UserSummary.properties, { ...UserSummary, description: X_CACHE, headers: answerHeaders }), ...errorResponses() }
     }
   }, async (request, reply) => {
     const { value, cache } = await resolveUser(request.resolution, request.params.userID)

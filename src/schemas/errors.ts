@@ -1,8 +1,10 @@
-import { Type } from '@sinclair/typebox'
-import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, USER_NOT_FOUND_MESSAGE } from '../errors.js'
+import { STATUS_CODES } from 'node:http'
+import { Type, type Static } from '@sinclair/typebox'
+import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, INTERNAL_ERROR_MESSAGE, KEY_LATE_MESSAGE, KEY_UNREADABLE_MESSAGE, USER_NOT_FOUND_MESSAGE } from '../errors.js'
 import { invalidIDMessage } from '../resolution/identifiers.js'
 import type { Kind } from '../resolution/kinds.js'
 import { itemNotFoundMessage } from '../resolution/resolve.js'
+import { errorHeaders } from './headers.js'
 import { EXAMPLE_ITEM_IDS, EXAMPLE_USER_ID } from './params.js'
 
 // CONTRACT 2.3: every error body, whatever its status.
@@ -12,8 +14,13 @@ export const ErrorBody = Type.Object({
   message: Type.String({ description: 'what went wrong, without internals' })
 }, { title: 'Error' })
 
-const errorResponse = (statusCode: number, error: string, message: string, description = message) =>
-  Type.Object(ErrorBody.properties, { ...ErrorBody, description, examples: [{ statusCode, error, message }] })
+/** The body of an error answer. */
+export const errorBody = (statusCode: number, message: string): Static<typeof ErrorBody> =>
+  ({ statusCode, error: String(STATUS_CODES[statusCode]), message })
+
+/** An error answer, for the API description: its body by example, and its headers. */
+export const errorResponse = (statusCode: number, message: string, description = message) =>
+  Type.Object(ErrorBody.properties, { ...ErrorBody, description, headers: errorHeaders(statusCode), examples: [errorBody(statusCode, message)] })
 
 /**
  * The error answers a route can give, for the route schemas (docs), with the
@@ -23,11 +30,12 @@ export function errorResponses (item?: { kind: Kind, param: string }) {
   return {
     // An item route checks both of its identifiers; the message names the one refused.
     400: item === undefined
-      ? errorResponse(400, 'Bad Request', invalidIDMessage('userID'))
-      : errorResponse(400, 'Bad Request', invalidIDMessage(item.param), `${invalidIDMessage('userID')}; or ${invalidIDMessage(item.param)}`),
-    404: errorResponse(404, 'Not Found', item === undefined ? USER_NOT_FOUND_MESSAGE : itemNotFoundMessage(item.kind, EXAMPLE_ITEM_IDS[item.kind], EXAMPLE_USER_ID)),
-    502: errorResponse(502, 'Bad Gateway', new AlmaBadGatewayError('').message),
-    503: errorResponse(503, 'Service Unavailable', new AlmaThrottledError(1, undefined).message),
-    504: errorResponse(504, 'Gateway Timeout', new AlmaTimeoutError().message)
+      ? errorResponse(400, invalidIDMessage('userID'))
+      : errorResponse(400, invalidIDMessage(item.param), `${invalidIDMessage('userID')}; or ${invalidIDMessage(item.param)}`),
+    404: errorResponse(404, item === undefined ? USER_NOT_FOUND_MESSAGE : itemNotFoundMessage(item.kind, EXAMPLE_ITEM_IDS[item.kind], EXAMPLE_USER_ID)),
+    500: errorResponse(500, INTERNAL_ERROR_MESSAGE, 'A bug: the answer says nothing about it, the log does'),
+    502: errorResponse(502, new AlmaBadGatewayError('').message, `${new AlmaBadGatewayError('').message}; or ${KEY_UNREADABLE_MESSAGE} (from SSM)`),
+    503: errorResponse(503, new AlmaThrottledError(1, undefined).message),
+    504: errorResponse(504, new AlmaTimeoutError().message, `${new AlmaTimeoutError().message}; or ${KEY_LATE_MESSAGE} (from SSM)`)
   }
 }

@@ -1,0 +1,29 @@
+import type { CacheOutcome } from '../resolution/ports.js'
+
+// The headers of CONTRACT 2.3, for the API description (plugins/http-contract.ts
+// and the routes set them). Plain OpenAPI header schemas: @fastify/swagger copies
+// them into the document as they are, so they hold nothing OpenAPI 3.0 lacks (no const).
+
+const CACHE_OUTCOMES: { [outcome in CacheOutcome]: string } = {
+  hit: 'all from the cache',
+  miss: 'all from Alma',
+  partial: 'some of each',
+  stale: 'an expired cache copy, Alma failing'
+}
+
+/** The 200 answer's description: what the X-Cache header says. */
+export const X_CACHE = 'X-Cache says where the answer came from: ' +
+  Object.entries(CACHE_OUTCOMES).map(([outcome, meaning]) => `${outcome} (${meaning})`).join(', ') + '.'
+
+const cacheControl = { type: 'string', enum: ['no-store'], description: 'on every answer: the data is personal, and no cache may keep it' }
+
+/** Of a 200. */
+export const answerHeaders = {
+  'Cache-Control': cacheControl,
+  'X-Cache': { type: 'string', enum: Object.keys(CACHE_OUTCOMES), description: X_CACHE }
+}
+
+/** Of an error; a 503 (and API Gateway's throttling 429) says when to try again. */
+export const errorHeaders = (statusCode: number) => statusCode === 503 || statusCode === 429
+  ? { 'Cache-Control': cacheControl, 'Retry-After': { type: 'integer', minimum: 1, description: 'seconds to wait before trying again' } }
+  : { 'Cache-Control': cacheControl }
