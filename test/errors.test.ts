@@ -153,7 +153,7 @@ t.test('Alma 429: retried honouring Retry-After, then 503 with Retry-After', asy
   const response = await get('/users/faults-1/requests')
   t.equal(response.statusCode, 503)
   t.equal(response.headers['retry-after'], '1')
-  t.equal(response.json().error, 'Service Unavailable')
+  t.same(response.json(), { statusCode: 503, error: 'Service Unavailable', message: 'Alma is refusing requests for now; retry later' }, 'nothing of Alma\'s answer in the message')
   t.equal(stack.alma.calls.length, 3)
 
   stack.alma.resetCalls()
@@ -286,6 +286,30 @@ t.test('valid user record, item calls: one fails with a copy, another is answere
   t.equal(response.headers['x-cache'], 'stale')
   t.same(response.json(), many.requests.map((request) => toRecord(KIND_SPECS.requests, request)), 'whole, in order')
   t.ok(stack.alma.calls.every((call) => call.query.offset === undefined), 'item calls, no pages')
+})
+
+t.test('a failed Alma call is answered only once the request\'s other Alma calls are over (a Lambda is frozen once it answers)', async (t) => {
+  // 101 requests, two not cached: two item calls. One fails for good at once, the other never answers.
+  const many = almaUserRecords('faults-settle-items', { loans: 0, requests: 101, fees: 0 })
+  stack.alma.addUser({ primary_id: 'faults-settle-items', ...many })
+  const rows = cacheRowsOf('faults-settle-items', many, nowSeconds() + DAY)
+  await stack.writeCacheRows({ ...rows, requests: rows.requests.slice(2) })
+  stack.alma.injectFaults(3, { status: 500, path: new RegExp(`/requests/${String(many.requests[0]?.request_id)}$`) })
+  stack.alma.hang(1)
+  let started = performance.now()
+  t.equal((await get('/users/faults-settle-items/requests')).statusCode, 502)
+  t.ok(performance.now() - started >= 290, 'the silent item call had its whole call budget (300 ms) before the failure was answered')
+
+  // get-user: the requests list fails at once, the fees list never answers.
+  const two = almaUserRecords('faults-settle-lists', { loans: 0, requests: 1, fees: 1 })
+  stack.alma.addUser({ primary_id: 'faults-settle-lists', ...two })
+  await stack.writeCacheRows({ user: cacheRowsOf('faults-settle-lists', two, nowSeconds() + DAY).user })
+  stack.alma.clearFaults()
+  stack.alma.injectFaults(3, { status: 500, path: /\/requests/ })
+  stack.alma.hang(1)
+  started = performance.now()
+  t.equal((await get('/users/faults-settle-lists')).statusCode, 502)
+  t.ok(performance.now() - started >= 290, 'the fees call had its whole call budget before the requests failure was answered')
 })
 
 t.test('Alma says it is gone, expired copy exists: 404, not the copy (stale is for Alma failing)', async (t) => {

@@ -138,3 +138,31 @@ t.test('user record expired, item valid: a hit, and the user queued', async (t) 
   t.equal(stack.alma.calls.length, 0)
   t.same(stack.queuedUserIDs().slice(queued), ['item-stale-user'])
 })
+
+t.test('an item whose ID is also the user\'s ID: one read finds both rows (3.4), the user not queued', async (t) => {
+  // DynamoDB keys are per table: the users row and a loan may share an ID, and neither hides the other.
+  const records = almaUserRecords('same-id-1', { loans: 1, requests: 0, fees: 0 })
+  const loans = [{ ...records.loans[0], loan_id: 'same-id-1' }]
+  await stack.writeCacheRows(cacheRowsOf('same-id-1', { ...records, loans }, nowSeconds() + DAY))
+  stack.alma.resetCalls()
+  const queued = stack.queuedUserIDs().length
+  const response = await get('/users/same-id-1/loans/same-id-1')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'hit')
+  t.equal(stack.alma.calls.length, 0)
+  t.equal(stack.queuedUserIDs().length, queued, 'the users row was read as well: valid, not queued')
+})
+
+t.test('item IDs are keys as written: a cached item whose ID has capitals is a hit, on its route and in its list', async (t) => {
+  const records = almaUserRecords('item-caps', { loans: 0, requests: 1, fees: 0 })
+  const requests = [{ ...records.requests[0], request_id: 'Req-ABC1' }]
+  await stack.writeCacheRows(cacheRowsOf('item-caps', { ...records, requests }, nowSeconds() + DAY))
+  stack.alma.resetCalls()
+  const item = await get('/users/item-caps/requests/Req-ABC1')
+  t.equal(item.statusCode, 200)
+  t.equal(item.headers['x-cache'], 'hit')
+  const list = await get('/users/item-caps/requests')
+  t.equal(list.headers['x-cache'], 'hit')
+  t.same(list.json(), requests.map((request) => toRecord(KIND_SPECS.requests, request)))
+  t.equal(stack.alma.calls.length, 0, 'Alma not asked')
+})
