@@ -56,6 +56,17 @@ export class AlmaThrottledError extends UnavailableError {
   }
 }
 
+/**
+ * The Alma key could not be read from SSM (502), or not by the request's
+ * deadline (504): Alma cannot be asked, so an expired copy serves as when Alma
+ * fails (3.7); ours to fix, as a refused key is.
+ */
+export class AlmaKeyUnreadableError extends ServiceError {
+  constructor (statusCode: 502 | 504, options?: { cause?: unknown }) {
+    super(statusCode, statusCode === 502 ? KEY_UNREADABLE_MESSAGE : KEY_LATE_MESSAGE, options)
+  }
+}
+
 /** Alma did not answer within the time budget. */
 export class AlmaTimeoutError extends ServiceError {
   constructor (options?: { cause?: unknown }) {
@@ -63,14 +74,17 @@ export class AlmaTimeoutError extends ServiceError {
   }
 }
 
-export type AlmaUnavailableError = AlmaBadGatewayError | AlmaThrottledError | AlmaTimeoutError
+export type AlmaUnavailableError = AlmaBadGatewayError | AlmaThrottledError | AlmaTimeoutError | AlmaKeyUnreadableError
 
 // The bundles are minified, which renames classes; the logs (the `type` of an
 // error) and the `name` above should read as the source does. Object shorthand
 // keeps each class's source name as a key whatever the minifier calls it.
-for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, UnavailableError, AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError })) {
+for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, UnavailableError, AlmaBadGatewayError, AlmaKeyRefusedError, AlmaKeyUnreadableError, AlmaThrottledError, AlmaTimeoutError })) {
   Object.defineProperty(errorClass, 'name', { value: name })
 }
 
 export const isAlmaUnavailable = (error: unknown): error is AlmaUnavailableError =>
-  error instanceof AlmaBadGatewayError || error instanceof AlmaThrottledError || error instanceof AlmaTimeoutError
+  error instanceof AlmaBadGatewayError || error instanceof AlmaThrottledError || error instanceof AlmaTimeoutError || error instanceof AlmaKeyUnreadableError
+
+/** Alma's failures that an operator must fix, whatever the caller was answered (a copy may have saved it). */
+export const isOursToFix = (error: unknown): boolean => error instanceof AlmaKeyRefusedError || error instanceof AlmaKeyUnreadableError

@@ -20,6 +20,7 @@ const get = (url: string) => app.inject({ method: 'GET', url })
 const records = almaUserRecords('faults-1', { loans: 3, requests: 1, fees: 1 })
 stack.alma.addUser({ primary_id: 'faults-1', ...records })
 stack.alma.addUser({ primary_id: 'faults-2', ...records })
+stack.alma.addUser({ primary_id: 'faults-ssm', ...records })
 const loanID = String(records.loans[0]?.loan_id)
 
 t.beforeEach(() => {
@@ -453,41 +454,45 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
   }, async () => {
     const built = await buildTestApp(t)
     // The SSM client is made on first use, so the endpoint must stay set until then.
-    const failed = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+    const failed = await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })
     t.equal(failed.statusCode, 502)
     t.same(failed.json().message, 'The service could not read its Alma API key')
-    // Not Alma failing but the service: an expired copy is not served for it (3.7).
-    await stack.writeCacheRows(cacheRowsOf('faults-2', records, nowSeconds() - DAY))
-    t.equal((await built.app.inject({ method: 'GET', url: `/users/faults-2/loans/${loanID}` })).statusCode, 502, 'an expired copy: still 502')
+    // Without its key the service cannot ask Alma, as when Alma fails: an expired copy serves (3.7), and the key is an alarm.
+    await stack.writeCacheRows(cacheRowsOf('faults-ssm-stale', records, nowSeconds() - DAY))
+    const logged = built.rawLogs().length
+    const stale = await built.app.inject({ method: 'GET', url: `/users/faults-ssm-stale/loans/${loanID}` })
+    t.equal(stale.statusCode, 200, 'an expired copy: served')
+    t.equal(stale.headers['x-cache'], 'stale')
+    t.match(built.rawLogs().slice(logged), /"level":50,[^\n]*"type":"AlmaKeyUnreadableError"[^\n]*"msg":"Alma failed; serving an expired cache copy"/, 'logged as an error')
     ssm.mode = 'no-value'
-    t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, 'a parameter without a value')
+    t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })).statusCode, 502, 'a parameter without a value')
     ssm.mode = 'empty'
     stack.alma.resetCalls()
-    const empty = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+    const empty = await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })
     t.same(empty.json().message, 'The service could not read its Alma API key', 'a parameter with an empty value')
     t.equal(stack.alma.calls.length, 0, 'no Alma call with an empty key')
     ssm.mode = 'answer'
     ssm.value = ' \n'
-    t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })).statusCode, 502, 'a value of blanks only')
+    t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })).statusCode, 502, 'a value of blanks only')
     for (const inside of ['\n', '\u200b', ' ']) {
       ssm.value = `${ALMA_TEST_KEY.slice(0, 4)}${inside}${ALMA_TEST_KEY.slice(4)}`
-      const refused = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+      const refused = await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })
       t.equal(refused.statusCode, 502, `a value holding ${JSON.stringify(inside)}`)
       // A failed read (tried again next time), not a key kept and failing every Alma call.
       t.equal(refused.json().message, 'The service could not read its Alma API key', `${JSON.stringify(inside)}: the read failed`)
     }
     t.equal(stack.alma.calls.length, 0, 'no Alma call with either')
     ssm.value = `${ALMA_TEST_KEY}\n`
-    const first = await built.app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+    const first = await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })
     t.equal(first.statusCode, 200, 'the failure was not cached; a key stored with its newline is used without it')
     return built
   })
-  const again = await fromSsm.inject({ method: 'GET', url: '/users/faults-2/requests' })
+  const again = await fromSsm.inject({ method: 'GET', url: '/users/faults-ssm/requests' })
   t.equal(again.statusCode, 200)
   t.ok(ssm.asked.every(({ target, name, withDecryption }) =>
     target === 'AmazonSSM.GetParameter' && name === '/alma/api-key' && withDecryption === true), 'GetParameter, with decryption')
   const successful = ssm.asked.length
-  await fromSsm.inject({ method: 'GET', url: '/users/faults-2/loans' })
+  await fromSsm.inject({ method: 'GET', url: '/users/faults-ssm/loans' })
   t.equal(ssm.asked.length, successful, 'read once per process')
   // Its client is closed once it has read: no socket kept open to SSM for the life of the process.
   for (let waited = 0; await ssm.openConnections() > 0 && waited < 2000; waited += 50) await sleep(50)
@@ -507,7 +512,7 @@ t.test('the key from SSM, which never answers: 504 by the request budget; the re
   }, async () => {
     const { app } = await buildTestApp(t)
     const started = Date.now()
-    const response = await app.inject({ method: 'GET', url: '/users/faults-2/fees' })
+    const response = await app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })
     const elapsed = Date.now() - started
     t.equal(response.statusCode, 504)
     t.same(response.json().message, 'The service could not read its Alma API key in time')
@@ -515,8 +520,12 @@ t.test('the key from SSM, which never answers: 504 by the request budget; the re
     t.ok(elapsed < 3000, `answered in ${elapsed} ms, by the budget of 1000 ms`)
     t.equal(ssm.asked.length, 1)
     t.equal(stack.alma.calls.length, 0, 'no Alma call without the key')
-    const second = await app.inject({ method: 'GET', url: '/users/faults-2/requests' })
+    const second = await app.inject({ method: 'GET', url: '/users/faults-ssm/requests' })
     t.equal(second.statusCode, 504)
     t.equal(ssm.asked.length, 1, 'the next request waits on the same read')
+    await stack.writeCacheRows(cacheRowsOf('faults-ssm-late', records, nowSeconds() - DAY))
+    const stale = await app.inject({ method: 'GET', url: '/users/faults-ssm-late/loans' })
+    t.equal(stale.statusCode, 200, 'expired copies: served when the key is late too')
+    t.equal(stale.headers['x-cache'], 'stale')
   })
 })

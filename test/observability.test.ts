@@ -208,4 +208,9 @@ t.test('with LOG_PSEUDONYM_KEY the pseudonym is keyed: no hashing of candidate I
   const expected = createHmac('sha256', key).update('obs-cached').digest('hex').slice(0, 16)
   t.same(users, [expected, expected], 'the HMAC of the lowercased ID, the same for each request of the user')
   t.not(expected, userPseudonym('obs-cached'), 'not the unkeyed hash')
+  // Folded as cache keys are, A to Z only: toLowerCase would make the Kelvin sign a k.
+  await keyed.inject({ method: 'GET', url: '/users/%E2%84%AAate/fees' })
+  const refused = keyedLogs().filter((line) => line.msg === 'request summary').at(-1)
+  t.match(refused, { status: 400 })
+  t.not(refused?.user, userPseudonym('kate', key), 'a refused \u212Aate is not logged as kate')
 })

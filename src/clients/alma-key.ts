@@ -1,7 +1,7 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { byDeadline } from '../by-deadline.js'
 import { isUsableAlmaKey } from '../config.js'
-import { KEY_LATE_MESSAGE, KEY_UNREADABLE_MESSAGE, ServiceError } from '../errors.js'
+import { AlmaKeyUnreadableError } from '../errors.js'
 import { boundedClient, withinBounds, type CallBounds } from './aws-requests.js'
 
 /** ALMA_API_KEY, used as is; or ALMA_API_KEY_NAME, the SSM parameter holding the key. */
@@ -23,9 +23,9 @@ export function almaKeyProvider (source: AlmaKeySource): (deadline: number) => P
     if (key !== undefined) return Promise.resolve(key)
     pending ??= readParameter(parameterName).then((value) => (key = value), (error: unknown) => {
       pending = undefined
-      throw new ServiceError(502, KEY_UNREADABLE_MESSAGE, { cause: error })
+      throw new AlmaKeyUnreadableError(502, { cause: error })
     })
-    return byDeadline(deadline, pending, () => new ServiceError(504, KEY_LATE_MESSAGE))
+    return byDeadline(deadline, pending, () => new AlmaKeyUnreadableError(504))
   }
 }
 

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { metricsRecord } from '../observability/metrics.js'
 import { countingCalls, newRequestCalls, type RequestCalls } from '../observability/request-calls.js'
+import { userCacheKey } from '../resolution/identifiers.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,10 +16,11 @@ declare module 'fastify' {
  * A user ID in the logs is personal data: a pseudonym stands in for it, the same
  * for every request of the user (so that one user's requests can be followed)
  * but not the ID itself. Keyed (LOG_PSEUDONYM_KEY), it cannot be reversed by
- * hashing candidate IDs, which for student numbers takes seconds.
+ * hashing candidate IDs, which for student numbers takes seconds. IDs are
+ * folded as the cache folds them: a refused "\u212Aate" is not kate.
  */
 export const userPseudonym = (userID: string, key?: string): string =>
-  (key === undefined ? createHash('sha256') : createHmac('sha256', key)).update(userID.toLowerCase()).digest('hex').slice(0, 16)
+  (key === undefined ? createHash('sha256') : createHmac('sha256', key)).update(userCacheKey(userID)).digest('hex').slice(0, 16)
 
 export interface ObservabilityOptions {
   /** where each request's metrics record (one EMF JSON line) goes; none when unset */

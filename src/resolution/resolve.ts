@@ -1,5 +1,5 @@
 import { byDeadline } from '../by-deadline.js'
-import { AlmaKeyRefusedError, isAlmaUnavailable, NotFoundError } from '../errors.js'
+import { isAlmaUnavailable, isOursToFix, NotFoundError } from '../errors.js'
 import { settleAll } from '../settle-all.js'
 import { userCacheKey } from './identifiers.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, KINDS, type AlmaRecord, type Kind } from './kinds.js'
@@ -257,8 +257,8 @@ function cachedItems (ctx: ResolutionContext, userID: string, kind: Kind, ids: r
 }
 
 function logStale (ctx: ResolutionContext, what: string, error: unknown): void {
-  // A refused key fails every Alma call until someone fixes it: the alarm line, even though the copy saved this answer.
-  const level = error instanceof AlmaKeyRefusedError ? 'error' : 'warn'
+  // A refused or unreadable key fails every Alma call until someone fixes it: the alarm line, even though the copy saved this answer.
+  const level = isOursToFix(error) ? 'error' : 'warn'
   ctx.log[level]({ err: error, stale: what }, 'Alma failed; serving an expired cache copy')
 }
 
