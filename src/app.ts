@@ -46,22 +46,22 @@ export interface AppOptions {
   requestIdHeader?: string
   /** more fields for every log line of a request, from its raw headers (the Lambdas: their own request ID) */
   requestLogFields?: (headers: IncomingHttpHeaders) => Record<string, string>
-  /** 429 and 5xx retries per Alma call (default 2) */
+  /** 429 and 5xx retries per Alma call (AlmaClient's default when unset) */
   almaMaxRetries?: number
-  /** base of the Alma retry backoff (default 250 ms) */
+  /** base of the Alma retry backoff (AlmaClient's default when unset) */
   almaRetryBaseDelayMs?: number
 }
 
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
-  const observed = { writeMetrics: options.writeMetrics, pseudonymKey: config.logPseudonymKey, metricsNamespace: config.metricsNamespace }
+  const observabilityOptions = { writeMetrics: options.writeMetrics, pseudonymKey: config.logPseudonymKey, metricsNamespace: config.metricsNamespace }
   const app = Fastify({
     logger: options.logger === false ? false : { level: config.logLevel, ...options.logger, serializers: { ...options.logger?.serializers, err: loggedError } },
     requestIdHeader: options.requestIdHeader ?? false,
     frameworkErrors: (error, request, reply) => {
       malformedPathAnswer(error, request, reply)
       // Refused by the router, before any hook: logged and counted here instead.
-      recordAnswer(request, reply, observed)
+      recordAnswer(request, reply, observabilityOptions)
     },
     clientErrorHandler: clientErrorAnswer,
     schemaController: { compilersFactory: schemaCompilers },
@@ -77,7 +77,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  await app.register(observability, observed)
+  await app.register(observability, observabilityOptions)
   await app.register(httpContract)
   // Browser apps on other origins; API Gateway answers their preflight requests itself.
   // Loaded only when configured: most deployments serve apps, not browsers.

@@ -89,12 +89,12 @@ const isOrigin = (text: string): boolean => {
   return /^[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+$/.test(text)
 }
 
+/** A variable's value, trimmed; a blank one is unset. */
+export const variable = (env: NodeJS.ProcessEnv, name: string): string | undefined => env[name]?.trim() || undefined
+
 /** Reads CONTRACT 5 from the environment; throws one error naming every missing or invalid variable. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
-  const value = (name: string) => {
-    const text = env[name]?.trim()
-    return text === undefined || text === '' ? undefined : text
-  }
+  const value = (name: string) => variable(env, name)
   const missing: string[] = REQUIRED.filter((name) => value(name) === undefined)
   const key = value('ALMA_API_KEY')
   const parameterName = value('ALMA_API_KEY_NAME')

@@ -1,7 +1,13 @@
+import type { Kind } from './resolution/kinds.js'
+
 // Errors that carry their CONTRACT 2.3 status. Their messages are what the
-// caller reads, so they never hold internals; the cause holds those, for the log.
+// caller reads, so they never hold internals; the cause and the detail hold
+// those, for the log.
 
 export class ServiceError extends Error {
+  /** for the log only: what the caller's message leaves out */
+  detail?: string
+
   constructor (readonly statusCode: number, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = new.target.name
@@ -18,6 +24,16 @@ export const KEY_LATE_MESSAGE = `${KEY_UNREADABLE_MESSAGE} in time`
 /** The 404 of a user Alma does not know. */
 export const USER_NOT_FOUND_MESSAGE = 'User not found'
 
+const singular: Record<Kind, string> = { loans: 'loan', requests: 'request', fees: 'fee' }
+
+/** The 404 of an item route. */
+export const itemNotFoundMessage = (kind: Kind, itemID: string, userID: string): string =>
+  `No ${singular[kind]} ${itemID} for user ${userID}`
+
+export const ALMA_UNUSABLE_MESSAGE = 'Alma answered with an unusable response'
+export const ALMA_REFUSING_MESSAGE = 'Alma is refusing requests for now; retry later'
+export const ALMA_LATE_MESSAGE = 'Alma did not answer in time'
+
 export class NotFoundError extends ServiceError {
   constructor (message: string) {
     super(404, message)
@@ -26,13 +42,9 @@ export class NotFoundError extends ServiceError {
 
 /** Alma answered something unusable: an unexpected error, a bad key, a body that is not JSON. */
 export class AlmaBadGatewayError extends ServiceError {
-  constructor (message: string, options?: { cause?: unknown }) {
-    super(502, 'Alma answered with an unusable response', options)
-    this.detail = message
+  constructor (override readonly detail: string, options?: { cause?: unknown }) {
+    super(502, ALMA_UNUSABLE_MESSAGE, options)
   }
-
-  /** for the log only */
-  readonly detail: string
 }
 
 /** Alma refused our key: ours to fix (alma-api.md), whatever the caller was answered. */
@@ -47,11 +59,9 @@ export class UnavailableError extends ServiceError {
 
 /** Alma kept answering 429 after the bounded retries. */
 export class AlmaThrottledError extends UnavailableError {
-  /** for the log only: Alma's code, PER_SECOND_THRESHOLD or DAILY_THRESHOLD */
-  readonly detail: string
-
+  /** `code`: Alma's, PER_SECOND_THRESHOLD or DAILY_THRESHOLD, for the log */
   constructor (retryAfterSeconds: number, code: string | undefined, options?: { cause?: unknown }) {
-    super(retryAfterSeconds, 'Alma is refusing requests for now; retry later', options)
+    super(retryAfterSeconds, ALMA_REFUSING_MESSAGE, options)
     this.detail = `Alma answered 429 (${code ?? 'no code'}); Retry-After ${retryAfterSeconds} s`
   }
 }
@@ -70,7 +80,7 @@ export class AlmaKeyUnreadableError extends ServiceError {
 /** Alma did not answer within the time budget. */
 export class AlmaTimeoutError extends ServiceError {
   constructor (options?: { cause?: unknown }) {
-    super(504, 'Alma did not answer in time', options)
+    super(504, ALMA_LATE_MESSAGE, options)
   }
 }
 

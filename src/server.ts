@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp, type AppOptions } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, variable, type Config } from './config.js'
 
 export interface ServerOptions {
   config: Config
@@ -48,10 +48,9 @@ export function startFailure (error: unknown): unknown {
 
 /** PORT (default 3000) and HOST (default 127.0.0.1), CONTRACT 6; blank is unset, as in CONTRACT 5. */
 export function listenAddress (env: NodeJS.ProcessEnv = process.env): { port: number, host: string } {
-  const given = (name: string) => env[name]?.trim() || undefined
-  const port = Number(given('PORT') ?? 3000)
+  const port = Number(variable(env, 'PORT') ?? 3000)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([], [`PORT (not a port number: ${env.PORT})`])
-  return { port, host: given('HOST') ?? '127.0.0.1' }
+  return { port, host: variable(env, 'HOST') ?? '127.0.0.1' }
 }
 
 /** What `node dist/server.js` reads (CONTRACT 5, PORT and HOST), with every problem in one error. */

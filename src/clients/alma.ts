@@ -6,13 +6,14 @@ import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../r
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { byDeadline } from '../by-deadline.js'
+import { DEFAULT_ALMA_CALL_TIMEOUT_MS } from '../config.js'
 
 export interface AlmaClientOptions {
   /** ALMA_API_URL */
   baseUrl: string
   /** resolves the key (from the environment or SSM) by the request's deadline; may reject, and is asked again next call */
   apiKey: (deadline: number) => Promise<string>
-  /** budget of one HTTP call, from connect to the end of the body */
+  /** budget of one HTTP call, from connect to the end of the body (ALMA_CALL_TIMEOUT_MS's default when unset) */
   callTimeoutMs?: number
   /** 429 and 5xx retries after the first attempt */
   maxRetries?: number
@@ -76,7 +77,7 @@ export class AlmaClient implements AlmaReader {
     const base = new URL(options.baseUrl)
     this.#basePath = base.pathname.replace(/\/+$/, '')
     this.#apiKey = options.apiKey
-    this.#callTimeoutMs = options.callTimeoutMs ?? 8000
+    this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_ALMA_CALL_TIMEOUT_MS
     this.#maxRetries = options.maxRetries ?? 2
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 250
     this.#origin = base.origin

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import pLimit from 'p-limit'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
+import { KIND_SPECS } from '../resolution/kinds.js'
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { boundedClient, boundsMs, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
@@ -24,11 +25,11 @@ export interface DynamoCacheOptions {
 }
 
 // CONTRACT 4: the key attribute of each table.
-const KEY_ATTRIBUTE: Record<CacheTable, string> = {
+const KEY_ATTRIBUTE: Readonly<Record<CacheTable, string>> = {
   users: 'primary_id',
-  loans: 'loan_id',
-  requests: 'request_id',
-  fees: 'id'
+  loans: KIND_SPECS.loans.idField,
+  requests: KIND_SPECS.requests.idField,
+  fees: KIND_SPECS.fees.idField
 }
 
 /** BatchGetItem takes 100 keys at most. */
@@ -101,7 +102,7 @@ export class DynamoCache implements CacheReader {
 
   async getUser (userKey: string): Promise<unknown> {
     const { Item } = await reading('GetItem', [this.#tables.users], () =>
-      withinBounds(this.#bounds, (options) => this.#documents.send(new GetCommand({ TableName: this.#tables.users, Key: { primary_id: userKey } }), options)))
+      withinBounds(this.#bounds, (options) => this.#documents.send(new GetCommand({ TableName: this.#tables.users, Key: { [KEY_ATTRIBUTE.users]: userKey } }), options)))
     return Item
   }
 

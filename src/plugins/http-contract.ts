@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AlmaBadGatewayError, AlmaThrottledError, INTERNAL_ERROR_MESSAGE, ServiceError, UnavailableError } from '../errors.js'
+import { INTERNAL_ERROR_MESSAGE, ServiceError, UnavailableError } from '../errors.js'
 import { errorBody } from '../schemas/errors.js'
 import { invalidIDMessage } from '../resolution/identifiers.js'
 
@@ -74,8 +74,7 @@ export default fp(async (fastify) => {
     // The alarm-worthy detail goes to the log only. Refusals (4xx) are in the request's
     // summary line; their messages name the caller's IDs, which stay out of the logs.
     if (statusCode >= 500) {
-      const detail = error instanceof AlmaBadGatewayError || error instanceof AlmaThrottledError ? error.detail : undefined
-      request.log.error({ err: error, detail }, 'request failed')
+      request.log.error({ err: error, detail: error instanceof ServiceError ? error.detail : undefined }, 'request failed')
     }
     if (error instanceof UnavailableError) reply.header('retry-after', String(error.retryAfterSeconds))
     // Our own errors carry a caller-safe message; anything else is a bug and says nothing about itself.

@@ -12,12 +12,11 @@ export const ALMA_MAX_PAGE_SIZE = 100
 // Everything that differs between loans, requests and fees, in one table, so
 // that the rules of CONTRACT 3 are written once for all three kinds.
 export interface KindSpec {
-  kind: Kind
   /** item ID field, in the cache key and in Alma's records (CONTRACT 4) */
   idField: string
   /** attribute of the users row listing this kind's IDs */
   userIdsField: string
-  /** owner of a cached row, already lowercased by the writer */
+  /** owner of a cached row (CONTRACT 4), compared with the user ID case-insensitively (3.2) */
   ownerOf: (row: AlmaRecord) => unknown
   /** cache validity number (unix seconds) */
   validityField: string
@@ -68,7 +67,6 @@ const checkerOf = (schema: typeof Loan | typeof Request | typeof Fee) => {
 
 export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
   loans: {
-    kind: 'loans',
     idField: 'loan_id',
     userIdsField: 'loan_ids',
     ownerOf: (row) => row.user_id,
@@ -85,7 +83,6 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     hasExpectedTypes: checkerOf(Loan)
   },
   requests: {
-    kind: 'requests',
     idField: 'request_id',
     userIdsField: 'request_ids',
     ownerOf: (row) => row.user_primary_id,
@@ -97,7 +94,6 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     hasExpectedTypes: checkerOf(Request)
   },
   fees: {
-    kind: 'fees',
     idField: 'id',
     userIdsField: 'fee_ids',
     ownerOf: (row) => {

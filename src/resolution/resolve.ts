@@ -1,5 +1,5 @@
 import { byDeadline } from '../by-deadline.js'
-import { isAlmaUnavailable, isOursToFix, NotFoundError } from '../errors.js'
+import { isAlmaUnavailable, isOursToFix, itemNotFoundMessage, NotFoundError } from '../errors.js'
 import { settleAll } from '../settle-all.js'
 import { userCacheKey } from './identifiers.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, KINDS, type AlmaRecord, type Kind } from './kinds.js'
@@ -150,6 +150,13 @@ async function oneByOne (
   return found
 }
 
+/**
+ * How long past the request's deadline the expired copies may still be read
+ * after Alma failed. A cache read may take 3.5 s (the DynamoDB client's bounds);
+ * 2 s past the default 20 s budget still answers within the Lambda's 25 s.
+ */
+export const STALE_COPIES_GRACE_MS = 2000
+
 /** 3.3, user record missing or expired: the lists come from Alma's list endpoints. */
 async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: readonly Kind[], expiredUser: CachedUser | undefined): Promise<Resolved<Lists>> {
   const lists = emptyLists()
@@ -181,13 +188,6 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
   return { value: lists, cache: 'stale' }
 }
 
-/**
- * How long past the request's deadline the expired copies may still be read
- * after Alma failed: with the 20 s budget, under the Lambda's 25 s (a slow
- * DynamoDB could otherwise take 3.5 s a round, up to four rounds).
- */
-export const STALE_COPIES_GRACE_MS = 2000
-
 /** 3.4: a valid item is returned; otherwise Alma's item endpoint answers. */
 async function itemFromCacheOrAlma (
   ctx: ResolutionContext, userID: string, kind: Kind, itemID: string, cached: CachedItem | undefined
@@ -203,12 +203,6 @@ async function itemFromCacheOrAlma (
     return { value: cached.record, cache: 'stale' }
   }
 }
-
-const singular: Record<Kind, string> = { loans: 'loan', requests: 'request', fees: 'fee' }
-
-/** The 404 of an item route. */
-export const itemNotFoundMessage = (kind: Kind, itemID: string, userID: string): string =>
-  `No ${singular[kind]} ${itemID} for user ${userID}`
 
 /**
  * 3.5: the user is queued for a refresh while the request is resolved, and the
@@ -227,23 +221,21 @@ async function whileQueueing<T> (ctx: ResolutionContext, userID: string, resolve
 }
 
 /** 3.7: a failing cache is a cache that missed. */
-async function readUser (ctx: ResolutionContext, userID: string): Promise<CachedUser | undefined> {
+async function orMissed<T> (ctx: ResolutionContext, read: () => Promise<T>, missed: T): Promise<T> {
   try {
-    return readCachedUser(await ctx.cache.getUser(userCacheKey(userID)), userID, ctx.now())
+    return await read()
   } catch (error) {
     ctx.log.warn({ err: error }, 'cache read failed; answering from Alma')
-    return undefined
+    return missed
   }
 }
 
+async function readUser (ctx: ResolutionContext, userID: string): Promise<CachedUser | undefined> {
+  return await orMissed(ctx, async () => readCachedUser(await ctx.cache.getUser(userCacheKey(userID)), userID, ctx.now()), undefined)
+}
+
 async function readRows (ctx: ResolutionContext, keys: readonly CacheKey[]): Promise<CacheRows> {
-  if (keys.length === 0) return new Map()
-  try {
-    return await ctx.cache.getRows(keys)
-  } catch (error) {
-    ctx.log.warn({ err: error }, 'cache read failed; answering from Alma')
-    return new Map()
-  }
+  return keys.length === 0 ? new Map() : await orMissed(ctx, () => ctx.cache.getRows(keys), new Map())
 }
 
 function cachedItems (ctx: ResolutionContext, userID: string, kind: Kind, ids: readonly string[], rows: CacheRows): Map<string, CachedItem> {

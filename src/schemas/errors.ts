@@ -1,9 +1,10 @@
 import { STATUS_CODES } from 'node:http'
 import { Type, type Static } from '@sinclair/typebox'
-import { AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, INTERNAL_ERROR_MESSAGE, KEY_LATE_MESSAGE, KEY_UNREADABLE_MESSAGE, USER_NOT_FOUND_MESSAGE } from '../errors.js'
+import {
+  ALMA_LATE_MESSAGE, ALMA_REFUSING_MESSAGE, ALMA_UNUSABLE_MESSAGE, INTERNAL_ERROR_MESSAGE, itemNotFoundMessage, KEY_LATE_MESSAGE, KEY_UNREADABLE_MESSAGE, USER_NOT_FOUND_MESSAGE
+} from '../errors.js'
 import { invalidIDMessage } from '../resolution/identifiers.js'
 import type { Kind } from '../resolution/kinds.js'
-import { itemNotFoundMessage } from '../resolution/resolve.js'
 import { errorHeaders } from './headers.js'
 import { EXAMPLE_ITEM_IDS, EXAMPLE_USER_ID } from './params.js'
 
@@ -34,8 +35,8 @@ export function errorResponses (item?: { kind: Kind, param: string }) {
       : errorResponse(400, invalidIDMessage(item.param), `${invalidIDMessage('userID')}; or ${invalidIDMessage(item.param)}`),
     404: errorResponse(404, item === undefined ? USER_NOT_FOUND_MESSAGE : itemNotFoundMessage(item.kind, EXAMPLE_ITEM_IDS[item.kind], EXAMPLE_USER_ID)),
     500: errorResponse(500, INTERNAL_ERROR_MESSAGE, 'A bug: the answer says nothing about it, the log does'),
-    502: errorResponse(502, new AlmaBadGatewayError('').message, `${new AlmaBadGatewayError('').message}; or ${KEY_UNREADABLE_MESSAGE} (from SSM)`),
-    503: errorResponse(503, new AlmaThrottledError(1, undefined).message),
-    504: errorResponse(504, new AlmaTimeoutError().message, `${new AlmaTimeoutError().message}; or ${KEY_LATE_MESSAGE} (from SSM)`)
+    502: errorResponse(502, ALMA_UNUSABLE_MESSAGE, `${ALMA_UNUSABLE_MESSAGE}; or ${KEY_UNREADABLE_MESSAGE} (from SSM)`),
+    503: errorResponse(503, ALMA_REFUSING_MESSAGE),
+    504: errorResponse(504, ALMA_LATE_MESSAGE, `${ALMA_LATE_MESSAGE}; or ${KEY_LATE_MESSAGE} (from SSM)`)
   }
 }
