@@ -31,6 +31,7 @@ export const itemNotFoundMessage = (kind: Kind, itemID: string, userID: string):
   `No ${singular[kind]} ${itemID} for user ${userID}`
 
 export const ALMA_UNUSABLE_MESSAGE = 'Alma answered with an unusable response'
+export const ALMA_UNREACHABLE_MESSAGE = 'Alma could not be reached'
 export const ALMA_REFUSING_MESSAGE = 'Alma is refusing requests for now; retry later'
 export const ALMA_LATE_MESSAGE = 'Alma did not answer in time'
 
@@ -42,8 +43,15 @@ export class NotFoundError extends ServiceError {
 
 /** Alma answered something unusable: an unexpected error, a bad key, a body that is not JSON. */
 export class AlmaBadGatewayError extends ServiceError {
-  constructor (override readonly detail: string, options?: { cause?: unknown }) {
-    super(502, ALMA_UNUSABLE_MESSAGE, options)
+  constructor (override readonly detail: string, options?: { cause?: unknown }, message = ALMA_UNUSABLE_MESSAGE) {
+    super(502, message, options)
+  }
+}
+
+/** Alma's connections were refused or reset: a 502 all the same, but no answer to blame. */
+export class AlmaUnreachableError extends AlmaBadGatewayError {
+  constructor (options: { cause: unknown }) {
+    super('could not reach Alma', options, ALMA_UNREACHABLE_MESSAGE)
   }
 }
 
@@ -89,7 +97,7 @@ export type AlmaUnavailableError = AlmaBadGatewayError | AlmaThrottledError | Al
 // The bundles are minified, which renames classes; the logs (the `type` of an
 // error) and the `name` above should read as the source does. Object shorthand
 // keeps each class's source name as a key whatever the minifier calls it.
-for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, UnavailableError, AlmaBadGatewayError, AlmaKeyRefusedError, AlmaKeyUnreadableError, AlmaThrottledError, AlmaTimeoutError })) {
+for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, UnavailableError, AlmaBadGatewayError, AlmaKeyRefusedError, AlmaKeyUnreadableError, AlmaUnreachableError, AlmaThrottledError, AlmaTimeoutError })) {
   Object.defineProperty(errorClass, 'name', { value: name })
 }
 

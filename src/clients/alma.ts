@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { Connections } from './undici-pool.js'
-import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE } from '../errors.js'
+import {
+  AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE
+} from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
@@ -299,7 +301,7 @@ function callFailure (error: unknown, callMs: number): ServiceError | Retryable 
     return new AlmaTimeoutError({ cause: error })
   }
   // Refused or reset connections: Alma (or the way to it) is down for now.
-  return new Retryable(new AlmaBadGatewayError('could not reach Alma', { cause: error }), undefined, callMs)
+  return new Retryable(new AlmaUnreachableError({ cause: error }), undefined, callMs)
 }
 
 function recordsOf (body: AlmaRecord, listField: string): AlmaRecord[] {
