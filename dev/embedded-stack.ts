@@ -4,11 +4,13 @@ import { CreateTableCommand, DynamoDBClient, ListTablesCommand, waitUntilTableEx
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import dynalite from 'dynalite'
-import { startFauxqs, type FauxqsServer } from 'fauxqs'
+import { buildApp as buildFauxqs } from 'fauxqs'
 import type { CacheTables } from '../src/clients/dynamo-cache.js'
 import type { AlmaRecord } from '../src/resolution/kinds.js'
 import { AlmaSimulator } from './alma-simulator.js'
 import type { CacheRowSet } from './demo-records.js'
+
+type FauxqsApp = ReturnType<typeof buildFauxqs>
 
 // The embedded defaults of `npm run dev` and the tests: dynalite and fauxqs in
 // this process, and the Alma simulator over HTTP. Any of the first two can be
@@ -50,7 +52,7 @@ export interface EmbeddedStack {
   tables: CacheTables
   documents: DynamoDBDocumentClient
   /** message bodies waiting on the users queue, oldest first (the embedded queue only) */
-  queuedUserIDs (): string[]
+  queuedUserIDs (): Promise<string[]>
   /** writes rows as the webhook writer and the bulk updater would */
   writeCacheRows (rows: Partial<CacheRowSet>): Promise<void>
   close (): Promise<void>
@@ -66,10 +68,11 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
   await settingUp('DynamoDB', dynamoEndpoint, () => createTables(client, tables))
   const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })
 
-  const fauxqs = options.sqsEndpoint === undefined ? await startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: REGION }) : undefined
-  const sqsEndpoint = options.sqsEndpoint ?? (fauxqs as FauxqsServer).address
-  const queueUrl = fauxqs?.createQueue(QUEUE_NAME, { region: REGION }).queueUrl ??
-    await settingUp('SQS', sqsEndpoint, () => createQueue(sqsEndpoint, credentials))
+  // Listening on loopback only, as every peer here: fauxqs's own start listens on every
+  // interface, and the queue holds the user IDs asked for (real patrons' with real Alma).
+  const fauxqs = options.sqsEndpoint === undefined ? buildFauxqs({ host: '127.0.0.1', logger: false, defaultRegion: REGION }) : undefined
+  const sqsEndpoint = options.sqsEndpoint ?? await (fauxqs as FauxqsApp).listen({ port: 0, host: '127.0.0.1' })
+  const queueUrl = await settingUp('SQS', sqsEndpoint, () => createQueue(sqsEndpoint, credentials))
 
   const almaApiKey = options.almaApiKey ?? 'embedded-simulator-key'
   const alma = options.realAlma === undefined ? await AlmaSimulator.start({ apiKey: almaApiKey, latencyMs: options.almaLatencyMs }) : undefined
@@ -94,14 +97,16 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
     alma,
     tables,
     documents,
-    queuedUserIDs () {
+    async queuedUserIDs () {
       if (fauxqs === undefined) throw new Error('queuedUserIDs reads the embedded queue only')
-      return fauxqs.inspectQueue(QUEUE_NAME)?.messages.ready.map((message) => message.body) ?? []
+      // fauxqs's inspection route: it reads the queue without receiving from it.
+      const { messages } = (await fauxqs.inject(`/_fauxqs/queues/${QUEUE_NAME}`)).json<{ messages: { ready: Array<{ body: string }> } }>()
+      return messages.ready.map((message) => message.body)
     },
     writeCacheRows: (rows) => writeRows(documents, tables, rows),
     async close () {
       documents.destroy()
-      await Promise.all([alma?.close(), fauxqs?.stop(), dynamo?.close()])
+      await Promise.all([alma?.close(), fauxqs?.close(), dynamo?.close()])
     }
   }
 }

@@ -475,7 +475,7 @@ async function round (stack: EmbeddedStack, server: RunningServer, purge: () => 
     rss: memoryOf(server.child.pid).rss,
     almaCalls: stack.alma?.calls.length ?? 0,
     almaConcurrency: stack.alma?.maxConcurrentCalls ?? 0,
-    queued: stack.queuedUserIDs().length,
+    queued: (await stack.queuedUserIDs()).length,
     serverLogLines: server.log.lines - logLinesBefore,
     serverCpu: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore,
     load: loadavg()[0] ?? 0,

@@ -73,8 +73,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // `Connection: close`, through the hooks that give every answer the contract's headers;
     // Fastify's own early 503 would carry neither no-store nor Retry-After.
     return503OnClosing: false,
-    // GET only, as the contract and API Gateway have it: a HEAD would spend Alma calls and queue the user for a body nobody reads.
-    exposeHeadRoutes: false,
     // Long enough for a 255-character user ID to reach validation (400) rather than the router (404).
     routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()

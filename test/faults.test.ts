@@ -119,13 +119,13 @@ t.test('DynamoDB keeps throttling: retried within budget, then served from Alma'
 t.test('DynamoDB throttles BatchGetItem alone: the user row read, the items from Alma', async (t) => {
   const { app, rawLogs } = await appThrough(t, { dynamo: true })
   dynamo.failAll({ ...THROTTLED, operation: 'BatchGetItem' })
-  const queuedBefore = stack.queuedUserIDs().length
+  const queuedBefore = (await stack.queuedUserIDs()).length
   const response = await app.inject({ method: 'GET', url: '/users/fault-1/loans' })
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'miss')
   t.same(response.json(), records.loans.map((record) => toRecord(KIND_SPECS.loans, record)), 'whole, in the user row\'s order')
   t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/fault-1/loans'], 'the IDs from the valid user row: one list page for three loans')
-  t.equal(stack.queuedUserIDs().length, queuedBefore, 'the user row was read and valid: not queued')
+  t.equal((await stack.queuedUserIDs()).length, queuedBefore, 'the user row was read and valid: not queued')
   t.match(rawLogs(), /cache read failed/)
 })
 
@@ -145,12 +145,12 @@ t.test('SQS never answers, or stalls in its body: 200, the failure logged, in bo
 
 t.test('SQS takes the message but answers too late: queued once, not sent again (CONTRACT 3.5: at most once)', async (t) => {
   const { app, rawLogs } = await appThrough(t, { sqs: true })
-  const queued = stack.queuedUserIDs().length
+  const queued = (await stack.queuedUserIDs()).length
   // Past the client's 1.5 s request timeout: a retry would send the message a second time.
   sqs.failNext(1, { lateMs: 2000 })
   const response = await app.inject({ method: 'GET', url: '/users/fault-2/fees' })
   t.equal(response.statusCode, 200)
-  t.same(stack.queuedUserIDs().slice(queued), ['fault-2'], 'one message')
+  t.same((await stack.queuedUserIDs()).slice(queued), ['fault-2'], 'one message')
   t.match(rawLogs(), /could not queue the user/, 'the late answer is logged as a failure')
 })
 
@@ -234,7 +234,7 @@ t.test('a user row listing an ID that breaks 2.2: that list from Alma, the other
   const rows = cacheRowsOf('fault-damaged', records, nowSeconds() + DAY)
   await stack.writeCacheRows({ ...rows, user: { ...rows.user, request_ids: ['not an ID!'] } })
   stack.alma.resetCalls()
-  const queued = stack.queuedUserIDs().length
+  const queued = (await stack.queuedUserIDs()).length
   const loans = await app.inject({ method: 'GET', url: '/users/fault-damaged/loans' })
   t.equal(loans.headers['x-cache'], 'hit', 'the loans, from the cache')
   t.equal(stack.alma.calls.length, 0)
@@ -243,7 +243,7 @@ t.test('a user row listing an ID that breaks 2.2: that list from Alma, the other
   t.equal(user.headers['x-cache'], 'partial')
   t.same(user.json().requests, records.requests.map((record) => toRecord(KIND_SPECS.requests, record)), 'the requests, whole, from Alma')
   t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/fault-damaged/requests'], 'one list call; the bad ID never sent')
-  t.equal(stack.queuedUserIDs().length, queued, 'the user record is valid (CONTRACT 3.1): not queued')
+  t.equal((await stack.queuedUserIDs()).length, queued, 'the user record is valid (CONTRACT 3.1): not queued')
 })
 
 t.test("another user's item listed in a user row is never shown", async (t) => {

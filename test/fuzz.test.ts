@@ -179,10 +179,10 @@ function checkContract (response: LightMyRequestResponse, method: string, pathna
 async function checkAgainstOracle (url: string, method: 'GET' | 'HEAD' = 'GET'): Promise<Expected> {
   const expected = expectationFor(url)
   stack.alma.resetCalls()
-  const queuedBefore = stack.queuedUserIDs()
+  const queuedBefore = (await stack.queuedUserIDs())
   const response = await send({ method, url })
   const calls = stack.alma.calls.map((call) => call.path)
-  const queued = stack.queuedUserIDs().slice(queuedBefore.length)
+  const queued = (await stack.queuedUserIDs()).slice(queuedBefore.length)
 
   if (expected.answer !== 'served') {
     assert.deepEqual(calls, [], `no Alma call (the router sees ${expected.pathname})`)
@@ -457,14 +457,14 @@ t.test('methods other than GET: never a 500, never an Alma call (HEAD answers as
     }
     const headers: Record<string, string> = payload?.contentType === undefined ? {} : { 'content-type': payload.contentType }
     stack.alma.resetCalls()
-    const queuedBefore = stack.queuedUserIDs().length
+    const queuedBefore = (await stack.queuedUserIDs()).length
     const response = await send({ method: method as InjectOptions['method'], url, headers, ...(payload === undefined ? {} : { payload: payload.body }) })
     const { pathname } = new URL(url, 'http://localhost')
     // No route but GET (and HEAD): 404; a body Fastify cannot read first: 400 or 415 (QUERY wants a Content-Type).
     const bare = payload === undefined && method !== 'QUERY'
     checkContract(response, method, pathname, bare ? [404] : [400, 404, 415])
     assert.deepEqual(stack.alma.calls, [], 'no Alma call')
-    assert.equal(stack.queuedUserIDs().length, queuedBefore, 'nobody queued')
+    assert.equal((await stack.queuedUserIDs()).length, queuedBefore, 'nobody queued')
   })), { numRuns: runs(200) })
 })
 

@@ -32,14 +32,14 @@ for (const kind of KINDS) {
   t.test(`${kind}: a valid cached item is a hit with no Alma call`, async (t) => {
     const record = owner[kind][0] as Record<string, unknown>
     stack.alma.resetCalls()
-    const queued = stack.queuedUserIDs().length
+    const queued = (await stack.queuedUserIDs()).length
     const response = await get(`/users/ITEM-OWNER/${kind}/${idOf(kind, record)}`)
     t.equal(response.statusCode, 200)
     t.equal(response.headers['x-cache'], 'hit')
     t.equal(response.headers['cache-control'], 'no-store')
     t.same(response.json(), toRecord(KIND_SPECS[kind], record))
     t.equal(stack.alma.calls.length, 0)
-    t.equal(stack.queuedUserIDs().length, queued, 'valid user record: not queued')
+    t.equal((await stack.queuedUserIDs()).length, queued, 'valid user record: not queued')
   })
 
   t.test(`${kind}: an expired item comes from Alma's item endpoint`, async (t) => {
@@ -96,7 +96,7 @@ t.test('a record valid until this very second is still valid (3.1, 3.2: at least
   const second = nowSeconds() + 2
   await stack.writeCacheRows(cacheRowsOf('item-edge', edge, second))
   stack.alma.resetCalls()
-  const queued = stack.queuedUserIDs().length
+  const queued = (await stack.queuedUserIDs()).length
   const realNow = Date.now
   Date.now = () => second * 1000 + 500
   try {
@@ -106,7 +106,7 @@ t.test('a record valid until this very second is still valid (3.1, 3.2: at least
     Date.now = realNow
   }
   t.equal(stack.alma.calls.length, 0, 'no Alma call')
-  t.equal(stack.queuedUserIDs().length, queued, 'the user record valid: not queued')
+  t.equal((await stack.queuedUserIDs()).length, queued, 'the user record valid: not queued')
 })
 
 t.test('Alma answering "General Error" for a missing item is still 404', async (t) => {
@@ -118,12 +118,12 @@ t.test('Alma answering "General Error" for a missing item is still 404', async (
 t.test('user record missing: the item from Alma, the user queued', async (t) => {
   const records = almaUserRecords('item-uncached', { loans: 1, requests: 0, fees: 0 })
   stack.alma.addUser({ primary_id: 'item-uncached', ...records })
-  const queued = stack.queuedUserIDs().length
+  const queued = (await stack.queuedUserIDs()).length
   const loan = records.loans[0] as Record<string, unknown>
   const response = await get(`/users/Item-Uncached/loans/${idOf('loans', loan)}`)
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'miss')
-  t.same(stack.queuedUserIDs().slice(queued), ['Item-Uncached'])
+  t.same((await stack.queuedUserIDs()).slice(queued), ['Item-Uncached'])
 })
 
 t.test('user record expired, item valid: a hit, and the user queued', async (t) => {
@@ -131,12 +131,12 @@ t.test('user record expired, item valid: a hit, and the user queued', async (t) 
   const rows = cacheRowsOf('item-stale-user', records, nowSeconds() + DAY)
   await stack.writeCacheRows({ ...rows, user: { ...rows.user, expiry_date: nowSeconds() - 60 } })
   stack.alma.resetCalls()
-  const queued = stack.queuedUserIDs().length
+  const queued = (await stack.queuedUserIDs()).length
   const response = await get(`/users/item-stale-user/loans/${idOf('loans', records.loans[0] as Record<string, unknown>)}`)
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'hit')
   t.equal(stack.alma.calls.length, 0)
-  t.same(stack.queuedUserIDs().slice(queued), ['item-stale-user'])
+  t.same((await stack.queuedUserIDs()).slice(queued), ['item-stale-user'])
 })
 
 t.test('an item whose ID is also the user\'s ID: one read finds both rows (3.4), the user not queued', async (t) => {
@@ -145,12 +145,12 @@ t.test('an item whose ID is also the user\'s ID: one read finds both rows (3.4),
   const loans = [{ ...records.loans[0], loan_id: 'same-id-1' }]
   await stack.writeCacheRows(cacheRowsOf('same-id-1', { ...records, loans }, nowSeconds() + DAY))
   stack.alma.resetCalls()
-  const queued = stack.queuedUserIDs().length
+  const queued = (await stack.queuedUserIDs()).length
   const response = await get('/users/same-id-1/loans/same-id-1')
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'hit')
   t.equal(stack.alma.calls.length, 0)
-  t.equal(stack.queuedUserIDs().length, queued, 'the users row was read as well: valid, not queued')
+  t.equal((await stack.queuedUserIDs()).length, queued, 'the users row was read as well: valid, not queued')
 })
 
 t.test('item IDs are keys as written: a cached item whose ID has capitals is a hit, on its route and in its list', async (t) => {

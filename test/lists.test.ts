@@ -34,7 +34,7 @@ t.test('cached user: all from the cache, no Alma call, nobody queued', async (t)
   stack.alma.addUser({ primary_id: 'cached-1', ...records })
   await stack.writeCacheRows(cacheRowsOf('cached-1', records, nowSeconds() + DAY))
   stack.alma.resetCalls()
-  const queuedBefore = stack.queuedUserIDs().length
+  const queuedBefore = (await stack.queuedUserIDs()).length
 
   const response = await get('/users/cached-1')
   t.equal(response.statusCode, 200)
@@ -44,7 +44,7 @@ t.test('cached user: all from the cache, no Alma call, nobody queued', async (t)
   t.same(body, { primary_id: 'cached-1', ...recordsOf(records) })
   t.ok(summaryShape.Check(body), 'matches the documented schema, no extra field')
   t.equal(stack.alma.calls.length, 0, 'a hit makes no Alma call')
-  t.equal(stack.queuedUserIDs().length, queuedBefore, 'a valid user record is not queued')
+  t.equal((await stack.queuedUserIDs()).length, queuedBefore, 'a valid user record is not queued')
 
   for (const kind of ['loans', 'requests', 'fees'] as const) {
     const list = await get(`/users/CACHED-1/${kind}`)
@@ -59,7 +59,7 @@ t.test('user only in Alma: every list paged from Alma, user queued once as writt
   const records = almaUserRecords('alma-only-1', { loans: 145, requests: 23, fees: 4 })
   stack.alma.addUser({ primary_id: 'alma-only-1', ...records })
   stack.alma.resetCalls()
-  const queuedBefore = stack.queuedUserIDs().length
+  const queuedBefore = (await stack.queuedUserIDs()).length
 
   const response = await get('/users/Alma-Only-1')
   t.equal(response.statusCode, 200)
@@ -76,7 +76,7 @@ t.test('user only in Alma: every list paged from Alma, user queued once as writt
     '/almaws/v1/users/Alma-Only-1/loans?expand=renewable&limit=100&offset=100',
     '/almaws/v1/users/Alma-Only-1/requests?limit=100&offset=0'
   ], 'pages of 100, no per-item calls')
-  t.same(stack.queuedUserIDs().slice(queuedBefore), ['Alma-Only-1'], 'queued once, body exactly as the caller wrote it')
+  t.same((await stack.queuedUserIDs()).slice(queuedBefore), ['Alma-Only-1'], 'queued once, body exactly as the caller wrote it')
 })
 
 t.test('expired user record: served from Alma and queued', async (t) => {
@@ -84,14 +84,14 @@ t.test('expired user record: served from Alma and queued', async (t) => {
   stack.alma.addUser({ primary_id: 'expired-1', ...records })
   await stack.writeCacheRows(cacheRowsOf('expired-1', records, nowSeconds() - 1))
   stack.alma.resetCalls()
-  const queuedBefore = stack.queuedUserIDs().length
+  const queuedBefore = (await stack.queuedUserIDs()).length
 
   const response = await get('/users/expired-1/loans')
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'miss')
   t.same(response.json(), recordsOf(records).loans)
   t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/expired-1/loans'])
-  t.same(stack.queuedUserIDs().slice(queuedBefore), ['expired-1'])
+  t.same((await stack.queuedUserIDs()).slice(queuedBefore), ['expired-1'])
 })
 
 t.test('valid user, some items not valid: the cheaper of item calls and list pages', async (t) => {
@@ -198,13 +198,13 @@ for (const [userID, loans] of [['many-1', 250], ['many-2', 1500]] as const) {
     stack.alma.addUser({ primary_id: userID, ...records })
     await stack.writeCacheRows(cacheRowsOf(userID, records, nowSeconds() + DAY))
     stack.alma.resetCalls()
-    const queuedBefore = stack.queuedUserIDs().length
+    const queuedBefore = (await stack.queuedUserIDs()).length
     const response = await get(`/users/${userID}/loans`)
     t.equal(response.statusCode, 200)
     t.equal(response.headers['x-cache'], 'hit')
     t.same(response.json(), recordsOf(records).loans)
     t.equal(stack.alma.calls.length, 0)
-    t.equal(stack.queuedUserIDs().length, queuedBefore, 'a valid user record is not queued')
+    t.equal((await stack.queuedUserIDs()).length, queuedBefore, 'a valid user record is not queued')
   })
 }
 
@@ -216,13 +216,13 @@ t.test('an empty user: empty lists, the list keys absent in Alma', async (t) => 
 })
 
 t.test('a user neither cached nor in Alma is 404, and was queued', async (t) => {
-  const queuedBefore = stack.queuedUserIDs().length
+  const queuedBefore = (await stack.queuedUserIDs()).length
   const response = await get('/users/nobody-1/loans')
   t.equal(response.statusCode, 404)
   t.same(response.json(), { statusCode: 404, error: 'Not Found', message: 'User not found' })
   t.equal(response.headers['cache-control'], 'no-store')
   t.notOk(response.headers['x-cache'], 'X-Cache is for 200s')
-  t.same(stack.queuedUserIDs().slice(queuedBefore), ['nobody-1'])
+  t.same((await stack.queuedUserIDs()).slice(queuedBefore), ['nobody-1'])
 })
 
 t.test('corrupt cache rows are misses, never 500s', async (t) => {
@@ -246,11 +246,11 @@ t.test('corrupt cache rows are misses, never 500s', async (t) => {
   t.same(corruptUser.json(), { primary_id: 'corrupt-1', ...recordsOf(records) })
   t.equal(corruptUser.headers['x-cache'], 'miss', 'a user row of unexpected types is a missing one (CONTRACT 4)')
   await stack.writeCacheRows({ user: { ...rows.user, expiry_date: 'tomorrow' } })
-  const queuedBefore = stack.queuedUserIDs().length
+  const queuedBefore = (await stack.queuedUserIDs()).length
   const unreadable = await get('/users/corrupt-1')
   t.equal(unreadable.statusCode, 200)
   t.equal(unreadable.headers['x-cache'], 'miss', 'so is one without a usable expiry_date')
-  t.same(stack.queuedUserIDs().slice(queuedBefore), ['corrupt-1'], 'and the user is queued')
+  t.same((await stack.queuedUserIDs()).slice(queuedBefore), ['corrupt-1'], 'and the user is queued')
   t.ok(logs().some((line) => line.msg === 'request summary' && line.status === 200), 'the app logs its answers')
 })
 

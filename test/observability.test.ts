@@ -181,7 +181,7 @@ t.test('a client that hangs up before the answer: still one summary line and one
   await served.listen({ port: 0, host: '127.0.0.1' })
   stack.alma.addUser({ primary_id: 'obs-abort', ...almaUserRecords('obs-abort', { loans: 1, requests: 0, fees: 0 }) })
   stack.alma.hang(1)
-  const queuedBefore = stack.queuedUserIDs().length
+  const queuedBefore = (await stack.queuedUserIDs()).length
   const socket = connect((served.server.address() as { port: number }).port, '127.0.0.1')
   socket.write('GET /users/obs-abort/loans HTTP/1.1\r\nHost: localhost\r\n\r\n')
   socket.on('error', () => {})
@@ -195,8 +195,8 @@ t.test('a client that hangs up before the answer: still one summary line and one
   t.equal(lines.length, 1, 'one metrics record')
   t.match(JSON.parse(lines[0] as string), { status: '499', ClientErrors: 1, Errors: 1 })
   // The work goes on without the client: the user still gets queued.
-  for (let waited = 0; stack.queuedUserIDs().length === queuedBefore && waited < 5000; waited += 20) await sleep(20)
-  t.equal(stack.queuedUserIDs().length, queuedBefore + 1)
+  for (let waited = 0; (await stack.queuedUserIDs()).length === queuedBefore && waited < 5000; waited += 20) await sleep(20)
+  t.equal((await stack.queuedUserIDs()).length, queuedBefore + 1)
 })
 
 t.test('with LOG_PSEUDONYM_KEY the pseudonym is keyed: no hashing of candidate IDs finds the user', async (t) => {
