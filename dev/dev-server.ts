@@ -1,4 +1,4 @@
-import { DEFAULT_ALMA_API_URL, loadConfig } from '../src/config.js'
+import { DEFAULT_ALMA_API_URL, loadConfig, variable } from '../src/config.js'
 import { listenAddress, startFailure, startServer } from '../src/server.js'
 import { apiDocsPage } from './api-docs.js'
 import { seedDemoUsers } from './demo-users.js'
@@ -9,10 +9,7 @@ import { PeerSetupError, startEmbeddedStack } from './embedded-stack.js'
 // with AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL_SQS set, those peers (the
 // containers of docker-compose.yml, say) stand in for the in-process ones.
 
-const given = (name: string) => {
-  const value = process.env[name]?.trim()
-  return value === undefined || value === '' ? undefined : value
-}
+const given = (name: string) => variable(process.env, name)
 
 async function main (): Promise<void> {
   // PORT and HOST first: a typo there should not wait on a whole stack starting.
@@ -42,6 +39,8 @@ async function main (): Promise<void> {
     `DynamoDB at ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}, SQS at ${stack.env.AWS_ENDPOINT_URL_SQS}`,
     `The API, described and browsable: ${base}/docs (the OpenAPI document: ${base}/docs/json)`,
     'Try:',
+    // The demo users' Alma records are the simulator's.
+    ...(stack.alma === undefined ? ['  (With real Alma only demo-cached answers as described, from the cache; to Alma the others are unknown users: 404.)'] : []),
     ...demoUsers.flatMap(({ userID, about, items }) => [
       `  ${about}:`,
       `    ${base}/users/${userID}`,

@@ -52,6 +52,7 @@ async function runDev (t: Test, env: Record<string, string> = {}): Promise<void>
     })
   })
   t.match(printed, `DynamoDB at ${dynamoEndpoint}, SQS at ${sqs.address}`)
+  t.notMatch(printed, /With real Alma/, 'the simulator\'s demo users answer as described')
   const command = /^ {2}(.*) node dist\/server\.js$/m.exec(printed)?.[1] ?? ''
   const serverEnv = Object.fromEntries([...command.matchAll(/(\w+)='([^']*)'/g)].map(([, name, value]) => [name, value]))
   t.doesNotThrow(() => loadConfig(serverEnv), 'a command for the built server on the same stack, with its whole configuration')
@@ -110,6 +111,7 @@ t.test('with real Alma, the built server\'s command takes the key from the shell
     })
   })
   t.match(printed, /real Alma at http:\/\/127\.0\.0\.1:1/)
+  t.match(printed, /With real Alma only demo-cached answers as described/, 'the other demo users are the simulator\'s')
   t.match(printed, /from another shell where ALMA_API_KEY is exported:\n {2}.* ALMA_API_KEY="\$ALMA_API_KEY" node dist\/server\.js$/m)
   t.notMatch(printed, key)
   child.kill('SIGTERM')
