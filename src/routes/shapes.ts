@@ -1,13 +1,25 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { Type, type TObject } from '@sinclair/typebox'
 import { resolveItem, resolveList } from '../resolution/resolve.js'
 import type { Kind } from '../resolution/kinds.js'
+import type { Resolved } from '../resolution/ports.js'
 import { errorResponses } from '../schemas/errors.js'
-import { answerHeaders, X_CACHE } from '../schemas/headers.js'
+import { answerSchema } from '../schemas/headers.js'
 import { UserParams } from '../schemas/params.js'
 
 // The three list routes and the three item routes differ only by kind, so
 // each file names its kind and these build it.
+
+/**
+ * A resolved request's answer: its X-Cache header (CONTRACT 2.3), and its value as
+ * the 200's body. The records are Alma's fields, checked and shaped by the rules
+ * (resolution/records.ts), which type them loosely.
+ */
+export function answer (reply: FastifyReply, { value, cache }: Resolved<unknown>): never {
+  reply.header('x-cache', cache)
+  return value as never
+}
 
 interface RouteShape {
   kind: Kind
@@ -26,13 +38,9 @@ export function listRoute ({ kind, record, summary, operationId }: RouteShape): 
         operationId,
         tags: [kind],
         params: UserParams,
-        response: { 200: Type.Array(record, { description: X_CACHE, headers: answerHeaders }), ...errorResponses() }
+        response: { 200: answerSchema(Type.Array(record)), ...errorResponses() }
       }
-    }, async (request, reply) => {
-      const { value, cache } = await resolveList(request.resolution, request.params.userID, kind)
-      reply.header('x-cache', cache)
-      return value as never
-    })
+    }, async (request, reply) => answer(reply, await resolveList(request.resolution, request.params.userID, kind)))
   }
 }
 
@@ -44,13 +52,11 @@ export function itemRoute ({ kind, record, summary, operationId, params, itemPar
         operationId,
         tags: [kind],
         params,
-        response: { 200: Type.Object(record.properties, { ...record, description: X_CACHE, headers: answerHeaders }), ...errorResponses({ kind, param: itemParam }) }
+        response: { 200: answerSchema(record), ...errorResponses({ kind, param: itemParam }) }
       }
     }, async (request, reply) => {
       const { userID, [itemParam]: itemID } = request.params as Record<string, string>
-      const { value, cache } = await resolveItem(request.resolution, userID as string, kind, itemID as string)
-      reply.header('x-cache', cache)
-      return value as never
+      return answer(reply, await resolveItem(request.resolution, userID as string, kind, itemID as string))
     })
   }
 }

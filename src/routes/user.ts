@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import { resolveUser } from '../resolution/resolve.js'
 import { errorResponses } from '../schemas/errors.js'
-import { answerHeaders, X_CACHE } from '../schemas/headers.js'
+import { answerSchema } from '../schemas/headers.js'
 import { UserParams } from '../schemas/params.js'
 import { UserSummary } from '../schemas/records.js'
+import { answer } from './shapes.js'
 
 /** GET /users/{userID}: the user's loans, requests and fees (CONTRACT 2, 3.3). */
 const userRoute: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -14,13 +14,9 @@ const userRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'getUser',
       tags: ['users'],
       params: UserParams,
-      response: { 200: Type.Object(UserSummary.properties, { ...UserSummary, description: X_CACHE, headers: answerHeaders }), ...errorResponses() }
+      response: { 200: answerSchema(UserSummary), ...errorResponses() }
     }
-  }, async (request, reply) => {
-    const { value, cache } = await resolveUser(request.resolution, request.params.userID)
-    reply.header('x-cache', cache)
-    return value as never
-  })
+  }, async (request, reply) => answer(reply, await resolveUser(request.resolution, request.params.userID)))
 }
 
 export default userRoute

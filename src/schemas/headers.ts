@@ -1,3 +1,4 @@
+import type { TSchema } from '@sinclair/typebox'
 import type { CacheOutcome } from '../resolution/ports.js'
 
 // The headers of CONTRACT 2.3, for the API description (plugins/http-contract.ts
@@ -22,6 +23,9 @@ export const answerHeaders = {
   'Cache-Control': cacheControl,
   'X-Cache': { type: 'string', enum: Object.keys(CACHE_OUTCOMES), description: X_CACHE }
 }
+
+/** A route's 200 answer: its body's schema, with the answer's description and headers. */
+export const answerSchema = <T extends TSchema>(body: T): T => ({ ...body, description: X_CACHE, headers: answerHeaders })
 
 /** Of an error; a 503 (and API Gateway's throttling 429) says when to try again. */
 export const errorHeaders = (statusCode: number) => statusCode === 503 || statusCode === 429
