@@ -100,11 +100,10 @@ async function completeList (
       : await oneByOne(ctx, userID, kind, missing, cached, sources)
     sources.add('alma')
   } catch (error) {
-    // 3.7: with an expired copy of every missing item, the list can still be whole.
-    if (!isAlmaUnavailable(error) || !missing.every((id) => cached.has(id))) throw error
-    logStale(ctx, kind, error)
+    // With an expired copy of every missing item, the list can still be whole.
+    const copies = missing.every((id) => cached.has(id)) ? new Map(missing.map((id) => [id, (cached.get(id) as CachedItem).record])) : undefined
+    fromAlma = copiesInstead(ctx, kind, error, copies)
     sources.add('stale')
-    fromAlma = new Map(missing.map((id) => [id, (cached.get(id) as CachedItem).record]))
   }
   return ids.flatMap((id) => {
     const item = cached.get(id)
@@ -140,11 +139,8 @@ async function oneByOne (
       // A list holds what is active, as Alma's list pages would have it.
       if (record !== undefined && spec.inactiveInAlma?.(record) !== true) found.set(id, toRecord(spec, record))
     } catch (error) {
-      const copy = cached.get(id)
-      if (copy === undefined || !isAlmaUnavailable(error)) throw error
-      logStale(ctx, kind, error)
+      found.set(id, copiesInstead(ctx, kind, error, cached.get(id)).record)
       sources.add('stale')
-      found.set(id, copy.record)
     }
   }))
   return found
@@ -198,9 +194,7 @@ async function itemFromCacheOrAlma (
     if (record === undefined) throw new NotFoundError(itemNotFoundMessage(kind, itemID, userID))
     return { value: toRecord(KIND_SPECS[kind], record), cache: 'miss' }
   } catch (error) {
-    if (cached === undefined || !isAlmaUnavailable(error)) throw error
-    logStale(ctx, kind, error)
-    return { value: cached.record, cache: 'stale' }
+    return { value: copiesInstead(ctx, kind, error, cached).record, cache: 'stale' }
   }
 }
 
@@ -246,6 +240,13 @@ function cachedItems (ctx: ResolutionContext, userID: string, kind: Kind, ids: r
     if (item !== undefined) items.set(id, item)
   }
   return items
+}
+
+/** 3.7: the expired copies instead of Alma's answer, when Alma failed and there are copies; else the error stands. */
+function copiesInstead<T> (ctx: ResolutionContext, kind: Kind, error: unknown, copies: T | undefined): T {
+  if (copies === undefined || !isAlmaUnavailable(error)) throw error
+  logStale(ctx, kind, error)
+  return copies
 }
 
 function logStale (ctx: ResolutionContext, what: string, error: unknown): void {
