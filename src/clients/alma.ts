@@ -4,7 +4,7 @@ import type { Connections } from './undici-pool.js'
 import {
   AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE
 } from '../errors.js'
-import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind } from '../resolution/kinds.js'
+import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { byDeadline } from '../by-deadline.js'
@@ -107,63 +107,61 @@ export class AlmaClient implements AlmaReader {
     const query = spec.almaListQuery ?? {}
     if (!spec.almaPaged) return recordsOf(await this.#get({ path, query, mode: 'list', deadline }), spec.almaListField)
 
-    const page = (offset: number, unwanted?: AbortSignal) =>
+    const page: PageReader = (offset, unwanted) =>
       this.#get({ path, query: { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, mode: 'list', deadline, unwanted })
+    // A list that did not read whole is read again, a few times at most.
     for (let read = 1; ; read++) {
-      // Follow total_record_count, not short pages: after the first page, the others
-      // as many at once as there are connections.
-      const first = await page(0)
-      const total = totalOf(first, kind)
-      const pages: AlmaRecord[] = [first]
-      const seen = new Set<unknown>()
-      // A page that does not fit the others means the list did not read whole (see misfitOf);
-      // it is read again, a few times at most. A failed page fails the list. Either way
-      // the pages not yet asked for are not: the calls spent, and the work done, follow
-      // the pages read, never the total Alma claims.
-      let misfit = misfitOf(first, 0, total, kind, seen)
-      let failure: { reason: unknown } | undefined
-      const stop = new AbortController()
-      let next = ALMA_MAX_PAGE_SIZE
-      const readNext = async (): Promise<void> => {
-        const offset = next
-        next += ALMA_MAX_PAGE_SIZE
-        try {
-          const body = await page(offset, stop.signal)
-          misfit ??= misfitOf(body, offset, total, kind, seen)
-          pages[offset / ALMA_MAX_PAGE_SIZE] = body
-        } catch (error) {
-          // After a stop, a page's failure is only that: it was turned away.
-          if (!stop.signal.aborted) failure = { reason: error }
-        }
-        if (misfit !== undefined || failure !== undefined) stop.abort()
+      const result = await this.#readPages(kind, page)
+      if ('pages' in result) return onceEach(result.pages, spec)
+      if (read === MAX_LIST_READS) {
+        throw new AlmaBadGatewayError(`list of ${kind} did not read whole on each of ${MAX_LIST_READS} reads (the last: ${result.misfit})`)
       }
-      const morePages = () => !stop.signal.aborted && next < total
-      const reader = async (): Promise<void> => {
-        while (morePages()) await readNext()
-      }
-      if (misfit === undefined) {
-        // After a short first page (Alma's own shortfall, or a total that does not hold),
-        // the next page alone first: a total of a million over a page of three then costs
-        // one call more, not one for every connection.
-        const short = recordsOf(first, spec.almaListField).length < Math.min(ALMA_MAX_PAGE_SIZE, total)
-        if (short && morePages()) await readNext()
-        await Promise.all(Array.from({ length: this.#maxConnections }, reader))
-      }
-      if (failure !== undefined) throw failure.reason
-      if (misfit !== undefined) {
-        if (read < MAX_LIST_READS) continue
-        throw new AlmaBadGatewayError(`list of ${kind} did not read whole on each of ${MAX_LIST_READS} reads (the last: ${misfit})`)
-      }
-      // A record twice on one page (a page is one answer: nothing moved) is kept once.
-      const kept = new Set<unknown>()
-      return pages.flatMap((body) => recordsOf(body, spec.almaListField)).filter((record) => {
-        const id = idOf(record, spec.idField)
-        if (id === undefined) return true
-        if (kept.has(id)) return false
-        kept.add(id)
-        return true
-      })
     }
+  }
+
+  /**
+   * One read of a paged list, following total_record_count, not short pages:
+   * after the first page, the others as many at once as there are connections.
+   * Its pages, or the page that did not fit the others (see misfitOf); a failed
+   * page fails the read. Either way the pages not yet asked for are not: the calls
+   * spent, and the work done, follow the pages read, never the total Alma claims.
+   */
+  async #readPages (kind: Kind, page: PageReader): Promise<{ pages: AlmaRecord[] } | { misfit: string }> {
+    const first = await page(0)
+    const total = totalOf(first, kind)
+    const pages: AlmaRecord[] = [first]
+    const seen = new Set<unknown>()
+    let misfit = misfitOf(first, 0, total, kind, seen)
+    let failure: { reason: unknown } | undefined
+    const stop = new AbortController()
+    let next = ALMA_MAX_PAGE_SIZE
+    const readNext = async (): Promise<void> => {
+      const offset = next
+      next += ALMA_MAX_PAGE_SIZE
+      try {
+        const body = await page(offset, stop.signal)
+        misfit ??= misfitOf(body, offset, total, kind, seen)
+        pages[offset / ALMA_MAX_PAGE_SIZE] = body
+      } catch (error) {
+        // After a stop, a page's failure is only that: it was turned away.
+        if (!stop.signal.aborted) failure = { reason: error }
+      }
+      if (misfit !== undefined || failure !== undefined) stop.abort()
+    }
+    const morePages = () => !stop.signal.aborted && next < total
+    const reader = async (): Promise<void> => {
+      while (morePages()) await readNext()
+    }
+    if (misfit === undefined) {
+      // After a short first page (Alma's own shortfall, or a total that does not hold),
+      // the next page alone first: a total of a million over a page of three then costs
+      // one call more, not one for every connection.
+      const short = recordsOf(first, KIND_SPECS[kind].almaListField).length < Math.min(ALMA_MAX_PAGE_SIZE, total)
+      if (short && morePages()) await readNext()
+      await Promise.all(Array.from({ length: this.#maxConnections }, reader))
+    }
+    if (failure !== undefined) throw failure.reason
+    return misfit === undefined ? { pages } : { misfit }
   }
 
   async item (kind: Kind, userID: string, itemID: string, deadline: number): Promise<AlmaRecord | undefined> {
@@ -337,6 +335,21 @@ const idOf = (record: AlmaRecord, idField: string): unknown => record[idField] ?
 
 /** Reads of a list whose pages do not fit one another (see misfitOf), before the answer is a 502. */
 const MAX_LIST_READS = 3
+
+/** One page of a paged list, at `offset`; `unwanted` turns it away once the read is lost. */
+type PageReader = (offset: number, unwanted?: AbortSignal) => Promise<AlmaRecord>
+
+/** A list's records from its pages; a record twice on one page (a page is one answer: nothing moved) is kept once. */
+function onceEach (pages: readonly AlmaRecord[], spec: KindSpec): AlmaRecord[] {
+  const kept = new Set<unknown>()
+  return pages.flatMap((body) => recordsOf(body, spec.almaListField)).filter((record) => {
+    const id = idOf(record, spec.idField)
+    if (id === undefined) return true
+    if (kept.has(id)) return false
+    kept.add(id)
+    return true
+  })
+}
 
 function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
   const total = body?.total_record_count
