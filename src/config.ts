@@ -128,10 +128,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     const callTimeout = value('ALMA_CALL_TIMEOUT_MS') === undefined ? `${almaCallTimeoutMs} by default` : String(almaCallTimeoutMs)
     invalid.push(`ALMA_CALL_TIMEOUT_MS (${callTimeout}; at most REQUEST_BUDGET_MS, here ${requestBudgetMs})`)
   }
-  const corsOrigins = value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
-  const notOrigins = corsOrigins?.filter((origin) => !isOrigin(origin)) ?? []
   const metricsNamespace = value('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE
   if (!METRICS_NAMESPACE_PATTERN.test(metricsNamespace)) invalid.push('METRICS_NAMESPACE (a CloudWatch namespace: letters, digits, spaces and . _ / # : -, not starting AWS/)')
+  const corsOrigins = value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
+  const notOrigins = corsOrigins?.filter((origin) => !isOrigin(origin)) ?? []
   if (notOrigins.length > 0) invalid.push(`CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not ${notOrigins.join(' ')})`)
   if (missing.length > 0 || invalid.length > 0) throw new ConfigError(missing, invalid)
 
