@@ -110,13 +110,13 @@ export class AlmaClient implements AlmaReader {
     const page: PageReader = (offset, unwanted) =>
       this.#get({ path, query: { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, mode: 'list', deadline, unwanted })
     // A list that did not read whole is read again, a few times at most.
-    for (let read = 1; ; read++) {
+    let misfit = ''
+    for (let read = 0; read < MAX_LIST_READS; read++) {
       const result = await this.#readPages(kind, page)
       if ('pages' in result) return onceEach(result.pages, spec)
-      if (read === MAX_LIST_READS) {
-        throw new AlmaBadGatewayError(`list of ${kind} did not read whole on each of ${MAX_LIST_READS} reads (the last: ${result.misfit})`)
-      }
+      misfit = result.misfit
     }
+    throw new AlmaBadGatewayError(`list of ${kind} did not read whole on each of ${MAX_LIST_READS} reads (the last: ${misfit})`)
   }
 
   /**

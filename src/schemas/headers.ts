@@ -9,7 +9,7 @@ const CACHE_OUTCOMES: { [outcome in CacheOutcome]: string } = {
   hit: 'all from the cache',
   miss: 'all from Alma',
   partial: 'some of each',
-  stale: 'an expired cache copy, Alma failing'
+  stale: 'an expired cache copy, Alma failing or its key unreadable'
 }
 
 /** The 200 answer's description: what the X-Cache header says. */
