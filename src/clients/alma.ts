@@ -53,6 +53,15 @@ interface AlmaGet {
 
 interface AlmaError { errorCode?: unknown, errorMessage?: unknown }
 
+/** One HTTP exchange with Alma, its body read whole. */
+interface AlmaResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  text: string
+  /** how long the call took, its wait for a turn left out */
+  callMs: number
+}
+
 /** Thrown inside the retry loop for answers worth another attempt. */
 class Retryable extends Error {
   constructor (readonly final: ServiceError, readonly retryAfterMs: number | undefined, readonly attemptMs: number) {
@@ -206,40 +215,7 @@ export class AlmaClient implements AlmaReader {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
     const apiKey = await this.#apiKey(deadline)
     const pool = await this.#pool()
-    const { status, headers, text, callMs } = await this.#inTurn(deadline, () => this.#call(pool, apiKey, path, query, deadline), unwanted)
-    const body = parseJSON(text)
-
-    if (status === 200) {
-      if (isObject(body)) return body
-      throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
-    }
-    const almaError = firstAlmaError(body) ?? xmlAlmaError(text)
-    const code = typeof almaError?.errorCode === 'string' ? almaError.errorCode : undefined
-    const retryAfterMs = parseRetryAfter(headers['retry-after'])
-
-    if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
-      if (code === 'DAILY_THRESHOLD') {
-        // Alma's own time when it gives one; "now" (0, or a date gone by) cannot be true of a day's quota.
-        const seconds = retryAfterMs !== undefined && retryAfterMs >= 1000 ? Math.ceil(retryAfterMs / 1000) : DAILY_THRESHOLD_RETRY_AFTER_SECONDS
-        throw new AlmaThrottledError(seconds, code)
-      }
-      const retryAfterSeconds = Math.max(1, Math.ceil((retryAfterMs ?? THRESHOLD_WINDOW_MS) / 1000))
-      // Alma counts calls a second: retried sooner than the next second, a call
-      // would most likely meet the threshold again, and spend quota doing so.
-      throw new Retryable(new AlmaThrottledError(retryAfterSeconds, code), retryAfterMs ?? THRESHOLD_WINDOW_MS, callMs)
-    }
-    if (status >= 500) {
-      throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs, callMs)
-    }
-    const keyRefused = () => new AlmaKeyRefusedError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
-    if (code !== undefined && KEY_ERROR_CODES.has(code)) throw keyRefused()
-    // Alma's errors arrive as 400, sometimes 401, 403 or 404: its code says what they mean.
-    if (code !== undefined && (mode === 'item' ? ITEM_NOT_FOUND_CODES : USER_NOT_FOUND_CODES).has(code) && status >= 400 && status < 500) {
-      throw new NotFoundError(mode === 'item' ? 'not found' : USER_NOT_FOUND_MESSAGE)
-    }
-    if (status === 401 || status === 403) throw keyRefused()
-    if (almaError !== undefined && mode === 'item' && (status === 400 || status === 404)) throw new NotFoundError('not found')
-    throw new AlmaBadGatewayError(`unexpected status ${status}${code === undefined ? '' : ` code ${code}`}`)
+    return bodyOrError(await this.#inTurn(deadline, () => this.#call(pool, apiKey, path, query, deadline), unwanted), mode)
   }
 
   /**
@@ -267,7 +243,7 @@ export class AlmaClient implements AlmaReader {
   }
 
   /** The HTTP exchange of one attempt, timed from when it has its turn. */
-  async #call (pool: Connections, apiKey: string, path: string, query: Record<string, string>, deadline: number) {
+  async #call (pool: Connections, apiKey: string, path: string, query: Record<string, string>, deadline: number): Promise<AlmaResponse> {
     const remaining = deadline - Date.now()
     if (remaining <= 0) throw new AlmaTimeoutError()
     const calls = requestCalls()
@@ -335,6 +311,47 @@ const idOf = (record: AlmaRecord, idField: string): unknown => record[idField] ?
 
 /** Reads of a list whose pages do not fit one another (see misfitOf), before the answer is a 502. */
 const MAX_LIST_READS = 3
+
+/**
+ * Alma's answer, read: the body of a 200, or the error it means (retryable or
+ * not). Alma's errors arrive as 400, sometimes 401, 403 or 404: their codes say
+ * what they mean (alma-api.md). An item's NotFoundError is the client's own
+ * signal (item() answers undefined for it), never a caller's message.
+ */
+function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: CallMode): AlmaRecord {
+  const body = parseJSON(text)
+
+  if (status === 200) {
+    if (isObject(body)) return body
+    throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
+  }
+  const almaError = firstAlmaError(body) ?? xmlAlmaError(text)
+  const code = typeof almaError?.errorCode === 'string' ? almaError.errorCode : undefined
+  const retryAfterMs = parseRetryAfter(headers['retry-after'])
+
+  if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
+    if (code === 'DAILY_THRESHOLD') {
+      // Alma's own time when it gives one; "now" (0, or a date gone by) cannot be true of a day's quota.
+      const seconds = retryAfterMs !== undefined && retryAfterMs >= 1000 ? Math.ceil(retryAfterMs / 1000) : DAILY_THRESHOLD_RETRY_AFTER_SECONDS
+      throw new AlmaThrottledError(seconds, code)
+    }
+    const retryAfterSeconds = Math.max(1, Math.ceil((retryAfterMs ?? THRESHOLD_WINDOW_MS) / 1000))
+    // Alma counts calls a second: retried sooner than the next second, a call
+    // would most likely meet the threshold again, and spend quota doing so.
+    throw new Retryable(new AlmaThrottledError(retryAfterSeconds, code), retryAfterMs ?? THRESHOLD_WINDOW_MS, callMs)
+  }
+  if (status >= 500) {
+    throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs, callMs)
+  }
+  const keyRefused = () => new AlmaKeyRefusedError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
+  if (code !== undefined && KEY_ERROR_CODES.has(code)) throw keyRefused()
+  if (code !== undefined && (mode === 'item' ? ITEM_NOT_FOUND_CODES : USER_NOT_FOUND_CODES).has(code) && status >= 400 && status < 500) {
+    throw new NotFoundError(mode === 'item' ? 'not found' : USER_NOT_FOUND_MESSAGE)
+  }
+  if (status === 401 || status === 403) throw keyRefused()
+  if (almaError !== undefined && mode === 'item' && (status === 400 || status === 404)) throw new NotFoundError('not found')
+  throw new AlmaBadGatewayError(`unexpected status ${status}${code === undefined ? '' : ` code ${code}`}`)
+}
 
 /** One page of a paged list, at `offset`; `unwanted` turns it away once the read is lost. */
 type PageReader = (offset: number, unwanted?: AbortSignal) => Promise<AlmaRecord>
