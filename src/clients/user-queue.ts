@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
+import { userCacheKey } from '../resolution/identifiers.js'
 import type { UserQueue } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { boundedClient, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
@@ -58,7 +59,7 @@ export class SqsUserQueue implements UserQueue {
   #fifoFields (userID: string): { MessageGroupId?: string, MessageDeduplicationId?: string } {
     if (!this.#options.queueUrl.endsWith('.fifo')) return {}
     const hash = (text: string) => createHash('sha256').update(text).digest('hex')
-    return { MessageGroupId: hash(userID.toLowerCase()), MessageDeduplicationId: hash(userID) }
+    return { MessageGroupId: hash(userCacheKey(userID)), MessageDeduplicationId: hash(userID) }
   }
 
   destroy (): void {
