@@ -26,7 +26,11 @@ await waitUntilAnswering(endpoint)
 console.log(`DynamoDB Local (AWS's jar) at ${endpoint}`)
 
 const run = spawn(command, args, { stdio: 'inherit', env: { ...process.env, TEST_DYNAMODB_ENDPOINT: endpoint } })
-const [code] = await once(run, 'exit')
+// once() rejects on the child's 'error' (a command not found): java must not outlive that either.
+const code = await once(run, 'exit').then(([exitCode]) => exitCode, (error) => {
+  console.error(`${command} could not run: ${error.message}`)
+  return 1
+})
 java.kill()
 process.exit(code ?? 1)
 
