@@ -46,6 +46,8 @@ export interface AppOptions {
   requestIdHeader?: string
   /** more fields for every log line of a request, from its raw headers (the Lambdas: their own request ID) */
   requestLogFields?: (headers: IncomingHttpHeaders) => Record<string, string>
+  /** the largest answer the transport carries (the Lambdas: Lambda's response limit); see plugins/http-contract.ts */
+  maxAnswerBytes?: number
   /** 429 and 5xx retries per Alma call (AlmaClient's default when unset) */
   almaMaxRetries?: number
   /** base of the Alma retry backoff (AlmaClient's default when unset) */
@@ -78,7 +80,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(observability, observabilityOptions)
-  await app.register(httpContract)
+  await app.register(httpContract, { maxAnswerBytes: options.maxAnswerBytes })
   // Browser apps on other origins; API Gateway answers their preflight requests itself.
   // Loaded only when configured: most deployments serve apps, not browsers.
   // Unset, @fastify/cors would allow whatever headers a preflight asks for, from any origin.

@@ -35,6 +35,9 @@ export const ALMA_UNREACHABLE_MESSAGE = 'Alma could not be reached'
 export const ALMA_REFUSING_MESSAGE = 'Alma is refusing requests for now; retry later'
 export const ALMA_LATE_MESSAGE = 'Alma did not answer in time'
 
+/** The 502 of an answer larger than the service's transport carries (a Lambda's response). */
+export const ANSWER_TOO_LARGE_MESSAGE = 'The answer is larger than the API can send'
+
 export class NotFoundError extends ServiceError {
   constructor (message: string) {
     super(404, message)
@@ -92,12 +95,25 @@ export class AlmaTimeoutError extends ServiceError {
   }
 }
 
+/**
+ * An answer over what the transport carries: Lambda refuses a response over
+ * 6 MB, and API Gateway then answers an opaque 5xx of its own. A 502, as API
+ * Gateway's would be (its upstream's answer was unusable), but saying why; ours
+ * to fix, as the answer is complete and Alma did nothing wrong.
+ */
+export class AnswerTooLargeError extends ServiceError {
+  constructor (bytes: number, maxBytes: number) {
+    super(502, ANSWER_TOO_LARGE_MESSAGE)
+    this.detail = `the answer is ${bytes} bytes as sent; at most ${maxBytes} can be`
+  }
+}
+
 export type AlmaUnavailableError = AlmaBadGatewayError | AlmaThrottledError | AlmaTimeoutError | AlmaKeyUnreadableError
 
 // The bundles are minified, which renames classes; the logs (the `type` of an
 // error) and the `name` above should read as the source does. Object shorthand
 // keeps each class's source name as a key whatever the minifier calls it.
-for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, UnavailableError, AlmaBadGatewayError, AlmaKeyRefusedError, AlmaKeyUnreadableError, AlmaUnreachableError, AlmaThrottledError, AlmaTimeoutError })) {
+for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, UnavailableError, AnswerTooLargeError, AlmaBadGatewayError, AlmaKeyRefusedError, AlmaKeyUnreadableError, AlmaUnreachableError, AlmaThrottledError, AlmaTimeoutError })) {
   Object.defineProperty(errorClass, 'name', { value: name })
 }
 

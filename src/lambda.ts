@@ -160,6 +160,12 @@ function decoded (segment: string): string {
   }
 }
 
+// Lambda refuses a response over 6 MB (6,291,556 bytes), counted as the JSON the
+// runtime sends: the body an escaped string inside it, beside the status and the
+// headers, which take under 1 KB here.
+const LAMBDA_RESPONSE_LIMIT_BYTES = 6_291_556
+const STATUS_AND_HEADERS_ALLOWANCE_BYTES = 8192
+
 async function startRoute (route: RouteName): Promise<Handler> {
   const config = loadConfig()
   const app = await buildApp({
@@ -171,7 +177,8 @@ async function startRoute (route: RouteName): Promise<Handler> {
     writeMetrics: (line) => { process.stdout.write(line) },
     // Every log line carries API Gateway's request ID (as reqId) and Lambda's own.
     requestIdHeader: API_GATEWAY_REQUEST_ID_HEADER,
-    requestLogFields: (headers) => ({ awsRequestId: String(headers[LAMBDA_REQUEST_ID_HEADER]) })
+    requestLogFields: (headers) => ({ awsRequestId: String(headers[LAMBDA_REQUEST_ID_HEADER]) }),
+    maxAnswerBytes: LAMBDA_RESPONSE_LIMIT_BYTES - STATUS_AND_HEADERS_ALLOWANCE_BYTES
   })
   const proxy = awsLambdaFastify(app)
   await app.ready()

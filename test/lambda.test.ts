@@ -1,11 +1,12 @@
 import t from 'tap'
 import { Client } from 'undici'
 import { seedUser } from '../dev/demo-users.js'
+import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import * as lambda from '../src/lambda.js'
 import { ROUTE_NAMES } from '../src/app.js'
 import { answerOf } from './support/answers.js'
 import { httpApiEvent, lambdaContext, restApiEvent } from '../dev/api-gateway-events.js'
-import { buildTestApp, DAY, startTestStack } from './helper.js'
+import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
 // The seven handlers of src/lambda.ts, in this process: each answers API Gateway
 // events exactly as the HTTP server answers the same request.
@@ -227,4 +228,37 @@ t.test('an event that is not API Gateway\'s (the console\'s test event) fails wi
 t.test('a handler serves its own route only', async (t) => {
   const response = await lambda.getUserLoans(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserLoans'))
   t.equal(response.statusCode, 404)
+})
+
+t.test('an answer larger than Lambda can return is a 502 that says so, not API Gateway\'s opaque 5xx', async (t) => {
+  // Lambda refuses a response over 6,291,556 bytes, counted as the JSON it sends: the body an escaped string.
+  const LIMIT = 6_291_556
+  const asSent = (response: unknown) => Buffer.byteLength(JSON.stringify(response))
+  const seedLoans = async (userID: string, loans: number, title: string) => {
+    const records = almaUserRecords(userID, { loans, requests: 0, fees: 0 })
+    for (const loan of records.loans) loan.title = title
+    await stack.writeCacheRows(cacheRowsOf(userID, records, nowSeconds() + DAY))
+  }
+  // Titles of control characters, 6 bytes each in the body and 7 as sent: large
+  // answers from rows small enough for one BatchGetItem of dynalite's (about 1 MB).
+  await seedLoans('lambda-big', 4, '\u0001'.repeat(300_000))
+  // Titles of quotes, 2 bytes each in the body (a 3.2 MB body) and twice that as sent.
+  await seedLoans('lambda-quotes', 8, '"'.repeat(200_000))
+  await seedLoans('lambda-fits', 4, '\u0001'.repeat(215_000))
+  for (const userID of ['lambda-big', 'lambda-quotes']) {
+    const path = `/users/${userID}/loans`
+    const fromServer = await server.inject({ method: 'GET', url: path })
+    t.equal(fromServer.statusCode, 200, `${userID}: the server, with no such limit, sends it`)
+    t.equal(JSON.parse(fromServer.body).length, userID === 'lambda-big' ? 4 : 8)
+    const response = await lambda.getUserLoans(restApiEvent(path), lambdaContext('getUserLoans'))
+    t.same(answerOf(response), {
+      statusCode: 502,
+      headers: { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'x-cache': undefined, 'retry-after': undefined },
+      body: { statusCode: 502, error: 'Bad Gateway', message: 'The answer is larger than the API can send' }
+    }, userID)
+  }
+  const fits = await lambda.getUserLoans(restApiEvent('/users/lambda-fits/loans'), lambdaContext('getUserLoans'))
+  t.equal(fits.statusCode, 200, 'just under the limit: sent')
+  t.equal(JSON.parse(fits.body).length, 4)
+  t.ok(asSent(fits) > LIMIT - 300_000 && asSent(fits) < LIMIT, `${asSent(fits)} bytes as sent`)
 })

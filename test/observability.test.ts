@@ -214,3 +214,27 @@ t.test('with LOG_PSEUDONYM_KEY the pseudonym is keyed: no hashing of candidate I
   t.match(refused, { status: 400 })
   t.not(refused?.user, userPseudonym('kate', key), 'a refused \u212Aate is not logged as kate')
 })
+
+t.test('an answer over the transport\'s limit (a Lambda\'s): an error line, and a 502 in the summary and the metrics', async (t) => {
+  const lines: string[] = []
+  // Limits count the body as a JSON string: 20 fees are about 12 KB of body, escaped to about 14 KB.
+  const limited = async (maxAnswerBytes: number) => buildTestApp(t, { maxAnswerBytes, writeMetrics: (line) => { lines.push(line) } })
+  const { app: small, logs: smallLogs } = await limited(13_000)
+  const records = almaUserRecords('obs-large', { loans: 0, requests: 0, fees: 20 })
+  await stack.writeCacheRows(cacheRowsOf('obs-large', records, nowSeconds() + DAY))
+  const response = await small.inject({ method: 'GET', url: '/users/obs-large/fees' })
+  t.equal(response.statusCode, 502)
+  t.same(response.json(), { statusCode: 502, error: 'Bad Gateway', message: 'The answer is larger than the API can send' })
+  t.equal(response.headers['x-cache'], undefined, 'no X-Cache: the 200 it describes was not sent')
+  t.match(smallLogs().filter((line) => line.level === 50), [{
+    msg: 'request failed', err: { type: 'AnswerTooLargeError', statusCode: 502 }, detail: /^the answer is \d{5} bytes as sent; at most 13000 can be$/
+  }])
+  t.match(smallLogs().filter((line) => line.msg === 'request summary'), [{ status: 502, cache: null, dynamoCalls: 2 }])
+  t.match(JSON.parse(lines.at(-1) as string), { status: '502', ServerErrors: 1 })
+  // The same answer, escaped, under a larger limit: sent.
+  const { app: large } = await limited(16_000)
+  const sent = await large.inject({ method: 'GET', url: '/users/obs-large/fees' })
+  t.equal(sent.statusCode, 200)
+  t.ok(Buffer.byteLength(JSON.stringify(sent.body)) > 13_000 && Buffer.byteLength(JSON.stringify(sent.body)) < 16_000, 'between the two limits')
+  t.equal(sent.headers['x-cache'], 'hit')
+})

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { INTERNAL_ERROR_MESSAGE, ServiceError, UnavailableError } from '../errors.js'
+import { AnswerTooLargeError, INTERNAL_ERROR_MESSAGE, ServiceError, UnavailableError } from '../errors.js'
 import { errorBody } from '../schemas/errors.js'
 import { invalidIDMessage } from '../resolution/identifiers.js'
 
@@ -37,8 +37,16 @@ export function clientErrorAnswer (this: FastifyInstance, error: Error & { code?
   socket.end(`HTTP/1.1 ${statusCode} ${String(STATUS_CODES[statusCode])}\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`)
 }
 
+export interface HttpContractOptions {
+  /**
+   * the largest answer the transport carries, in bytes of the body as a JSON
+   * string (how the Lambda runtime sends a proxy response); none when unset
+   */
+  maxAnswerBytes?: number
+}
+
 /** CONTRACT 2.3: JSON errors without internals, and `Cache-Control: no-store` on every answer. */
-export default fp(async (fastify) => {
+export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
   fastify.addHook('onRequest', async (_request, reply) => {
     // The data is personal: no shared or private cache may keep any answer, errors included.
     reply.header('cache-control', 'no-store')
@@ -51,6 +59,21 @@ export default fp(async (fastify) => {
     reply.type('application/json; charset=utf-8')
     return JSON.stringify(errorBody(reply.statusCode, String(STATUS_CODES[reply.statusCode])))
   })
+
+  if (maxAnswerBytes !== undefined) {
+    // An answer too large to send fails here, as a 502 that says why, in the summary
+    // line and the metrics too, rather than past the app, where the caller would get
+    // API Gateway's opaque 5xx and the logs a 200. A JSON string spends at most 6
+    // bytes on a character (`\u001f`): shorter bodies fit without being measured.
+    fastify.addHook('onSend', async (_request, reply, payload) => {
+      if (typeof payload !== 'string' || payload.length * 6 <= maxAnswerBytes) return payload
+      const bytes = Buffer.byteLength(JSON.stringify(payload))
+      if (bytes <= maxAnswerBytes) return payload
+      // The error answer keeps the headers set so far: X-Cache belongs to the 200 not sent.
+      reply.removeHeader('x-cache')
+      throw new AnswerTooLargeError(bytes, maxAnswerBytes)
+    })
+  }
 
   // No endpoint takes a body: none is parsed, so none can fail to parse (a POST of
   // broken JSON is the 404 it is, not a 400 about its body). Drained, never read.
