@@ -6,6 +6,10 @@ const path = require('node:path')
 const tsx = require('tsx/cjs/api')
 const { gatewayResponses } = require('./gateway-responses.cjs')
 
+// The service's own reading of its configuration (src/config.ts): the deploy holds
+// the functions' environment to it, and reads variables as it does.
+const { loadConfig, ConfigError, CORS_ALLOWED_HEADERS, variable } = tsx.require('../src/config.ts', __filename)
+
 const STAGES = ['stg', 'prod']
 
 const RESOURCES = {
@@ -24,7 +28,7 @@ const FUNCTION_TIMEOUT_S = 25
 const AFTER_BUDGET_MS = 5000
 
 // Optional runtime settings (CONTRACT 5 and README's configuration table), passed on when set.
-const PASSED_THROUGH = ['ALMA_API_URL', 'LOG_LEVEL', 'LOG_PSEUDONYM_KEY', 'ALMA_CALL_TIMEOUT_MS', 'REQUEST_BUDGET_MS']
+const PASSED_THROUGH = ['ALMA_API_URL', 'LOG_LEVEL', 'LOG_PSEUDONYM_KEY', 'ALMA_CALL_TIMEOUT_MS', 'REQUEST_BUDGET_MS', 'CORS_ORIGINS']
 
 class DeploySettingsError extends Error {
   constructor (problems) {
@@ -34,10 +38,7 @@ class DeploySettingsError extends Error {
   }
 }
 
-const text = (name) => {
-  const value = process.env[name]?.trim()
-  return value === undefined || value === '' ? undefined : value
-}
+const text = (name) => variable(process.env, name)
 
 // DynamoDB's rule for table names; an ARN here would make an IAM resource of an ARN inside an ARN.
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/
@@ -199,7 +200,6 @@ module.exports = async ({ options }) => {
 
   const apiKeyRequired = text('API_KEY_REQUIRED') ?? 'true'
   if (!['true', 'false'].includes(apiKeyRequired)) problems.push('API_KEY_REQUIRED must be true or false')
-  const corsOrigins = text('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
   if (!existsSync(path.join(__dirname, '..', 'dist', 'lambda.js'))) problems.push('dist/lambda.js is missing (run npm run build first)')
 
   const environment = {
@@ -211,16 +211,15 @@ module.exports = async ({ options }) => {
     ALMA_API_KEY_NAME: almaApiKeyName,
     // Each stage's metrics apart, should stg and prod share an account.
     METRICS_NAMESPACE: `AlmaCacheApi/${stage}`,
-    ...Object.fromEntries(PASSED_THROUGH.flatMap((name) => text(name) === undefined ? [] : [[name, text(name)]])),
-    ...(corsOrigins === undefined ? {} : { CORS_ORIGINS: corsOrigins.join(',') })
+    ...Object.fromEntries(PASSED_THROUGH.flatMap((name) => text(name) === undefined ? [] : [[name, text(name)]]))
   }
   // The functions' environment, held here to the service's own rules (src/config.ts):
   // a bad LOG_LEVEL or timeout fails the deploy, not every invocation after it. Missing
   // variables are said above; so are the queue URL's and ALMA_API_URL's problems, when
   // they have one, with the stage's variable and the deploy's own rule.
-  const { loadConfig, ConfigError, CORS_ALLOWED_HEADERS } = tsx.require('../src/config.ts', __filename)
+  let config
   try {
-    loadConfig({ ...environment, AWS_REGION: knownRegion ?? 'eu-west-2' })
+    config = loadConfig({ ...environment, AWS_REGION: knownRegion ?? 'eu-west-2' })
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     const saidAbove = [
@@ -231,6 +230,8 @@ module.exports = async ({ options }) => {
     if (invalid.length > 0) problems.push(`invalid ${invalid.join(', ')}`)
   }
   if (problems.length > 0) throw new DeploySettingsError(problems)
+  const { corsOrigins } = config
+  if (corsOrigins !== undefined) environment.CORS_ORIGINS = corsOrigins.join(',')
   // Not refused (the contract's deploy needs no such variable), but said: unkeyed, the
   // user pseudonyms of prod's logs can be reversed by hashing candidate IDs.
   if (stage === 'prod' && environment.LOG_PSEUDONYM_KEY === undefined) {

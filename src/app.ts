@@ -48,8 +48,6 @@ export interface AppOptions {
   requestLogFields?: (headers: IncomingHttpHeaders) => Record<string, string>
   /** the largest answer the transport carries (the Lambdas: Lambda's response limit); see plugins/http-contract.ts */
   maxAnswerBytes?: number
-  /** 429 and 5xx retries per Alma call (AlmaClient's default when unset) */
-  almaMaxRetries?: number
   /** base of the Alma retry backoff (AlmaClient's default when unset) */
   almaRetryBaseDelayMs?: number
 }
@@ -97,7 +95,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     baseUrl: config.almaApiUrl,
     apiKey: almaKeyProvider(config.almaKey),
     callTimeoutMs: config.almaCallTimeoutMs,
-    maxRetries: options.almaMaxRetries,
     retryBaseDelayMs: options.almaRetryBaseDelayMs
   })
   await app.register(userQueuePlugin, { queueUrl: config.userQueueUrl, endpointOverride: config.sqsEndpointOverride })

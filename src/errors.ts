@@ -51,7 +51,7 @@ export class AlmaBadGatewayError extends ServiceError {
   }
 }
 
-/** Alma's connections were refused or reset: a 502 all the same, but no answer to blame. */
+/** No exchange with Alma (connections refused or reset, a failed name lookup or TLS handshake): a 502 all the same, but no answer to blame. */
 export class AlmaUnreachableError extends AlmaBadGatewayError {
   constructor (options: { cause: unknown }) {
     super('could not reach Alma', options, ALMA_UNREACHABLE_MESSAGE)

@@ -1,6 +1,6 @@
 /**
- * Promise.all that waits for every promise before it rejects (with the first
- * failure): a request must not answer while some of its calls are still under
+ * Promise.all that waits for every promise before it rejects (with the failure
+ * of the earliest promise in the array that failed): a request must not answer while some of its calls are still under
  * way, to be frozen mid-flight with its Lambda or to outlive their request.
  */
 export async function settleAll<T> (promises: ReadonlyArray<Promise<T>>): Promise<T[]> {

@@ -88,6 +88,7 @@ t.test('a read of many batches against a slow DynamoDB: over within one time lim
   const error = await cache.getRows(keys).catch((caught: unknown) => caught)
   const elapsed = Date.now() - started
   t.match(error, { name: 'CacheReadError', cause: { message: 'No answer within 1100 ms' } })
+  t.equal((error as Error).message, `BatchGetItem on ${stack.tables.loans} (Error)`, 'naming the table read, not all four')
   // 200 batches, 16 at a time, 200 ms each at least: 2.6 s without the read's own limit.
   t.ok(elapsed < 2000, `failed after ${elapsed} ms, at the read's limit (1100 ms)`)
   t.ok(slow.requests < 200, `${slow.requests} batches sent, not all 200`)

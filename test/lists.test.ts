@@ -145,6 +145,20 @@ t.test('items Alma no longer has are left out', async (t) => {
   t.equal(response.headers['x-cache'], 'partial', 'Alma was asked, and answered "not found"')
 })
 
+t.test('list pages read for cached IDs: an Alma record without a string ID stands for none of them', async (t) => {
+  const records = almaUserRecords('idless-1', { loans: 2, requests: 0, fees: 0 })
+  const [first, second] = recordsOf(records).loans
+  const rows = cacheRowsOf('idless-1', records, nowSeconds() + DAY)
+  // Four IDs, none cached: one list page beats four item calls.
+  await stack.writeCacheRows({ user: { ...rows.user, loan_ids: [first?.loan_id, 'undefined', '7', second?.loan_id] } })
+  const { loan_id: _dropped, ...idless } = records.loans[0] as AlmaRecord
+  stack.alma.addUser({ primary_id: 'idless-1', loans: [records.loans[0] as AlmaRecord, { ...idless, title: 'no ID' }, { ...idless, loan_id: 7 }, records.loans[1] as AlmaRecord] })
+  stack.alma.resetCalls()
+  const response = await get('/users/idless-1/loans')
+  t.equal(stack.alma.calls.length, 1, 'the list page')
+  t.same(response.json(), [first, second], 'not a record for "undefined" or "7"')
+})
+
 t.test('items no longer active in Alma since they were cached (a returned loan, a disputed fee) are left out, by item calls or list pages alike', async (t) => {
   const records = almaUserRecords('closed-1', { loans: 101, requests: 0, fees: 3 })
   const rows = cacheRowsOf('closed-1', records, nowSeconds() + DAY)

@@ -4,7 +4,7 @@ import type { Connections } from './undici-pool.js'
 import {
   AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE
 } from '../errors.js'
-import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
+import { ALMA_MAX_PAGE_SIZE, isRecord, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls } from '../observability/request-calls.js'
 import { byDeadline } from '../by-deadline.js'
@@ -17,7 +17,7 @@ export interface AlmaClientOptions {
   apiKey: (deadline: number) => Promise<string>
   /** budget of one HTTP call, from connect to the end of the body (ALMA_CALL_TIMEOUT_MS's default when unset) */
   callTimeoutMs?: number
-  /** 429 and 5xx retries after the first attempt */
+  /** retries after the first attempt, of 429s, 5xx and failed exchanges (not timeouts) */
   maxRetries?: number
   /** base of the exponential backoff */
   retryBaseDelayMs?: number
@@ -274,24 +274,25 @@ function callFailure (error: unknown, callMs: number): ServiceError | Retryable 
   if (name === 'TimeoutError' || name === 'AbortError' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
     return new AlmaTimeoutError({ cause: error })
   }
-  // Refused or reset connections: Alma (or the way to it) is down for now.
+  // Any other failure of the exchange (refused or reset connections, a failed name lookup
+  // or TLS handshake): Alma, or the way to it, is down for now; retried as a 5xx is.
   return new Retryable(new AlmaUnreachableError({ cause: error }), undefined, callMs)
 }
 
 function recordsOf (body: AlmaRecord, listField: string): AlmaRecord[] {
   // alma-api.md: with zero records the list key may be absent altogether.
   const records = body[listField] ?? []
-  if (!Array.isArray(records) || !records.every(isObject)) {
+  if (!Array.isArray(records) || !records.every(isRecord)) {
     throw new AlmaBadGatewayError(`list body whose ${listField} is not an array of objects`)
   }
   return records
 }
 
 function firstAlmaError (body: unknown): AlmaError | undefined {
-  if (!isObject(body) || body.errorsExist !== true) return undefined
+  if (!isRecord(body) || body.errorsExist !== true) return undefined
   const errors = (body.errorList as { error?: unknown } | undefined)?.error
   const first: unknown = Array.isArray(errors) ? errors[0] : errors
-  return isObject(first) ? first : {}
+  return isRecord(first) ? first : {}
 }
 
 /**
@@ -322,7 +323,7 @@ function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: Cal
   const body = parseJSON(text)
 
   if (status === 200) {
-    if (isObject(body)) return body
+    if (isRecord(body)) return body
     throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
   }
   const almaError = firstAlmaError(body) ?? xmlAlmaError(text)
@@ -434,8 +435,4 @@ function parseJSON (text: string): unknown {
   } catch {
     return undefined
   }
-}
-
-function isObject (value: unknown): value is AlmaRecord {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

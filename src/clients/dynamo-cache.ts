@@ -120,7 +120,7 @@ export class DynamoCache implements CacheReader {
     // failed, so has the read: the others are called off, the waiting ones never sent.
     const read = new AbortController()
     const limitMs = boundsMs(this.#bounds)
-    const timer = setTimeout(() => { read.abort(new CacheReadError('BatchGetItem', Object.values(this.#tables), new Error(`No answer within ${limitMs} ms`))) }, limitMs)
+    const timer = setTimeout(() => { read.abort(new CacheReadError('BatchGetItem', [...new Set([...unique.values()].map((key) => this.#tables[key.table]))], new Error(`No answer within ${limitMs} ms`))) }, limitMs)
     const inTurn = pLimit(BATCHES_IN_FLIGHT)
     try {
       await Promise.all(chunks.map((chunk) => inTurn(async () => {

@@ -7,7 +7,7 @@ import { boundedClient, fastPeerBounds, withinBounds, type CallBounds } from './
 
 export interface SqsUserQueueOptions {
   queueUrl: string
-  /** set when AWS_ENDPOINT_URL_SQS names an emulator (CONTRACT 5) */
+  /** set when AWS_ENDPOINT_URL_SQS is: messages go there, whatever host the queue URL names (CONTRACT 5) */
   endpointOverride: boolean
   maxAttempts?: number
   connectionTimeoutMs?: number

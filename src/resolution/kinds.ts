@@ -6,6 +6,10 @@ export const KINDS: readonly Kind[] = ['loans', 'requests', 'fees']
 
 export type AlmaRecord = Record<string, unknown>
 
+/** A JSON object: what a record, a cache row or an Alma body must be before its fields are read. */
+export const isRecord = (value: unknown): value is AlmaRecord =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
 /** Alma's largest `limit` on the paged list calls (alma-api.md). */
 export const ALMA_MAX_PAGE_SIZE = 100
 
@@ -55,7 +59,7 @@ const isJson = (value: unknown): boolean => {
  * other than `code`, in any case. A field with no code says nothing: false.
  */
 const holdsOtherCode = (field: unknown, code: string): boolean => {
-  const value = typeof field === 'object' && field !== null ? (field as AlmaRecord).value : field
+  const value = isRecord(field) ? field.value : field
   return typeof value === 'string' && value.toUpperCase() !== code
 }
 
@@ -98,7 +102,7 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     userIdsField: 'fee_ids',
     ownerOf: (row) => {
       const owner = row.user_primary_id
-      return typeof owner === 'object' && owner !== null ? (owner as AlmaRecord).value : undefined
+      return isRecord(owner) ? owner.value : undefined
     },
     validityField: 'expiry_date',
     almaListField: 'fee',

@@ -1,5 +1,5 @@
 import { isItemID, userCacheKey } from './identifiers.js'
-import { KIND_SPECS, KINDS, type AlmaRecord, type Kind, type KindSpec } from './kinds.js'
+import { isRecord, KIND_SPECS, KINDS, type AlmaRecord, type Kind, type KindSpec } from './kinds.js'
 
 /**
  * The record of CONTRACT 2.1, from a cached row or an Alma record alike: only
@@ -21,9 +21,6 @@ export interface CachedItem {
   fresh: boolean
 }
 
-const isPlainObject = (value: unknown): value is AlmaRecord =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
 /**
  * A cached row as a record of `userID`, or undefined when the row cannot be
  * used at all: missing, of another user (CONTRACT 3.2), or with attributes of
@@ -31,7 +28,7 @@ const isPlainObject = (value: unknown): value is AlmaRecord =>
  * it may still be served as stale (CONTRACT 3.7).
  */
 export function readCachedItem (spec: KindSpec, row: unknown, userID: string, now: number): CachedItem | undefined {
-  if (!isPlainObject(row)) return undefined
+  if (!isRecord(row)) return undefined
   const owner = spec.ownerOf(row)
   if (typeof owner !== 'string' || userCacheKey(owner) !== userCacheKey(userID)) return undefined
   const validUntil = row[spec.validityField]
@@ -58,7 +55,7 @@ export interface CachedUser {
  * may be lists or string sets; an absent list is an empty one.
  */
 export function readCachedUser (row: unknown, userID: string, now: number): CachedUser | undefined {
-  if (!isPlainObject(row)) return undefined
+  if (!isRecord(row)) return undefined
   if (row.primary_id !== userCacheKey(userID)) return undefined
   const expiry = row.expiry_date
   if (typeof expiry !== 'number' || Number.isNaN(expiry)) return undefined

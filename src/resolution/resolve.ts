@@ -123,7 +123,11 @@ async function fromListPages (ctx: ResolutionContext, userID: string, kind: Kind
     if (error instanceof NotFoundError) return new Map()
     throw error
   }
-  return new Map(records.map((record) => [String(record[spec.idField]), toRecord(spec, record)]))
+  // Looked up by the cached IDs, which are strings: a record without one matches none.
+  return new Map(records.flatMap((record) => {
+    const id = record[spec.idField]
+    return typeof id === 'string' ? [[id, toRecord(spec, record)] as const] : []
+  }))
 }
 
 /** Per-item Alma calls, each falling back to its own expired copy when Alma fails. */

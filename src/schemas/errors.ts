@@ -35,7 +35,7 @@ export function errorResponses (item?: { kind: Kind, param: string }) {
       : errorResponse(400, invalidIDMessage(item.param), `${invalidIDMessage('userID')}; or ${invalidIDMessage(item.param)}`),
     404: errorResponse(404, item === undefined ? USER_NOT_FOUND_MESSAGE : itemNotFoundMessage(item.kind, EXAMPLE_ITEM_IDS[item.kind], EXAMPLE_USER_ID)),
     500: errorResponse(500, INTERNAL_ERROR_MESSAGE, 'A bug: the answer says nothing about it, the log does'),
-    502: errorResponse(502, ALMA_UNUSABLE_MESSAGE, `${ALMA_UNUSABLE_MESSAGE}; or ${ALMA_UNREACHABLE_MESSAGE} (connections refused or reset); or ${KEY_UNREADABLE_MESSAGE} (from SSM); or ${ANSWER_TOO_LARGE_MESSAGE} (deployed: over the 6 MB a Lambda returns)`),
+    502: errorResponse(502, ALMA_UNUSABLE_MESSAGE, `${ALMA_UNUSABLE_MESSAGE}; or ${ALMA_UNREACHABLE_MESSAGE} (connections refused or reset, a failed name lookup or TLS handshake); or ${KEY_UNREADABLE_MESSAGE} (from SSM); or ${ANSWER_TOO_LARGE_MESSAGE} (deployed: over the 6 MB a Lambda returns)`),
     503: errorResponse(503, ALMA_REFUSING_MESSAGE),
     504: errorResponse(504, ALMA_LATE_MESSAGE, `${ALMA_LATE_MESSAGE}; or ${KEY_LATE_MESSAGE} (from SSM)`)
   }

@@ -6,9 +6,9 @@ import type { CacheOutcome } from '../resolution/ports.js'
 // them into the document as they are, so they hold nothing OpenAPI 3.0 lacks (no const).
 
 const CACHE_OUTCOMES: { [outcome in CacheOutcome]: string } = {
-  hit: 'all from the cache',
+  hit: 'all from the cache, no Alma call',
   miss: 'all from Alma',
-  partial: 'some of each',
+  partial: 'from both: records of each, or the cached ones after Alma was asked for the rest and no longer had them',
   stale: 'an expired cache copy, Alma failing or its key unreadable'
 }
 
