@@ -117,6 +117,16 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
       .find(([, resource]) => resource.Properties?.FunctionName === `alma-cache-api-stg-${name}`)?.[0] as string
     t.match(endpoints.find((endpoint) => endpoint.route === `GET ${path}`)?.target, logicalID, `GET ${path} invokes ${name}`)
   }
+  // Each function may be invoked by API Gateway from its own route only, of any stage.
+  const permissions = resources.filter((resource) => resource.Type === 'AWS::Lambda::Permission')
+  t.equal(permissions.length, 7)
+  for (const [name, [, path]] of Object.entries(FUNCTIONS)) {
+    const logicalID = Object.entries(template.Resources)
+      .find(([, resource]) => resource.Properties?.FunctionName === `alma-cache-api-stg-${name}`)?.[0] as string
+    const permission = permissions.find((resource) => resource.Properties.FunctionName['Fn::GetAtt']?.[0] === logicalID)
+    t.match(permission?.Properties, { Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' }, name)
+    t.same(permission?.Properties.SourceArn['Fn::Join'][1].slice(-2), [{ Ref: 'ApiGatewayRestApi' }, `/*/GET${path.replace(/\{[^}]+\}/g, '*')}`], `${name}: from GET ${path} only`)
+  }
 
   // API Gateway's own answers, held to CONTRACT 2.3, and in the deployment that the stage serves.
   const gatewayResponses = Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::ApiGateway::GatewayResponse')
