@@ -142,6 +142,9 @@ function almaUrlProblem (value) {
   return `ALMA_API_URL must be Alma's https address, not ${url.protocol}//${url.host} (one left from local work?)`
 }
 
+// Alma's API hosts, one a region (alma-api.md), China's under .com.cn.
+const ALMA_API_HOST = /^api-[a-z]+\.hosted\.exlibrisgroup\.com(?:\.cn)?\.?$/
+
 // Loopback and unspecified addresses, as URL gives them: it reads 0x7f000001 and
 // [0:0:0:0:0:0:0:1] as 127.0.0.1 and [::1], and IPv4-mapped or -compatible IPv6 in hex.
 const isLocalHost = (hostname) => {
@@ -241,6 +244,13 @@ module.exports = async ({ options }) => {
   // but said: patrons' loans and fees, by guessable IDs, with no usage plan's throttle.
   if (stage === 'prod' && apiKeyRequired === 'false') {
     process.stderr.write(`Warning: API_KEY_REQUIRED=false: anyone who can reach the API reads any patron's records${corsOrigins?.includes('*') === true ? ', from any web site (CORS_ORIGINS=*)' : ''}, and no usage plan throttles the Alma calls they cost.\n`)
+  }
+
+  // Nor is another host for Alma refused (a gateway of the library's own may stand before
+  // it), but said: the Alma key goes with every call to wherever ALMA_API_URL points.
+  const almaHost = environment.ALMA_API_URL === undefined ? undefined : new URL(environment.ALMA_API_URL).hostname
+  if (almaHost !== undefined && !ALMA_API_HOST.test(almaHost)) {
+    process.stderr.write(`Warning: ALMA_API_URL names ${almaHost}, not one of Alma's API hosts (api-<region>.hosted.exlibrisgroup.com): the Alma API key is sent there with every call.\n`)
   }
 
   // GetParameter takes a name or the parameter's ARN; an ARN names the parameter without its leading slash.

@@ -16,6 +16,14 @@ t.test('prod without LOG_PSEUDONYM_KEY is deployed, with a warning', async (t) =
   t.equal((await settingsWith(STG)).warnings, '', 'none for stg')
 })
 
+t.test('an Alma URL on another host than Alma\'s is deployed, with a warning: the key goes there', async (t) => {
+  t.match((await settingsWith({ ...STG, ALMA_API_URL: 'https://alma.example.org' })).warnings,
+    /^Warning: ALMA_API_URL names alma\.example\.org, not one of Alma's API hosts \(api-<region>\.hosted\.exlibrisgroup\.com\): the Alma API key is sent there/, 'another host than Alma\'s: said, not refused')
+  for (const url of ['https://api-na.hosted.exlibrisgroup.com', 'https://api-cn.hosted.exlibrisgroup.com.cn/', 'https://API-AP.hosted.exlibrisgroup.com']) {
+    t.equal((await settingsWith({ ...STG, ALMA_API_URL: url })).warnings, '', `none for ${url}`)
+  }
+})
+
 t.test('the key parameter named by its ARN is allowed by that ARN', async (t) => {
   const parameterArn = 'arn:aws:ssm:eu-west-2:123456789012:parameter/alma/api-key'
   const settings = await settingsWith({ ...STG, ALMA_API_KEY_NAME: parameterArn })
