@@ -1,4 +1,4 @@
-import { DEFAULT_ALMA_API_URL, loadConfig, variable } from '../src/config.js'
+import { ConfigError, DEFAULT_ALMA_API_URL, loadConfig, variable } from '../src/config.js'
 import { listenAddress, startFailure, startServer } from '../src/server.js'
 import { apiDocsPage } from './api-docs.js'
 import { seedDemoUsers } from './demo-users.js'
@@ -11,13 +11,20 @@ import { PeerSetupError, startEmbeddedStack } from './embedded-stack.js'
 
 const given = (name: string) => variable(process.env, name)
 
+/** ALMA_SIMULATOR_LATENCY_MS: what the simulator adds to each answer (50 ms unset). */
+function simulatorLatencyMs (): number {
+  const text = given('ALMA_SIMULATOR_LATENCY_MS') ?? '50'
+  if (!/^\d{1,5}$/.test(text)) throw new ConfigError([], ['ALMA_SIMULATOR_LATENCY_MS (whole milliseconds, 0 to 99999)'])
+  return Number(text)
+}
+
 async function main (): Promise<void> {
   // PORT and HOST first: a typo there should not wait on a whole stack starting.
   const { port, host } = listenAddress()
   const realKey = given('ALMA_API_KEY')
   const stack = await startEmbeddedStack({
     realAlma: realKey === undefined ? undefined : { url: given('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL, key: realKey },
-    almaLatencyMs: Number(given('ALMA_SIMULATOR_LATENCY_MS') ?? 50),
+    almaLatencyMs: simulatorLatencyMs(),
     dynamoEndpoint: given('AWS_ENDPOINT_URL_DYNAMODB'),
     sqsEndpoint: given('AWS_ENDPOINT_URL_SQS')
   })

@@ -21,11 +21,21 @@ java.on('error', (error) => {
   console.error(`DynamoDB Local could not start: ${error.message}`)
   process.exit(1)
 })
+// Stopped itself (a runner's SIGTERM to this process alone, Ctrl-C to the group), it stops
+// the command and DynamoDB Local too: neither may be left running.
+let run = null
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    java.kill()
+    if (run === null) process.exit(1)
+    run.kill(signal)
+  })
+}
 const endpoint = `http://127.0.0.1:${port}`
 await waitUntilAnswering(endpoint)
 console.log(`DynamoDB Local (AWS's jar) at ${endpoint}`)
 
-const run = spawn(command, args, { stdio: 'inherit', env: { ...process.env, TEST_DYNAMODB_ENDPOINT: endpoint } })
+run = spawn(command, args, { stdio: 'inherit', env: { ...process.env, TEST_DYNAMODB_ENDPOINT: endpoint } })
 // once() rejects on the child's 'error' (a command not found): java must not outlive that either.
 const code = await once(run, 'exit').then(([exitCode]) => exitCode, (error) => {
   console.error(`${command} could not run: ${error.message}`)

@@ -114,16 +114,17 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) invalid.push(`LOG_LEVEL (one of ${LOG_LEVELS.join(', ')})`)
   const logPseudonymKey = value('LOG_PSEUDONYM_KEY')
   if (logPseudonymKey !== undefined && logPseudonymKey.length < MIN_PSEUDONYM_KEY_LENGTH) invalid.push(`LOG_PSEUDONYM_KEY (at least ${MIN_PSEUDONYM_KEY_LENGTH} characters)`)
+  // Undefined when unreadable (and said so): not compared with the other below.
   const milliseconds = (name: string, fallback: number) => {
     const text = value(name)
     if (text === undefined) return fallback
     if (/^[1-9]\d{0,6}$/.test(text)) return Number(text)
     invalid.push(`${name} (whole milliseconds, 1 to 9999999)`)
-    return fallback
+    return undefined
   }
   const almaCallTimeoutMs = milliseconds('ALMA_CALL_TIMEOUT_MS', DEFAULT_ALMA_CALL_TIMEOUT_MS)
   const requestBudgetMs = milliseconds('REQUEST_BUDGET_MS', DEFAULT_REQUEST_BUDGET_MS)
-  if (almaCallTimeoutMs > requestBudgetMs) {
+  if (almaCallTimeoutMs !== undefined && requestBudgetMs !== undefined && almaCallTimeoutMs > requestBudgetMs) {
     // Said with both figures: a budget set alone below the default call timeout must name what else to lower.
     const callTimeout = value('ALMA_CALL_TIMEOUT_MS') === undefined ? `${almaCallTimeoutMs} by default` : String(almaCallTimeoutMs)
     invalid.push(`ALMA_CALL_TIMEOUT_MS (${callTimeout}; at most REQUEST_BUDGET_MS, here ${requestBudgetMs})`)
@@ -133,7 +134,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const corsOrigins = value('CORS_ORIGINS')?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '')
   const notOrigins = corsOrigins?.filter((origin) => !isOrigin(origin)) ?? []
   if (notOrigins.length > 0) invalid.push(`CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not ${notOrigins.join(' ')})`)
-  if (missing.length > 0 || invalid.length > 0) throw new ConfigError(missing, invalid)
+  if (missing.length > 0 || invalid.length > 0 || almaCallTimeoutMs === undefined || requestBudgetMs === undefined) throw new ConfigError(missing, invalid)
 
   const required = (name: typeof REQUIRED[number]) => value(name) as string
   return {

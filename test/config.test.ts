@@ -41,6 +41,8 @@ t.test('every value that cannot work is named in the same error, as invalid', as
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (9000; at most REQUEST_BUDGET_MS, here 5000)'])
   t.same(invalid({ REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (8000 by default; at most REQUEST_BUDGET_MS, here 5000)'],
     'a budget set alone below the default call timeout names the default')
+  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: 'abc', REQUEST_BUDGET_MS: '1000' }), ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)'],
+    'an unreadable timeout is said once, not compared with the budget as its default')
   t.same(invalid({ LOG_PSEUDONYM_KEY: 'short' }), ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
   for (const namespace of ['AWS/Lambda', 'Alma|Cache', 'a'.repeat(256)]) {
     t.same(invalid({ METRICS_NAMESPACE: namespace }), ['METRICS_NAMESPACE (a CloudWatch namespace: letters, digits, spaces and . _ / # : -, not starting AWS/)'], namespace)

@@ -118,14 +118,20 @@ t.test('with real Alma, the built server\'s command takes the key from the shell
   await once(child, 'exit')
 })
 
-t.test('a bad PORT stops npm run dev at once, in one line', async (t) => {
-  const child = spawnDev(t, { PORT: 'abc' })
-  let printed = ''
-  child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
-  child.stdout.on('data', (chunk: Buffer) => { printed += chunk.toString() })
-  const [code] = await once(child, 'exit')
-  t.equal(code, 1)
-  t.equal(printed.trim(), 'Invalid configuration: PORT (not a port number: abc). See "Configuration" in docs/operations.md.')
+t.test('a bad PORT or simulator latency stops npm run dev at once, in one line', async (t) => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: 'abc' }, 'PORT (not a port number: abc)'],
+    [{ PORT: '0', ALMA_SIMULATOR_LATENCY_MS: 'fast' }, 'ALMA_SIMULATOR_LATENCY_MS (whole milliseconds, 0 to 99999)']
+  ]
+  for (const [env, problem] of cases) {
+    const child = spawnDev(t, env)
+    let printed = ''
+    child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
+    child.stdout.on('data', (chunk: Buffer) => { printed += chunk.toString() })
+    const [code] = await once(child, 'exit')
+    t.equal(code, 1)
+    t.equal(printed.trim(), `Invalid configuration: ${problem}. See "Configuration" in docs/operations.md.`)
+  }
 })
 
 t.test('a DynamoDB or SQS endpoint where nothing answers stops npm run dev in one line saying which', async (t) => {
