@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
@@ -396,6 +396,26 @@ t.test('a wrong Alma key is 502 with an alarm line, and the key appears nowhere'
     t.notMatch(misLogs(), wrongKey)
   })
   t.notMatch(rawLogs(), ALMA_TEST_KEY, 'nor the good key, in all the failures above')
+})
+
+t.test('Alma unreachable (a closed port, connections reset): 502, or the expired copies; the key appears nowhere', async (t) => {
+  const key = 'unreachable-key-must-not-leak-44'
+  const resetting = createNetServer((socket) => { socket.destroy() })
+  await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => resetting.close(resolve)))
+  const resetURL = `http://127.0.0.1:${(resetting.address() as AddressInfo).port}`
+  await stack.writeCacheRows(cacheRowsOf('faults-2', records, nowSeconds() - DAY))
+  for (const almaApiUrl of [await closedPort(), resetURL]) {
+    const { app: cutOff, rawLogs: cutOffLogs } = await buildTestApp(t, { config: { ...loadConfig(), almaApiUrl, almaKey: { key } } })
+    const failed = await cutOff.inject({ method: 'GET', url: '/users/faults-1/loans' })
+    t.same([failed.statusCode, failed.json().message], [502, 'Alma could not be reached'], almaApiUrl)
+    const stale = await cutOff.inject({ method: 'GET', url: '/users/faults-2/loans' })
+    t.same([stale.statusCode, stale.headers['x-cache']], [200, 'stale'], `${almaApiUrl}: the expired copies`)
+    t.match(cutOffLogs(), /"type":"AlmaUnreachableError"[^\n]*"msg":"request failed"/, 'the failure logged, with its cause')
+    t.match(cutOffLogs(), /serving an expired cache copy/)
+    for (const response of [failed, stale]) t.notMatch(response.body + JSON.stringify(response.headers), key)
+    t.notMatch(cutOffLogs(), key, `${almaApiUrl}: not in the log`)
+  }
 })
 
 t.test('a wrong Alma key with expired copies: the copies, and still the alarm line', async (t) => {
