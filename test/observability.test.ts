@@ -238,3 +238,32 @@ t.test('an answer over the transport\'s limit (a Lambda\'s): an error line, and 
   t.ok(Buffer.byteLength(JSON.stringify(sent.body)) > 13_000 && Buffer.byteLength(JSON.stringify(sent.body)) < 16_000, 'between the two limits')
   t.equal(sent.headers['x-cache'], 'hit')
 })
+
+t.test('at debug level, a line for each round trip: what it asked and how it went, without identifiers', async (t) => {
+  const records = almaUserRecords('Obs-Debug-7', { loans: 2, requests: 0, fees: 1 })
+  stack.alma.addUser({ primary_id: 'Obs-Debug-7', ...records })
+  await stack.writeCacheRows(cacheRowsOf('Obs-Debug-7', records, nowSeconds() - DAY))
+  const debugLines = async (url: string) => {
+    const before = logs().length
+    await app.inject({ method: 'GET', url })
+    // The queue send runs alongside the reads: the lines come in the order the calls end.
+    return logs().slice(before).filter((line) => line.level === 20).sort((a, b) => String(a.msg).localeCompare(String(b.msg)))
+  }
+  const list = await debugLines('/users/Obs-Debug-7/loans')
+  t.match(list, [
+    { msg: 'Alma call', alma: { path: '/users/{userID}/loans', offset: '0', limit: '100', expand: 'renewable', status: 200, ms: Number } },
+    { msg: 'DynamoDB call', dynamo: { command: 'GetItemCommand', status: 200, ms: Number } },
+    { msg: 'SQS send', sqs: { sent: true, ms: Number } }
+  ])
+  t.equal(list.length, 3, 'one line a round trip')
+  const item = await debugLines(`/users/Obs-Debug-7/fees/${String(records.fees[0]?.id)}`)
+  t.match(item, [
+    { msg: 'Alma call', alma: { path: '/users/{userID}/fees/{id}', status: 200 } },
+    { msg: 'DynamoDB call', dynamo: { command: 'BatchGetItemCommand', status: 200 } },
+    { msg: 'SQS send', sqs: { sent: true } }
+  ])
+  t.equal(item.length, 3)
+  const text = JSON.stringify([...list, ...item])
+  t.notMatch(text, /obs-debug-7/i, 'no user ID')
+  t.notMatch(text, String(records.fees[0]?.id), 'no item ID')
+})

@@ -261,13 +261,19 @@ export class AlmaClient implements AlmaReader {
       })
       text = await response.body.text()
     } catch (error) {
+      calls?.debug?.({ alma: { path: withoutIDs(path), ...query, error: (error as Error).name, ms: Math.round(performance.now() - started) } }, 'Alma call')
       throw callFailure(error, performance.now() - started)
     } finally {
       calls?.almaCallMs.push(performance.now() - started)
     }
+    calls?.debug?.({ alma: { path: withoutIDs(path), ...query, status: response.statusCode, ms: Math.round(performance.now() - started) } }, 'Alma call')
     return { status: response.statusCode, headers: response.headers, text, callMs: performance.now() - started }
   }
 }
+
+/** `/users/{userID}/loans/{id}` for a call's path: IDs are personal data, and stay out of the logs. */
+const withoutIDs = (path: string): string =>
+  path.split('/').map((segment, index) => index === 2 ? '{userID}' : index === 4 ? '{id}' : segment).join('/')
 
 function callFailure (error: unknown, callMs: number): ServiceError | Retryable {
   const name = (error as { name?: unknown }).name

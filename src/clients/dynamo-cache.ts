@@ -87,10 +87,21 @@ export class DynamoCache implements CacheReader {
     this.#bounds = fastPeerBounds(options)
     const client = new DynamoDBClient(boundedClient(this.#bounds))
     // One count per HTTP round trip: below the retry middleware, so retries count too.
-    client.middlewareStack.add((next) => async (args) => {
+    client.middlewareStack.add((next, { commandName }) => async (args) => {
       const calls = requestCalls()
-      if (calls !== undefined) calls.dynamo++
-      return next(args)
+      if (calls === undefined) return next(args)
+      calls.dynamo++
+      const started = performance.now()
+      const line = (outcome: Record<string, unknown>) =>
+        calls.debug?.({ dynamo: { command: commandName, ...outcome, ms: Math.round(performance.now() - started) } }, 'DynamoDB call')
+      try {
+        const output = await next(args)
+        line({ status: (output.response as { statusCode?: unknown }).statusCode })
+        return output
+      } catch (error) {
+        line({ error: (error as Error).name })
+        throw error
+      }
     }, { step: 'finalizeRequest', priority: 'low', name: 'countRoundTrips' })
     // Numbers as JSON would read them: a huge number in a bad row must not throw the whole batch away.
     this.#documents = DynamoDBDocumentClient.from(client, { unmarshallOptions: { wrapNumbers: Number } })

@@ -44,8 +44,16 @@ export class SqsUserQueue implements UserQueue {
     const client = this.#client ??= this.#makeClient()
     // The body is the Alma user ID exactly as the caller wrote it.
     const message = { QueueUrl: this.#options.queueUrl, MessageBody: userID, ...this.#fifoFields(userID) }
-    await withinBounds(this.#bounds, (options) => client.send(new SendMessageCommand(message), options))
     const calls = requestCalls()
+    const started = performance.now()
+    const line = (outcome: Record<string, unknown>) => calls?.debug?.({ sqs: { ...outcome, ms: Math.round(performance.now() - started) } }, 'SQS send')
+    try {
+      await withinBounds(this.#bounds, (options) => client.send(new SendMessageCommand(message), options))
+    } catch (error) {
+      line({ error: (error as Error).name })
+      throw error
+    }
+    line({ sent: true })
     if (calls !== undefined) calls.queued = true
   }
 

@@ -15,6 +15,11 @@ export interface RequestCalls {
   almaCallMs: number[]
   /** the user was put on the users queue */
   queued: boolean
+  /**
+   * the request's debug log (written when LOG_LEVEL lets debug lines through): a
+   * line for each round trip, what it asked and how it went, with no identifiers
+   */
+  debug?: (fields: Record<string, unknown>, message: string) => void
 }
 
 const current = new AsyncLocalStorage<RequestCalls>()

@@ -79,6 +79,7 @@ export default fp<ObservabilityOptions>(async (fastify, options) => {
   fastify.addHook('onRequest', (request, _reply, done) => {
     receivedAt.set(request, performance.now())
     const calls = newRequestCalls()
+    calls.debug = (fields, message) => { request.log.debug(fields, message) }
     request.calls = calls
     // Everything the request does from here on runs with its counters.
     countingCalls(calls, done)
