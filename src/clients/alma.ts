@@ -6,7 +6,7 @@ import {
 } from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, isRecord, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
-import { requestCalls } from '../observability/request-calls.js'
+import { requestCalls, roundTripLine } from '../observability/request-calls.js'
 import { byDeadline } from '../by-deadline.js'
 import { DEFAULT_ALMA_CALL_TIMEOUT_MS } from '../config.js'
 
@@ -248,6 +248,7 @@ export class AlmaClient implements AlmaReader {
     if (remaining <= 0) throw new AlmaTimeoutError()
     const calls = requestCalls()
     const started = performance.now()
+    const line = roundTripLine(calls, 'alma', 'Alma call', { path: withoutIDs(path), ...query })
     if (calls !== undefined) calls.alma++
     let response: Awaited<ReturnType<Connections['request']>>
     let text: string
@@ -261,12 +262,12 @@ export class AlmaClient implements AlmaReader {
       })
       text = await response.body.text()
     } catch (error) {
-      calls?.debug?.({ alma: { path: withoutIDs(path), ...query, error: (error as Error).name, ms: Math.round(performance.now() - started) } }, 'Alma call')
+      line({ error: (error as Error).name })
       throw callFailure(error, performance.now() - started)
     } finally {
       calls?.almaCallMs.push(performance.now() - started)
     }
-    calls?.debug?.({ alma: { path: withoutIDs(path), ...query, status: response.statusCode, ms: Math.round(performance.now() - started) } }, 'Alma call')
+    line({ status: response.statusCode })
     return { status: response.statusCode, headers: response.headers, text, callMs: performance.now() - started }
   }
 }

@@ -4,7 +4,7 @@ import pLimit from 'p-limit'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
 import { KIND_SPECS } from '../resolution/kinds.js'
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
-import { requestCalls } from '../observability/request-calls.js'
+import { requestCalls, roundTripLine } from '../observability/request-calls.js'
 import { boundedClient, boundsMs, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
 
 export interface CacheTables {
@@ -91,9 +91,7 @@ export class DynamoCache implements CacheReader {
       const calls = requestCalls()
       if (calls === undefined) return next(args)
       calls.dynamo++
-      const started = performance.now()
-      const line = (outcome: Record<string, unknown>) =>
-        calls.debug?.({ dynamo: { command: commandName, ...outcome, ms: Math.round(performance.now() - started) } }, 'DynamoDB call')
+      const line = roundTripLine(calls, 'dynamo', 'DynamoDB call', { command: commandName })
       try {
         const output = await next(args)
         line({ status: (output.response as { statusCode?: unknown }).statusCode })

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { userCacheKey } from '../resolution/identifiers.js'
 import type { UserQueue } from '../resolution/ports.js'
-import { requestCalls } from '../observability/request-calls.js'
+import { requestCalls, roundTripLine } from '../observability/request-calls.js'
 import { boundedClient, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
 
 export interface SqsUserQueueOptions {
@@ -45,8 +45,7 @@ export class SqsUserQueue implements UserQueue {
     // The body is the Alma user ID exactly as the caller wrote it.
     const message = { QueueUrl: this.#options.queueUrl, MessageBody: userID, ...this.#fifoFields(userID) }
     const calls = requestCalls()
-    const started = performance.now()
-    const line = (outcome: Record<string, unknown>) => calls?.debug?.({ sqs: { ...outcome, ms: Math.round(performance.now() - started) } }, 'SQS send')
+    const line = roundTripLine(calls, 'sqs', 'SQS send')
     try {
       await withinBounds(this.#bounds, (options) => client.send(new SendMessageCommand(message), options))
     } catch (error) {

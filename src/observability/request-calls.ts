@@ -33,3 +33,12 @@ export function countingCalls<T> (calls: RequestCalls, work: () => T): T {
 
 /** The counters of the request being served; undefined outside one (start-up, tests of a client alone). */
 export const requestCalls = (): RequestCalls | undefined => current.getStore()
+
+/**
+ * A round trip's debug line, timed from now: called with how it ended (a status,
+ * an error's name), it writes `{ [peer]: { ...asked, ...outcome, ms } }`.
+ */
+export function roundTripLine (calls: RequestCalls | undefined, peer: string, message: string, asked: Record<string, unknown> = {}): (outcome: Record<string, unknown>) => void {
+  const started = performance.now()
+  return (outcome) => calls?.debug?.({ [peer]: { ...asked, ...outcome, ms: Math.round(performance.now() - started) } }, message)
+}
