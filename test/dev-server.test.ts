@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createServer } from 'node:http'
 import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb'
 import dynalite from 'dynalite'
@@ -21,9 +22,15 @@ const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).por
 const sqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false })
 t.teardown(() => sqs.stop())
 
+// The very command of `npm run dev`, by this Node. It must be `node` itself: run through
+// tsx's own process, a busy server's Ctrl-C came twice (tsx re-sends a signal the child
+// has not acknowledged within 30 ms), which the server reads as "exit now".
+const devCommand = (JSON.parse(await readFile('package.json', 'utf8')) as { scripts: { dev: string } }).scripts.dev.split(' ')
+t.equal(devCommand[0], 'node', 'npm run dev runs node itself, with no process of its own between the signals and the server')
+
 /** `npm run dev` with only these variables (and PATH), killed at the end of the test at the latest. */
 function spawnDev (t: Test, env: Record<string, string>): ChildProcessWithoutNullStreams {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/dev-server.ts'], {
+  const child = spawn(process.execPath, devCommand.slice(1), {
     env: { PATH: process.env.PATH ?? '', _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env }
   })
   t.teardown(() => { child.kill('SIGKILL') })
