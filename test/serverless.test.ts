@@ -90,6 +90,7 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
     t.ok(fn, name)
     t.equal(fn?.Properties.Handler, `dist/lambda.${handler}`, `${name} handler`)
     t.equal(fn?.Properties.Runtime, 'nodejs22.x', `${name} runtime`)
+    t.equal(fn?.Properties.MemorySize, 1769, `${name} has a whole vCPU for its cold start`)
     t.equal(fn?.Properties.Timeout, 25, `${name} times out at 25 s, before API Gateway does (29 s) and 5 s past the longest request budget`)
     t.same(fn?.Properties.Environment.Variables, {
       USER_CACHE_TABLE_NAME: 'alma-users-stg',
