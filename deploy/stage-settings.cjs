@@ -84,6 +84,33 @@ function keyParameter (value, region, partition) {
   return { name: parts[1] + parameter[1].slice(1) }
 }
 
+// A KMS key by its ARN: key use is allowed by the key's ARN, never by an alias's.
+const KMS_KEY_ARN = /^arn:([\w-]+):kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/
+
+/**
+ * The problem with the ARN of a customer-managed KMS key that encrypts the key
+ * parameter or the queue, if it has one. SSM and SQS use keys of their own
+ * region only: `region` is the parameter's or the queue's, when known.
+ */
+function kmsKeyProblem (name, value, region, partition) {
+  const parts = KMS_KEY_ARN.exec(value)
+  const inPlace = partition === undefined || (parts?.[1] === partition.name && (region === undefined || parts?.[2] === region))
+  if (parts !== null && inPlace) return undefined
+  const where = region === undefined ? '' : ` in ${region}`
+  return `${name} is not the ARN of a KMS key${where} (arn:${partition?.name ?? 'aws'}:kms:${region ?? '<region>'}:<account>:key/<key ID>; an alias's ARN does not do)`
+}
+
+/**
+ * The role's use of a customer-managed KMS key, only through the service that
+ * holds what the key encrypts: it cannot decrypt other ciphertexts with it directly.
+ */
+const kmsKeyUse = (actions, keyArn, service, region, partition) => ({
+  Effect: 'Allow',
+  Action: actions,
+  Resource: [keyArn],
+  Condition: { StringEquals: { 'kms:ViaService': `${service}.${region}.${partition.dnsSuffix}` } }
+})
+
 /**
  * The region of an SQS host of `partition` (the AWS SDK's own table of domains):
  * sqs.<region>.<domain>, with -fips, a VPC endpoint's prefix or the dual-stack
@@ -193,6 +220,19 @@ module.exports = async ({ options }) => {
   }
   const queueProblemsOf = queueProblems(values.userQueueUrl, values.userQueueArn, suffix, partition, partitionOf)
   problems.push(...queueProblemsOf)
+  // Optional: the customer-managed KMS keys of the key parameter (in the deploy's region,
+  // where the functions read SSM) and of the queue (in the queue's region).
+  const parameterKey = text('ALMA_API_KEY_KMS_KEY_ARN')
+  if (parameterKey !== undefined) {
+    const problem = kmsKeyProblem('ALMA_API_KEY_KMS_KEY_ARN', parameterKey, knownRegion, partition)
+    if (problem !== undefined) problems.push(problem)
+  }
+  const queueKey = text(`USER_QUEUE_KMS_KEY_ARN${suffix}`)
+  const queueRegion = queueProblemsOf.length === 0 ? values.userQueueArn?.split(':')[3] : undefined
+  if (queueKey !== undefined) {
+    const problem = kmsKeyProblem(`USER_QUEUE_KMS_KEY_ARN${suffix}`, queueKey, queueRegion, partition)
+    if (problem !== undefined) problems.push(problem)
+  }
   const almaUrl = almaUrlProblem(text('ALMA_API_URL'))
   if (almaUrl !== undefined) problems.push(almaUrl)
   // (A budget that is no whole number of milliseconds is the service's own check's, below.)
@@ -269,7 +309,10 @@ module.exports = async ({ options }) => {
         Resource: [values.userTable, values.loanTable, values.requestTable, values.feeTable].map((table) => arn('dynamodb', `table/${table}`))
       },
       { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [values.userQueueArn] },
-      { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [parameterArn] }
+      { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [parameterArn] },
+      ...(parameterKey === undefined ? [] : [kmsKeyUse(['kms:Decrypt'], parameterKey, 'ssm', region, partition)]),
+      // Sending to a queue encrypted with a key of the account's own takes both (SQS's documentation).
+      ...(queueKey === undefined ? [] : [kmsKeyUse(['kms:GenerateDataKey', 'kms:Decrypt'], queueKey, 'sqs', queueRegion, partition)])
     ],
     apiKeyRequired: apiKeyRequired === 'true',
     // API Gateway answers the preflight requests (never cached by a shared cache, as

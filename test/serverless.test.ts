@@ -191,11 +191,21 @@ t.test('prod, with an existing deployment bucket, no API key, CORS for one origi
     API_KEY_REQUIRED: 'false',
     CORS_ORIGINS: 'https://app.example.ac.uk',
     ALMA_API_URL: 'https://api-na.hosted.exlibrisgroup.com',
-    LOG_PSEUDONYM_KEY: 'pseudonyms-of-prod-0001'
+    LOG_PSEUDONYM_KEY: 'pseudonyms-of-prod-0001',
+    ALMA_API_KEY_KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
   })
   t.equal(code, 0, 'packaged', { output })
   const template = await readTemplate(dir)
   const resources = Object.values(template.Resources)
+  const role = resources.find((resource) => resource.Type === 'AWS::IAM::Role') as Resource
+  const statements = role.Properties.Policies.flatMap((policy: any) => policy.PolicyDocument.Statement) as Array<{ Action: string[], Resource: unknown }>
+  const kms = statements.filter((statement) => statement.Action.some((action) => action.startsWith('kms:')))
+  t.same(kms.map((statement) => ({ ...statement, Resource: [statement.Resource].flat() })), [{
+    Effect: 'Allow',
+    Action: ['kms:Decrypt'],
+    Resource: ['arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+    Condition: { StringEquals: { 'kms:ViaService': 'ssm.eu-west-1.amazonaws.com' } }
+  }], "the key parameter's KMS key, through SSM only")
   t.same([...new Set(resources.map((resource) => resource.Type))].filter((type) => !ALLOWED_TYPES.has(type)), [], 'not even a bucket')
   const fn = resources.find((resource) => resource.Properties.FunctionName === 'alma-cache-api-prod-get-user-fees')
   t.match(fn?.Properties.Environment.Variables, {

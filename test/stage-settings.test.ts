@@ -32,6 +32,31 @@ t.test('the key parameter named by its ARN is allowed by that ARN', async (t) =>
   t.equal((await settingsWith({ ...STG, REQUEST_BUDGET_MS: '20000' })).functionTimeout, 25, 'the default budget fits')
 })
 
+t.test('customer-managed KMS keys of the key parameter and of the queue: used only through SSM and SQS, in their regions', async (t) => {
+  const parameterKey = 'arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
+  const queueKey = 'arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab'
+  const queueElsewhere = { USER_QUEUE_URL_STG: 'https://sqs.us-east-1.amazonaws.com/123456789012/alma-users-stg', USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' }
+  const [both, none, alias, otherRegion, queueKeyInDeployRegion, otherPartition, prodOnly] = await settingsOf([
+    { env: { ...STG, ...queueElsewhere, ALMA_API_KEY_KMS_KEY_ARN: parameterKey, USER_QUEUE_KMS_KEY_ARN_STG: queueKey } },
+    { env: STG },
+    { env: { ...STG, ALMA_API_KEY_KMS_KEY_ARN: 'arn:aws:kms:eu-west-2:123456789012:alias/alma' } },
+    { env: { ...STG, ALMA_API_KEY_KMS_KEY_ARN: parameterKey.replace('eu-west-2', 'eu-west-1') } },
+    { env: { ...STG, ...queueElsewhere, USER_QUEUE_KMS_KEY_ARN_STG: parameterKey } },
+    { env: { ...STG, USER_QUEUE_KMS_KEY_ARN_STG: parameterKey.replace('arn:aws:', 'arn:aws-cn:') } },
+    { env: { ...STG, USER_QUEUE_KMS_KEY_ARN_PROD: parameterKey } }
+  ])
+  t.same((both as StageSettings).statements.slice(3), [
+    { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [parameterKey], Condition: { StringEquals: { 'kms:ViaService': 'ssm.eu-west-2.amazonaws.com' } } },
+    { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: [queueKey], Condition: { StringEquals: { 'kms:ViaService': 'sqs.us-east-1.amazonaws.com' } } }
+  ], 'each key through its own service, in the region of what it encrypts')
+  t.equal((none as StageSettings).statements.length, 3, 'without them, no KMS statement')
+  t.equal((prodOnly as StageSettings).statements.length, 3, "prod's queue key is not stg's")
+  t.match(alias, { message: /^Cannot deploy: ALMA_API_KEY_KMS_KEY_ARN is not the ARN of a KMS key in eu-west-2 \(arn:aws:kms:eu-west-2:<account>:key\/<key ID>; an alias's ARN does not do\)\.$/ }, 'an alias')
+  t.match(otherRegion, { message: /ALMA_API_KEY_KMS_KEY_ARN is not the ARN of a KMS key in eu-west-2/ }, 'a key of another region than the parameter\'s')
+  t.match(queueKeyInDeployRegion, { message: /^Cannot deploy: USER_QUEUE_KMS_KEY_ARN_STG is not the ARN of a KMS key in us-east-1 / }, 'a key of another region than the queue\'s')
+  t.match(otherPartition, { message: /USER_QUEUE_KMS_KEY_ARN_STG is not the ARN of a KMS key in eu-west-2 \(arn:aws:kms:/ }, "another partition's key")
+})
+
 t.test('a budget the functions cannot keep, and a queue URL and ARN of different queues, fail the deploy', async (t) => {
   const elsewhere = { USER_QUEUE_URL_STG: 'https://sqs.us-east-1.amazonaws.com/123456789012/alma-users-stg', USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' }
   const notInRegion = ['arn:aws:ssm:us-east-1:123456789012:parameter/alma/api-key', 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:alma', 'arn:aws:ssm:eu-west-2:123456789012:parameter//alma']
