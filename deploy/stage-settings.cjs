@@ -9,6 +9,8 @@ const { gatewayResponses } = require('./gateway-responses.cjs')
 // The service's own reading of its configuration (src/config.ts): the deploy holds
 // the functions' environment to it, and reads variables as it does.
 const { loadConfig, ConfigError, CORS_ALLOWED_HEADERS, variable } = tsx.require('../src/config.ts', __filename)
+// ...and the headers it puts on every answer, which API Gateway's own answers carry too.
+const { EVERY_ANSWER_HEADERS } = tsx.require('../src/schemas/headers.ts', __filename)
 
 const STAGES = ['stg', 'prod']
 
@@ -323,7 +325,10 @@ module.exports = async ({ options }) => {
     // caller's. Its body is only the error (no record, nothing personal), so an origin
     // not allowed reading it learns nothing; left out, the allowed apps would see
     // these answers as network errors.
-    gatewayResponses: gatewayResponses({ 'gatewayresponse.header.Cache-Control': "'no-store'", ...gatewayCorsHeaders(corsOrigins) }),
+    gatewayResponses: gatewayResponses({
+      ...Object.fromEntries(Object.entries(EVERY_ANSWER_HEADERS).map(([name, value]) => [`gatewayresponse.header.${name}`, `'${value}'`])),
+      ...gatewayCorsHeaders(corsOrigins)
+    }),
     deploymentBucket: text('DEPLOYMENT_BUCKET') === undefined ? {} : { name: text('DEPLOYMENT_BUCKET') }
   }
 }

@@ -91,12 +91,13 @@ t.test('400: a user ID without a letter or digit (2.2), even one the URL leaves 
   t.equal(stack.alma.calls.length, 0, 'no Alma path was reached')
 })
 
-t.test('404 for unknown routes, as JSON, with no-store', async (t) => {
+t.test('404 for unknown routes, as JSON, with no-store and nosniff', async (t) => {
   for (const url of ['/', '/nothing', '/users/faults-1/things', '/users/faults-1/loans/1/more']) {
     const response = await get(url)
     t.equal(response.statusCode, 404, url)
     t.equal(response.json().statusCode, 404)
     t.equal(response.headers['cache-control'], 'no-store')
+    t.equal(response.headers['x-content-type-options'], 'nosniff')
   }
   t.equal((await get('/nowhere?apikey=secret&user=alice')).json().message, 'No route for GET /nowhere', 'the query string not echoed')
   const post = await app.inject({ method: 'POST', url: '/users/faults-1' })

@@ -150,6 +150,7 @@ function checkContract (response: LightMyRequestResponse, method: string, pathna
   const { statusCode } = response
   assert.ok(allowed.includes(statusCode), `status ${statusCode} not in ${allowed.join(', ')}`)
   assert.equal(response.headers['cache-control'], 'no-store', 'Cache-Control: no-store')
+  assert.equal(response.headers['x-content-type-options'], 'nosniff', 'never sniffed as anything but JSON')
   assert.match(String(response.headers['content-type']), /^application\/json/, 'a JSON answer')
   if (method === 'HEAD') {
     assert.equal(response.body, '', 'HEAD: no body')

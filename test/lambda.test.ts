@@ -253,7 +253,7 @@ t.test('an answer larger than Lambda can return is a 502 that says so, not API G
     const response = await lambda.getUserLoans(restApiEvent(path), lambdaContext('getUserLoans'))
     t.same(answerOf(response), {
       statusCode: 502,
-      headers: { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'x-cache': undefined, 'retry-after': undefined },
+      headers: { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-type': 'application/json; charset=utf-8', 'x-cache': undefined, 'retry-after': undefined },
       body: { statusCode: 502, error: 'Bad Gateway', message: 'The answer is larger than the API can send' }
     }, userID)
   }

@@ -74,6 +74,7 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
     const [head = '', body = ''] = answer.split('\r\n\r\n')
     t.match(head, new RegExp(`^HTTP/1.1 ${status} `), what)
     t.match(head, /\r\ncache-control: no-store\r\n/i, `${what}: no-store`)
+    t.match(head, /\r\nx-content-type-options: nosniff\r\n/i, `${what}: nosniff`)
     t.match(head, /\r\ncontent-type: application\/json/i, `${what}: JSON`)
     t.same(Object.keys(JSON.parse(body)), ['statusCode', 'error', 'message'], `${what}: the contract's error shape`)
     t.equal(JSON.parse(body).statusCode, status)

@@ -150,6 +150,7 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
   }, 'an unknown route is a 404, not a 403; a refused invocation a 503, a failed function a 500')
   t.equal(bodyOf('MISSING_AUTHENTICATION_TOKEN').message, 'No route for this method and path')
   t.ok(Object.values(byType).every((response) => response.ResponseParameters['gatewayresponse.header.Cache-Control'] === "'no-store'"), 'none cacheable')
+  t.ok(Object.values(byType).every((response) => response.ResponseParameters['gatewayresponse.header.X-Content-Type-Options'] === "'nosniff'"), 'none sniffed')
   t.ok(Object.values(byType).every((response) => !('gatewayresponse.header.Access-Control-Allow-Origin' in response.ResponseParameters)), 'no CORS header without CORS_ORIGINS')
   const [deployment] = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Deployment') as Array<Resource & { DependsOn: string[] }>
   t.ok(gatewayResponses.every(([id]) => deployment?.DependsOn.includes(id)), 'the deployment waits for them')

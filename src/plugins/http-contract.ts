@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { AnswerTooLargeError, INTERNAL_ERROR_MESSAGE, ServiceError, UnavailableError } from '../errors.js'
 import { errorBody } from '../schemas/errors.js'
+import { EVERY_ANSWER_HEADERS } from '../schemas/headers.js'
 import { invalidIDMessage } from '../resolution/identifiers.js'
 
 /**
@@ -12,7 +13,7 @@ import { invalidIDMessage } from '../resolution/identifiers.js'
  * router takes) is a malformed identifier too, answered as CONTRACT 2.2 and 2.3 say.
  */
 export function malformedPathAnswer (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return reply.code(400).header('cache-control', 'no-store')
+  return reply.code(400).headers(EVERY_ANSWER_HEADERS)
     .send(errorBody(400, 'Malformed path: identifiers are letters, digits and . _ - (user IDs also @ +), percent-encoded'))
 }
 
@@ -34,7 +35,8 @@ export function clientErrorAnswer (this: FastifyInstance, error: Error & { code?
     : [400, 'Malformed or incomplete HTTP request']
   this.log.info({ code: error.code, status: statusCode }, 'request refused by the HTTP parser')
   const json = JSON.stringify(errorBody(statusCode, message))
-  socket.end(`HTTP/1.1 ${statusCode} ${String(STATUS_CODES[statusCode])}\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`)
+  const headers = Object.entries({ 'Content-Type': 'application/json; charset=utf-8', ...EVERY_ANSWER_HEADERS, 'Content-Length': Buffer.byteLength(json), Connection: 'close' })
+  socket.end(`HTTP/1.1 ${statusCode} ${String(STATUS_CODES[statusCode])}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${json}`)
 }
 
 export interface HttpContractOptions {
@@ -45,11 +47,10 @@ export interface HttpContractOptions {
   maxAnswerBytes?: number
 }
 
-/** CONTRACT 2.3: JSON errors without internals, and `Cache-Control: no-store` on every answer. */
+/** CONTRACT 2.3: JSON errors without internals, and `Cache-Control: no-store` (and nosniff) on every answer. */
 export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
   fastify.addHook('onRequest', async (_request, reply) => {
-    // The data is personal: no shared or private cache may keep any answer, errors included.
-    reply.header('cache-control', 'no-store')
+    reply.headers(EVERY_ANSWER_HEADERS)
   })
 
   // Errors that others write as text (@fastify/cors refusing a preflight without

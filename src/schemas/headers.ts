@@ -16,7 +16,14 @@ const CACHE_OUTCOMES: { [outcome in CacheOutcome]: string } = {
 export const X_CACHE = 'X-Cache says where the answer came from: ' +
   Object.entries(CACHE_OUTCOMES).map(([outcome, meaning]) => `${outcome} (${meaning})`).join(', ') + '.'
 
-const cacheControl = { type: 'string', enum: ['no-store'], description: 'on every answer: the data is personal, and no cache may keep it' }
+/**
+ * On every answer, errors and API Gateway's own included: no cache may keep it
+ * (CONTRACT 2.3: the data is personal), and no browser may read it as anything but
+ * the JSON it is (a title from Alma holding markup stays text).
+ */
+export const EVERY_ANSWER_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' } as const
+
+const cacheControl = { type: 'string', enum: [EVERY_ANSWER_HEADERS['Cache-Control']], description: 'on every answer: the data is personal, and no cache may keep it' }
 
 /** Of a 200. */
 export const answerHeaders = {

@@ -7,7 +7,8 @@ export interface Answer {
   body: unknown
 }
 
-const CONTRACT_HEADERS = ['content-type', 'cache-control', 'x-cache', 'retry-after'] as const
+// (and nosniff, which every answer carries beside no-store)
+const CONTRACT_HEADERS = ['content-type', 'cache-control', 'x-content-type-options', 'x-cache', 'retry-after'] as const
 
 export function answerOf (response: { statusCode: number, headers: Record<string, unknown>, body?: string, payload?: string }): Answer {
   const lowered = Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name.toLowerCase(), value]))
