@@ -92,14 +92,15 @@ const KMS_KEY_ARN = /^arn:([\w-]+):kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/
 /**
  * The problem with the ARN of a customer-managed KMS key that encrypts the key
  * parameter or the queue, if it has one. SSM and SQS use keys of their own
- * region only: `region` is the parameter's or the queue's, when known.
+ * region only: `region` is the parameter's or the queue's (`of`), when known.
  */
-function kmsKeyProblem (name, value, region, partition) {
+function kmsKeyProblem (name, value, region, partition, of) {
   const parts = KMS_KEY_ARN.exec(value)
-  const inPlace = partition === undefined || (parts?.[1] === partition.name && (region === undefined || parts?.[2] === region))
-  if (parts !== null && inPlace) return undefined
-  const where = region === undefined ? '' : ` in ${region}`
-  return `${name} is not the ARN of a KMS key${where} (arn:${partition?.name ?? 'aws'}:kms:${region ?? '<region>'}:<account>:key/<key ID>; an alias's ARN does not do)`
+  const expected = `arn:${partition?.name ?? 'aws'}:kms:${region ?? '<region>'}:<account>:key/<key ID>`
+  if (parts === null) return `${name} is not the ARN of a KMS key (${expected}; an alias's ARN does not do)`
+  if (partition !== undefined && parts[1] !== partition.name) return `${name} is a key of the ${parts[1]} partition, not of ${partition.name}, where the functions run`
+  if (partition !== undefined && region !== undefined && parts[2] !== region) return `${name} is a key of ${parts[2]}: ${of} in ${region} can use only a key of ${region}`
+  return undefined
 }
 
 /**
@@ -226,14 +227,18 @@ module.exports = async ({ options }) => {
   // where the functions read SSM) and of the queue (in the queue's region).
   const parameterKey = text('ALMA_API_KEY_KMS_KEY_ARN')
   if (parameterKey !== undefined) {
-    const problem = kmsKeyProblem('ALMA_API_KEY_KMS_KEY_ARN', parameterKey, knownRegion, partition)
+    const problem = kmsKeyProblem('ALMA_API_KEY_KMS_KEY_ARN', parameterKey, knownRegion, partition, 'SSM')
     if (problem !== undefined) problems.push(problem)
   }
   const queueKey = text(`USER_QUEUE_KMS_KEY_ARN${suffix}`)
   const queueRegion = queueProblemsOf.length === 0 ? values.userQueueArn?.split(':')[3] : undefined
   if (queueKey !== undefined) {
-    const problem = kmsKeyProblem(`USER_QUEUE_KMS_KEY_ARN${suffix}`, queueKey, queueRegion, partition)
+    const problem = kmsKeyProblem(`USER_QUEUE_KMS_KEY_ARN${suffix}`, queueKey, queueRegion, partition, 'a queue')
     if (problem !== undefined) problems.push(problem)
+  }
+  // The queue is the stage's, and so is its key: unsuffixed, the name would be ignored, and every send fail.
+  if (text('USER_QUEUE_KMS_KEY_ARN') !== undefined) {
+    problems.push(`USER_QUEUE_KMS_KEY_ARN names no stage: the queue's key is given per stage, as the queue is (USER_QUEUE_KMS_KEY_ARN${suffix})`)
   }
   const almaUrl = almaUrlProblem(text('ALMA_API_URL'))
   if (almaUrl !== undefined) problems.push(almaUrl)

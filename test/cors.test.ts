@@ -17,6 +17,7 @@ t.test('listed origins only', async (t) => {
   t.equal(other.headers['access-control-allow-origin'], undefined)
   const preflight = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers: { origin: 'https://app.example.ac.uk', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-api-key, x-anything' } })
   t.equal(preflight.statusCode, 204)
+  t.equal(preflight.headers['x-content-type-options'], 'nosniff', 'nosniff, as on every answer of the app')
   t.match(preflight.headers['access-control-allow-methods'], /GET/)
   t.equal(preflight.headers['access-control-allow-headers'], 'Content-Type, X-Api-Key, Authorization', "API Gateway's headers, not whatever a preflight asks for")
   const foreign = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-from-elsewhere' } })

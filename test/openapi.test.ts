@@ -33,6 +33,8 @@ t.test('every route documents its params, its 200 body and its errors with examp
     t.same(get.responses['200'].headers['X-Cache'].schema.enum, ['hit', 'miss', 'partial', 'stale'], `${path}: the X-Cache values`)
     t.same(Object.entries(get.responses).filter(([, response]: [string, any]) => response.headers['Cache-Control']?.schema.enum[0] !== 'no-store').map(([status]) => status), [],
       `${path}: Cache-Control: no-store on every answer`)
+    t.same(Object.entries(get.responses).filter(([, response]: [string, any]) => response.headers['X-Content-Type-Options']?.schema.enum[0] !== 'nosniff').map(([status]) => status), [],
+      `${path}: X-Content-Type-Options: nosniff on every answer`)
     t.same(Object.entries(get.responses).filter(([, response]: [string, any]) => response.headers['Retry-After'] !== undefined).map(([status]) => status), ['429', '503'],
       `${path}: Retry-After on the 503 and API Gateway's throttling 429`)
   }

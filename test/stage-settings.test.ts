@@ -36,14 +36,15 @@ t.test('customer-managed KMS keys of the key parameter and of the queue: used on
   const parameterKey = 'arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
   const queueKey = 'arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab'
   const queueElsewhere = { USER_QUEUE_URL_STG: 'https://sqs.us-east-1.amazonaws.com/123456789012/alma-users-stg', USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' }
-  const [both, none, alias, otherRegion, queueKeyInDeployRegion, otherPartition, prodOnly] = await settingsOf([
+  const [both, none, alias, otherRegion, queueKeyInDeployRegion, otherPartition, prodOnly, noStage] = await settingsOf([
     { env: { ...STG, ...queueElsewhere, ALMA_API_KEY_KMS_KEY_ARN: parameterKey, USER_QUEUE_KMS_KEY_ARN_STG: queueKey } },
     { env: STG },
     { env: { ...STG, ALMA_API_KEY_KMS_KEY_ARN: 'arn:aws:kms:eu-west-2:123456789012:alias/alma' } },
     { env: { ...STG, ALMA_API_KEY_KMS_KEY_ARN: parameterKey.replace('eu-west-2', 'eu-west-1') } },
     { env: { ...STG, ...queueElsewhere, USER_QUEUE_KMS_KEY_ARN_STG: parameterKey } },
     { env: { ...STG, USER_QUEUE_KMS_KEY_ARN_STG: parameterKey.replace('arn:aws:', 'arn:aws-cn:') } },
-    { env: { ...STG, USER_QUEUE_KMS_KEY_ARN_PROD: parameterKey } }
+    { env: { ...STG, USER_QUEUE_KMS_KEY_ARN_PROD: parameterKey } },
+    { env: { ...STG, USER_QUEUE_KMS_KEY_ARN: parameterKey } }
   ])
   t.same((both as StageSettings).statements.slice(3), [
     { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [parameterKey], Condition: { StringEquals: { 'kms:ViaService': 'ssm.eu-west-2.amazonaws.com' } } },
@@ -51,10 +52,11 @@ t.test('customer-managed KMS keys of the key parameter and of the queue: used on
   ], 'each key through its own service, in the region of what it encrypts')
   t.equal((none as StageSettings).statements.length, 3, 'without them, no KMS statement')
   t.equal((prodOnly as StageSettings).statements.length, 3, "prod's queue key is not stg's")
-  t.match(alias, { message: /^Cannot deploy: ALMA_API_KEY_KMS_KEY_ARN is not the ARN of a KMS key in eu-west-2 \(arn:aws:kms:eu-west-2:<account>:key\/<key ID>; an alias's ARN does not do\)\.$/ }, 'an alias')
-  t.match(otherRegion, { message: /ALMA_API_KEY_KMS_KEY_ARN is not the ARN of a KMS key in eu-west-2/ }, 'a key of another region than the parameter\'s')
-  t.match(queueKeyInDeployRegion, { message: /^Cannot deploy: USER_QUEUE_KMS_KEY_ARN_STG is not the ARN of a KMS key in us-east-1 / }, 'a key of another region than the queue\'s')
-  t.match(otherPartition, { message: /USER_QUEUE_KMS_KEY_ARN_STG is not the ARN of a KMS key in eu-west-2 \(arn:aws:kms:/ }, "another partition's key")
+  t.match(alias, { message: /^Cannot deploy: ALMA_API_KEY_KMS_KEY_ARN is not the ARN of a KMS key \(arn:aws:kms:eu-west-2:<account>:key\/<key ID>; an alias's ARN does not do\)\.$/ }, 'an alias')
+  t.match(otherRegion, { message: /^Cannot deploy: ALMA_API_KEY_KMS_KEY_ARN is a key of eu-west-1: SSM in eu-west-2 can use only a key of eu-west-2\.$/ }, 'a key of another region than the parameter\'s')
+  t.match(queueKeyInDeployRegion, { message: /^Cannot deploy: USER_QUEUE_KMS_KEY_ARN_STG is a key of eu-west-2: a queue in us-east-1 can use only a key of us-east-1\.$/ }, 'a key of another region than the queue\'s')
+  t.match(otherPartition, { message: /^Cannot deploy: USER_QUEUE_KMS_KEY_ARN_STG is a key of the aws-cn partition, not of aws, where the functions run\.$/ }, "another partition's key")
+  t.match(noStage, { message: /^Cannot deploy: USER_QUEUE_KMS_KEY_ARN names no stage: the queue's key is given per stage, as the queue is \(USER_QUEUE_KMS_KEY_ARN_STG\)\.$/ }, 'the queue key without its stage: refused, not ignored')
 })
 
 t.test('a budget the functions cannot keep, and a queue URL and ARN of different queues, fail the deploy', async (t) => {

@@ -17,17 +17,21 @@ export const X_CACHE = 'X-Cache says where the answer came from: ' +
   Object.entries(CACHE_OUTCOMES).map(([outcome, meaning]) => `${outcome} (${meaning})`).join(', ') + '.'
 
 /**
- * On every answer, errors and API Gateway's own included: no cache may keep it
- * (CONTRACT 2.3: the data is personal), and no browser may read it as anything but
- * the JSON it is (a title from Alma holding markup stays text).
+ * On every answer, errors and API Gateway's own included (its CORS preflight
+ * answers, which have no body, carry only the first): no cache may keep it
+ * (CONTRACT 2.3: the data is personal), and no browser may read it as anything
+ * but the JSON it is (a title from Alma holding markup stays text).
  */
 export const EVERY_ANSWER_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' } as const
 
-const cacheControl = { type: 'string', enum: [EVERY_ANSWER_HEADERS['Cache-Control']], description: 'on every answer: the data is personal, and no cache may keep it' }
+const everyAnswerHeaders = {
+  'Cache-Control': { type: 'string', enum: [EVERY_ANSWER_HEADERS['Cache-Control']], description: 'on every answer: the data is personal, and no cache may keep it' },
+  'X-Content-Type-Options': { type: 'string', enum: [EVERY_ANSWER_HEADERS['X-Content-Type-Options']], description: 'on every answer: JSON, never to be read as anything else' }
+}
 
 /** Of a 200. */
 export const answerHeaders = {
-  'Cache-Control': cacheControl,
+  ...everyAnswerHeaders,
   'X-Cache': { type: 'string', enum: Object.keys(CACHE_OUTCOMES), description: X_CACHE }
 }
 
@@ -36,5 +40,5 @@ export const answerSchema = <T extends TSchema>(body: T): T => ({ ...body, descr
 
 /** Of an error; a 503 (and API Gateway's throttling 429) says when to try again. */
 export const errorHeaders = (statusCode: number) => statusCode === 503 || statusCode === 429
-  ? { 'Cache-Control': cacheControl, 'Retry-After': { type: 'integer', minimum: 1, description: 'seconds to wait before trying again' } }
-  : { 'Cache-Control': cacheControl }
+  ? { ...everyAnswerHeaders, 'Retry-After': { type: 'integer', minimum: 1, description: 'seconds to wait before trying again' } }
+  : everyAnswerHeaders
