@@ -25,6 +25,16 @@ export async function startServer ({ config, plugins, port, host, onClose }: Ser
     graceful.uninstall()
     await onClose?.()
   })
+  // Closing, the server ends the keep-alive connections that are idle, once; a
+  // connection busy then would stay open after its answer until its client let it
+  // go, and the close wait for it, ending at close-with-grace's delay with status 1.
+  // So while closing, each answer sent ends the connections it leaves idle (one
+  // with a request still to answer behind it is not idle).
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onResponse', async () => {
+    if (closing) app.server.closeIdleConnections()
+  })
   try {
     await app.listen({ port, host })
   } catch (error) {

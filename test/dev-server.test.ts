@@ -95,6 +95,39 @@ t.test('second start: the same tables and queue (and on an IPv6 address, URLs th
   await runDev(t, { HOST: '::1' })
 })
 
+t.test('Ctrl-C while requests wait on Alma: each is answered, then npm run dev exits cleanly', async (t) => {
+  const child = spawnDev(t, {
+    PORT: '0',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.address,
+    ALMA_SIMULATOR_LATENCY_MS: '400',
+    LOG_LEVEL: 'warn'
+  })
+  let printed = ''
+  const base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed: ${printed}`)), 30_000)
+    child.stdout.on('data', (chunk: Buffer) => {
+      printed += chunk.toString()
+      const match = printed.match(/Alma cache API on (http:\/\/\S+)/)
+      if (match?.[1] !== undefined && /Ctrl-C/.test(printed)) {
+        clearTimeout(timer)
+        resolve(match[1])
+      }
+    })
+  })
+  // The uncached demo user: each request waits on the simulator's 400 ms.
+  const inFlight = Array.from({ length: 8 }, async () => {
+    const response = await request(`${base}/users/demo-alma-only/loans`)
+    await response.body.dump()
+    return response.statusCode
+  })
+  await new Promise((resolve) => setTimeout(resolve, 150))
+  const exited = once(child, 'exit')
+  child.kill('SIGINT')
+  t.same(await Promise.all(inFlight), Array(8).fill(200), 'every request under way when Ctrl-C came is answered')
+  t.same(await exited, [0, null], 'then the process ends by itself, with status 0')
+})
+
 t.test('with real Alma, the built server\'s command takes the key from the shell: never printed', async (t) => {
   const key = 'real-alma-key-never-printed-77'
   const child = spawnDev(t, {
