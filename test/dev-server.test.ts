@@ -37,7 +37,8 @@ function spawnDev (t: Test, env: Record<string, string>): ChildProcessWithoutNul
   return child
 }
 
-async function runDev (t: Test, env: Record<string, string> = {}): Promise<void> {
+/** `npm run dev` on this test's DynamoDB and SQS, once it is serving: its base URL and all it printed. */
+async function startDev (t: Test, env: Record<string, string> = {}): Promise<{ child: ChildProcessWithoutNullStreams, base: string, printed: string }> {
   const child = spawnDev(t, {
     PORT: '0',
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
@@ -58,6 +59,11 @@ async function runDev (t: Test, env: Record<string, string> = {}): Promise<void>
       }
     })
   })
+  return { child, base, printed }
+}
+
+async function runDev (t: Test, env: Record<string, string> = {}): Promise<void> {
+  const { child, base, printed } = await startDev(t, env)
   t.match(printed, `DynamoDB at ${dynamoEndpoint}, SQS at ${sqs.address}`)
   t.notMatch(printed, /With real Alma/, 'the simulator\'s demo users answer as described')
   const command = /^ {2}(.*) node dist\/server\.js$/m.exec(printed)?.[1] ?? ''
@@ -96,25 +102,7 @@ t.test('second start: the same tables and queue (and on an IPv6 address, URLs th
 })
 
 t.test('Ctrl-C while requests wait on Alma: each is answered, then npm run dev exits cleanly', async (t) => {
-  const child = spawnDev(t, {
-    PORT: '0',
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-    AWS_ENDPOINT_URL_SQS: sqs.address,
-    ALMA_SIMULATOR_LATENCY_MS: '400',
-    LOG_LEVEL: 'warn'
-  })
-  let printed = ''
-  const base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed: ${printed}`)), 30_000)
-    child.stdout.on('data', (chunk: Buffer) => {
-      printed += chunk.toString()
-      const match = printed.match(/Alma cache API on (http:\/\/\S+)/)
-      if (match?.[1] !== undefined && /Ctrl-C/.test(printed)) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-  })
+  const { child, base } = await startDev(t, { ALMA_SIMULATOR_LATENCY_MS: '400' })
   // The uncached demo user: each request waits on the simulator's 400 ms.
   const inFlight = Array.from({ length: 8 }, async () => {
     const response = await request(`${base}/users/demo-alma-only/loans`)
