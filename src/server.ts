@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import closeWithGrace from 'close-with-grace'
 import { buildApp, type AppOptions } from './app.js'
 import { ConfigError, loadConfig, variable, type Config } from './config.js'
@@ -28,13 +30,24 @@ export async function startServer ({ config, plugins, port, host, onClose }: Ser
   // Closing, the server ends the keep-alive connections that are idle, once; a
   // connection busy then would stay open after its answer until its client let it
   // go, and the close wait for it, ending at close-with-grace's delay with status 1.
-  // So while closing, each answer sent ends the connections it leaves idle (one
-  // with a request still to answer behind it is not idle).
+  // So while closing, a connection is ended once its last answer under way is done
+  // (a response's 'close'). Ended, not destroyed: an answer may still be in the
+  // socket's buffer, on its way to a client that reads slowly.
   let closing = false
-  app.addHook('preClose', async () => { closing = true })
-  app.addHook('onResponse', async () => {
-    if (closing) app.server.closeIdleConnections()
+  const answersUnderWay = new Map<Socket, number>()
+  app.server.on('request', ({ socket }: IncomingMessage, response: ServerResponse) => {
+    answersUnderWay.set(socket, (answersUnderWay.get(socket) ?? 0) + 1)
+    response.once('close', () => {
+      const left = (answersUnderWay.get(socket) as number) - 1
+      if (left > 0) {
+        answersUnderWay.set(socket, left)
+        return
+      }
+      answersUnderWay.delete(socket)
+      if (closing) socket.end()
+    })
   })
+  app.addHook('preClose', async () => { closing = true })
   try {
     await app.listen({ port, host })
   } catch (error) {

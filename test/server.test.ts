@@ -134,6 +134,57 @@ t.test('a request that reaches the server while it closes is answered by the ser
   t.match(second, /\r\nconnection: close\r\n/i, 'and the connection closes after it')
 })
 
+t.test('closing, keep-alive connections busy at the start end once every answer is out, each answer whole', async (t) => {
+  // Two routes of the test's own, each answering when the test says: A small, B large.
+  const held = () => {
+    let release = () => {}
+    const released = new Promise<void>((resolve) => { release = resolve })
+    let asked = () => {}
+    const reached = new Promise<void>((resolve) => { asked = resolve })
+    return { release, released, asked, reached }
+  }
+  const small = held()
+  const large = held()
+  const body = JSON.stringify({ padding: 'x'.repeat(8 * 1024 * 1024) })
+  const app = await startServer({
+    config: loadConfig(),
+    port: 0,
+    host: '127.0.0.1',
+    plugins: [async (fastify) => {
+      fastify.get('/held/small', async () => { small.asked(); await small.released; return { small: true } })
+      fastify.get('/held/large', async (_request, reply) => { large.asked(); await large.released; return reply.type('application/json').send(body) })
+    }]
+  })
+  const port = (app.server.address() as { port: number }).port
+  const open = (path: string) => {
+    const socket = connect(port, '127.0.0.1', () => { socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`) })
+    const received: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => { received.push(chunk) })
+    return { socket, received, ended: once(socket, 'close') }
+  }
+  const a = open('/held/small')
+  const b = open('/held/large')
+  await Promise.all([small.reached, large.reached])
+  // B's client reads nothing for now: its answer, once ended, waits in buffers.
+  b.socket.pause()
+  const closed = app.close()
+  // B answers once the server has begun to close (Node itself then ends, once, the connections idle).
+  while (app.server.listening) await new Promise(setImmediate)
+  large.release()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  // A's answer goes out while B's is still on its way: B's connection must not be cut.
+  small.release()
+  await a.ended
+  b.socket.resume()
+  await b.ended
+  await closed
+  const answer = Buffer.concat(b.received).toString()
+  const [head = '', sent = ''] = answer.split('\r\n\r\n')
+  t.match(head, /^HTTP\/1\.1 200 /)
+  t.equal(sent.length, body.length, 'the large answer arrived whole')
+  t.match(Buffer.concat(a.received).toString(), /^HTTP\/1\.1 200 [^]*\{"small":true\}$/, 'the small one too')
+})
+
 t.test('a start that cannot listen closes what it opened and says so in one line', async (t) => {
   const taken = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
   t.teardown(() => taken.close())
