@@ -102,14 +102,15 @@ t.test('second start: the same tables and queue (and on an IPv6 address, URLs th
 })
 
 t.test('Ctrl-C while requests wait on Alma: each is answered, then npm run dev exits cleanly', async (t) => {
-  const { child, base } = await startDev(t, { ALMA_SIMULATOR_LATENCY_MS: '400' })
-  // The uncached demo user: each request waits on the simulator's 400 ms.
+  const { child, base } = await startDev(t, { ALMA_SIMULATOR_LATENCY_MS: '1500' })
+  // The uncached demo user: each request waits on the simulator's 1.5 s, by which all eight have
+  // long reached the server (once it closes, a connection it has not yet taken would be refused).
   const inFlight = Array.from({ length: 8 }, async () => {
     const response = await request(`${base}/users/demo-alma-only/loans`)
     await response.body.dump()
     return response.statusCode
   })
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  await new Promise((resolve) => setTimeout(resolve, 500))
   const exited = once(child, 'exit')
   child.kill('SIGINT')
   t.same(await Promise.all(inFlight), Array(8).fill(200), 'every request under way when Ctrl-C came is answered')
