@@ -387,8 +387,9 @@ function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
 /**
  * Why a page does not fit the list's other pages, if it does not: another total,
  * or a record read on another page (the list changed while it was read: records
- * moved across pages, and some were missed or kept after they ended, which a
- * total alone does not show when one loan was made and another returned); no
+ * moved across pages, which a total alone does not show when one loan was made
+ * and another returned). Offset paging cannot show every such change: a record
+ * moving back onto a page already read leaves no trace (docs/architecture.md). No
  * records where the total promises some, or none with an ID after the first page
  * (an answer gone wrong: a total of a million over a page of three, the same page
  * whatever the offset). A page with fewer records than it could hold is not a
