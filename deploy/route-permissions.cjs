@@ -1,8 +1,10 @@
 'use strict'
 // A serverless plugin. The framework lets API Gateway invoke every function from
 // any method and path of the API (`<api>/*/*`); a function here serves one route,
-// so API Gateway may invoke it from that route only (`<api>/*/GET/users/*/loans`,
-// a path parameter matching as `*`, as AWS's execute-api ARNs have it).
+// so API Gateway may invoke it with that method on that path only
+// (`<api>/*/GET/users/*/loans`, a path parameter matching as `*`, as AWS's
+// execute-api ARNs have it; such a `*` spans a `/` too, so `GET/users/*`
+// takes in the deeper paths, which are other functions' routes).
 class RoutePermissions {
   constructor (serverless) {
     this.hooks = {
