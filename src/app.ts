@@ -93,7 +93,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(cachePlugin, { tables: config.tables })
   await app.register(almaPlugin, {
     baseUrl: config.almaApiUrl,
-    apiKey: almaKeyProvider(config.almaKey),
+    apiKey: almaKeyProvider(config.almaKey, (read) => { app.log.info(read, 'Alma API key read from SSM') }),
     callTimeoutMs: config.almaCallTimeoutMs,
     retryBaseDelayMs: options.almaRetryBaseDelayMs
   })

@@ -468,7 +468,7 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
   t.teardown(() => ssm.close())
   ssm.mode = 'fail'
 
-  const { app: fromSsm } = await withEnv({
+  const fromSsm = await withEnv({
     ALMA_API_KEY: undefined,
     ALMA_API_KEY_NAME: '/alma/api-key',
     AWS_ENDPOINT_URL_SSM: ssm.url
@@ -504,17 +504,24 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
     }
     t.equal(stack.alma.calls.length, 0, 'no Alma call with either')
     ssm.value = `${ALMA_TEST_KEY}\n`
+    ssm.version = 7
+    t.notMatch(built.rawLogs(), /Alma API key read/, 'no read logged before one succeeds')
     const first = await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })
     t.equal(first.statusCode, 200, 'the failure was not cached; a key stored with its newline is used without it')
     return built
   })
-  const again = await fromSsm.inject({ method: 'GET', url: '/users/faults-ssm/requests' })
+  const again = await fromSsm.app.inject({ method: 'GET', url: '/users/faults-ssm/requests' })
   t.equal(again.statusCode, 200)
   t.ok(ssm.asked.every(({ target, name, withDecryption }) =>
     target === 'AmazonSSM.GetParameter' && name === '/alma/api-key' && withDecryption === true), 'GetParameter, with decryption')
   const successful = ssm.asked.length
-  await fromSsm.inject({ method: 'GET', url: '/users/faults-ssm/loans' })
+  await fromSsm.app.inject({ method: 'GET', url: '/users/faults-ssm/loans' })
   t.equal(ssm.asked.length, successful, 'read once per process')
+  // After a rotation, the version read tells which containers have the new key.
+  const reads = fromSsm.rawLogs().split('\n').filter((line) => line.includes('Alma API key read from SSM'))
+  t.equal(reads.length, 1, 'the read logged once')
+  t.match(JSON.parse(reads[0] as string), { level: 30, parameterName: '/alma/api-key', parameterVersion: 7 }, 'with the parameter and the version read')
+  t.notOk(fromSsm.rawLogs().includes(ALMA_TEST_KEY), 'never the key')
   // Its client is closed once it has read: no socket kept open to SSM for the life of the process.
   for (let waited = 0; await ssm.openConnections() > 0 && waited < 2000; waited += 50) await sleep(50)
   t.equal(await ssm.openConnections(), 0, 'no connection left open to SSM')

@@ -13,6 +13,8 @@ export interface SsmPeer {
   mode: SsmMode
   /** the parameter's value in mode 'answer' */
   value: string
+  /** the parameter's version, as SSM numbers each value put */
+  version: number
   /** the next `count` requests fail whatever the mode */
   failNext (count: number): void
   /** connections open to it now */
@@ -35,7 +37,7 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
         response.end(JSON.stringify({ __type: 'InternalServerError', message: 'down' }))
       } else {
         const Value = peer.mode === 'answer' ? peer.value : peer.mode === 'empty' ? '' : undefined
-        response.end(JSON.stringify({ Parameter: { Name, Type: 'SecureString', Value, Version: 1 } }))
+        response.end(JSON.stringify({ Parameter: { Name, Type: 'SecureString', Value, Version: peer.version } }))
       }
     })
   })
@@ -46,6 +48,7 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
     asked: [],
     mode: 'answer',
     value,
+    version: 1,
     failNext: (count) => { failures = count },
     openConnections: () => new Promise((resolve, reject) => { server.getConnections((error, count) => { if (error === null) resolve(count); else reject(error) }) }),
     close: () => new Promise((resolve) => {
