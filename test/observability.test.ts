@@ -237,6 +237,12 @@ t.test('an answer over the transport\'s limit (a Lambda\'s): an error line, and 
   t.equal(sent.statusCode, 200)
   t.ok(Buffer.byteLength(JSON.stringify(sent.body)) > 13_000 && Buffer.byteLength(JSON.stringify(sent.body)) < 16_000, 'between the two limits')
   t.equal(sent.headers['x-cache'], 'hit')
+  // The limit is the largest answer sent: exactly at it, sent; a byte over, refused.
+  const bytes = Buffer.byteLength(JSON.stringify(sent.body))
+  const { app: exact } = await limited(bytes)
+  t.equal((await exact.inject({ method: 'GET', url: '/users/obs-large/fees' })).body, sent.body, 'an answer of exactly the limit: sent')
+  const { app: byteShort } = await limited(bytes - 1)
+  t.equal((await byteShort.inject({ method: 'GET', url: '/users/obs-large/fees' })).statusCode, 502, 'one byte over: refused')
 })
 
 t.test('at debug level, a line for each round trip: what it asked and how it went, without identifiers', async (t) => {

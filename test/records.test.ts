@@ -50,6 +50,10 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
   t.equal(readCachedItem(KIND_SPECS.loans, { ...row, renewable: 'yes' }, 'owner', NOW), undefined, 'field of the wrong type')
   t.equal(readCachedItem(KIND_SPECS.loans, { ...row, loan_id: undefined }, 'owner', NOW), undefined, 'missing key attribute')
   t.equal(readCachedItem(KIND_SPECS.loans, { ...row, user_id: undefined }, 'owner', NOW), undefined, 'missing owner')
+  // A loan's owner is its user_id (CONTRACT 4), whatever else the row holds.
+  t.ok(readCachedItem(KIND_SPECS.loans, { ...row, user_primary_id: 'someone-else' }, 'owner', NOW), "a loan's user_primary_id does not make it another's")
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, user_primary_id: 'someone-else' }, 'someone-else', NOW), undefined, 'nor give it to them')
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, expiry_date: NaN }, 'owner', NOW), undefined, 'a validity that is no number: a miss, not an expired copy')
 
   const request = { ...almaRequest('owner', 1), user_primary_id: 'owner', record_expiry_date: NOW, expiry_date: '2027-01-31Z' }
   t.ok(readCachedItem(KIND_SPECS.requests, request, 'owner', NOW)?.fresh, "a request's expiry_date is Alma's date, not validity")
@@ -86,6 +90,11 @@ t.test('readCachedUser', async (t) => {
   t.equal(readCachedUser({ ...row, loan_ids: new Set([1, 2]) }, 'u1', NOW), undefined, 'numbers: a miss')
   t.same(readCachedUser({ ...row, loan_ids: ['a1', '../admin'] }, 'u1', NOW)?.ids, { loans: undefined, requests: ['r1'], fees: [] },
     'an ID that breaks 2.2 is never used: that list alone comes from Alma')
+  // An item ID's rules are narrower than a user ID's: no @ or +, 64 characters at most.
+  for (const id of ['x@y', 'x+y', 'a'.repeat(65)]) {
+    t.equal(readCachedUser({ ...row, loan_ids: ['a1', id] }, 'u1', NOW)?.ids.loans, undefined, `an item ID ${id.length > 8 ? `of ${id.length} characters` : id} is not used either`)
+  }
+  t.same(readCachedUser({ ...row, loan_ids: ['a'.repeat(64)] }, 'u1', NOW)?.ids.loans, ['a'.repeat(64)], 'one of 64 is')
   const long = Array.from({ length: 10_000 }, (_, i) => `id${i}`)
   t.equal(readCachedUser({ ...row, loan_ids: long }, 'u1', NOW)?.ids.loans?.length, 10_000, 'however long (CONTRACT 2: lists are complete)')
 })

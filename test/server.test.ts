@@ -78,6 +78,9 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
     t.match(head, /\r\ncontent-type: application\/json/i, `${what}: JSON`)
     t.same(Object.keys(JSON.parse(body)), ['statusCode', 'error', 'message'], `${what}: the contract's error shape`)
     t.equal(JSON.parse(body).statusCode, status)
+    // The parser cannot go on reading that connection: the client is told so, and told where the body ends.
+    t.match(head, /\r\nconnection: close(\r\n|$)/i, `${what}: the connection closed`)
+    t.match(head, new RegExp(`\\r\\ncontent-length: ${Buffer.byteLength(body)}(\\r\\n|$)`, 'i'), `${what}: the body's length`)
   }
   // A client that resets its connection mid-request is owed nothing, and the server goes on.
   t.equal(await exchange('GET /users/server-1 HTTP/1.1\r\nHo', (socket) => { setTimeout(() => socket.resetAndDestroy(), 50) }), '')
