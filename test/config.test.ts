@@ -39,6 +39,7 @@ t.test('every value that cannot work is named in the same error, as invalid', as
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '5s', REQUEST_BUDGET_MS: '0' }),
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (9000; at most REQUEST_BUDGET_MS, here 5000)'])
+  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '5001', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (5001; at most REQUEST_BUDGET_MS, here 5000)'], 'a millisecond over')
   t.same(invalid({ REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (8000 by default; at most REQUEST_BUDGET_MS, here 5000)'],
     'a budget set alone below the default call timeout names the default')
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: 'abc', REQUEST_BUDGET_MS: '1000' }), ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)'],

@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
-import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
+import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
 // Property-based tests of the HTTP surface (CONTRACT 2.2, 2.3, 3.5): random
 // paths, identifiers, headers and methods through app.inject, against
@@ -403,7 +403,7 @@ t.test('random headers never change a cached answer: 200, X-Cache hit, no Alma c
   )
   const oddValue = fc.constantFrom(
     '', 'null', 'undefined', '0', '-1', '99999999999999999999', 'chunked', '100-continue', 'gzip, br, zstd', 'bytes=0-1',
-    'no-cache', 'apikey test-simulator-key-not-secret', 'websocket', 'POST', 'GET, POST', '../../etc/passwd',
+    'no-cache', `apikey ${ALMA_TEST_KEY}`, 'websocket', 'POST', 'GET, POST', '../../etc/passwd',
     '<script>alert(1)</script>', '$' + '{jndi:ldap://x}', '\' OR 1=1 --'
   )
   const value = fc.oneof(

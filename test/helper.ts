@@ -4,7 +4,12 @@ import { loadConfig } from '../src/config.js'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { startEmbeddedStack, type EmbeddedStack, type EmbeddedStackOptions } from '../dev/embedded-stack.js'
 
-export const ALMA_TEST_KEY = 'test-simulator-key-not-secret'
+// Random-looking, so that no run of its characters turns up in a log by chance.
+export const ALMA_TEST_KEY = 'Kq7vZx3Tn9Wp2Lr5Yc8Hb4Md'
+
+/** Whether `text` holds the key, or any run of 6 of its characters (a key cut short, or masked but for its start). */
+export const holdsKeyPart = (text: string, key: string = ALMA_TEST_KEY): boolean =>
+  Array.from({ length: key.length - 5 }, (_, start) => key.slice(start, start + 6)).some((part) => text.includes(part))
 
 export interface TestStack extends EmbeddedStack {
   alma: AlmaSimulator
