@@ -53,6 +53,32 @@ t.test('a total that changes while the pages are read: the list is read again', 
   t.equal(alma.calls.length, 4)
 })
 
+t.test('a page that does not fit fails its read, whatever pages answer after it', async (t) => {
+  // 300 loans, read two pages at a time: the page at 100 answers at once with another
+  // total (a loan made meanwhile), the page at 200 later with the first total. The read is
+  // lost all the same, and the list read again.
+  const loans = almaUserRecords('client-moving', { loans: 300, requests: 0, fees: 0 }).loans
+  const made = { ...loans[0], loan_id: 'made-meanwhile' }
+  let reads = 0
+  const offsets: string[] = []
+  const moving = createServer((request, response) => {
+    const offset = Number(new URL(request.url ?? '', 'http://alma').searchParams.get('offset'))
+    offsets.push(String(offset))
+    if (offset === 0) reads++
+    const answer = (body: unknown) => { response.setHeader('content-type', 'application/json').end(JSON.stringify(body)) }
+    if (reads === 1 && offset === 100) answer({ item_loan: [made, ...loans.slice(100, 199)], total_record_count: 301 })
+    else if (reads === 1 && offset === 200) setTimeout(() => { answer({ item_loan: loans.slice(200), total_record_count: 300 }) }, 150)
+    else answer({ item_loan: loans.slice(offset, offset + 100), total_record_count: 300 })
+  })
+  await new Promise<void>((resolve) => moving.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => moving.close(resolve)))
+  const pair = new AlmaClient({ baseUrl: `http://127.0.0.1:${(moving.address() as AddressInfo).port}`, apiKey: async () => KEY, maxConnections: 2 })
+  t.teardown(() => pair.close())
+  t.same(await pair.list('loans', 'client-moving', soon()), loans, 'the second read, whole')
+  t.equal(reads, 2, 'read twice')
+  t.same(offsets.slice(3), ['0', '100', '200'])
+})
+
 t.test('a list that changes on every read is a 502, after three reads', async (t) => {
   for (let read = 0; read < 3; read++) {
     alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 150 + read }) })
@@ -455,6 +481,38 @@ t.test('a 5xx with Retry-After is retried no sooner than it says', async (t) => 
   t.ok(await client.item('fees', 'client-1', String(records.fees[0]?.id), soon()))
   t.ok(Date.now() - started >= 950, `waited out Retry-After: ${Date.now() - started} ms`)
   t.same(alma.calls.map((call) => call.status), [503, 200])
+})
+
+t.test('by default a 5xx is retried after up to 250 ms, then up to 500 ms (full jitter)', async (t) => {
+  const defaults = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY })
+  t.teardown(() => defaults.close())
+  // The jitter at its largest: the waits are the backoff's bounds.
+  const random = Math.random
+  Math.random = () => 1
+  t.teardown(() => { Math.random = random })
+  alma.injectFaults(2, { status: 500 })
+  t.ok(await defaults.item('fees', 'client-1', String(records.fees[0]?.id), soon()))
+  const [first, second, third] = alma.calls
+  const waits = [(second?.startedAt ?? 0) - (first?.endedAt ?? 0), (third?.startedAt ?? 0) - (second?.endedAt ?? 0)]
+  t.ok((waits[0] ?? 0) >= 240 && (waits[1] ?? 0) >= 490, `waited ${waits.map(Math.round).join(' and ')} ms`)
+  t.ok((waits[1] ?? 0) < 1500, 'not much longer')
+})
+
+t.test('a call whose answer trickles in is cut at its time limit, not at the budget', async (t) => {
+  // Headers at once, then a byte every 100 ms: never idle long enough for undici's own timeouts.
+  const trickling = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' })
+    response.write('{')
+    const timer = setInterval(() => { response.write(' ') }, 100)
+    response.on('close', () => { clearInterval(timer) })
+  })
+  await new Promise<void>((resolve) => trickling.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { trickling.closeAllConnections(); return new Promise((resolve) => trickling.close(resolve)) })
+  const patient = new AlmaClient({ baseUrl: `http://127.0.0.1:${(trickling.address() as AddressInfo).port}`, apiKey: async () => KEY, callTimeoutMs: 500 })
+  t.teardown(() => patient.close())
+  const started = Date.now()
+  await t.rejects(patient.item('fees', 'client-1', 'x1', Date.now() + 10_000), AlmaTimeoutError)
+  t.ok(Date.now() - started < 2000, `cut after ${Date.now() - started} ms (limit 500 ms, budget 10 s)`)
 })
 
 t.test('by default at most 10 calls are in flight at once, the others wait their turn', async (t) => {
