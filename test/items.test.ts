@@ -68,6 +68,7 @@ for (const kind of KINDS) {
     const response = await get(`/users/item-owner/${kind}/nosuchitem1`)
     t.equal(response.statusCode, 404)
     t.equal(response.json().error, 'Not Found')
+    t.equal(response.json().message, `No ${kind.slice(0, -1)} nosuchitem1 for user item-owner`, 'the item, then its user, as the caller wrote them')
   })
 }
 

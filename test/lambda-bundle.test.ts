@@ -137,6 +137,7 @@ t.test('in Lambda every log line names both request IDs, and each request writes
   t.ok(logs.every((line) => apiGatewayIDs.includes(line.reqId)), "API Gateway's request ID as reqId")
   t.ok(logs.every((line) => /^[0-9a-f-]{36}$/.test(line.awsRequestId)), "Lambda's request ID as awsRequestId")
   t.equal(new Set(logs.map((line) => line.awsRequestId)).size, 2, 'one Lambda request ID per invocation')
+  t.ok(logs.every((line) => !apiGatewayIDs.includes(line.awsRequestId)), "not API Gateway's, which is a UUID too")
   t.same(metrics.map((record) => [record.route, record.CacheHit, record.ClientErrors]), [['/users/:userID', 1, 0], ['/users/:userID/fees', 0, 1]])
   t.equal(metrics[0]?._aws.CloudWatchMetrics[0].Namespace, 'AlmaCacheApi')
   // An event without API Gateway's request ID (a hand-made one) is served; the caller's does not stand in for it.

@@ -62,10 +62,14 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
   t.equal(readCachedItem(KIND_SPECS.requests, { ...request, expiry_date: NOW }, 'owner', NOW), undefined, "a number in a request's expiry_date")
   t.equal(readCachedItem(KIND_SPECS.requests, { ...request, request_date: NOW }, 'owner', NOW), undefined, "a number in a request's request_date")
   t.equal(readCachedItem(KIND_SPECS.loans, { ...row, due_date: NOW }, 'owner', NOW), undefined, "a number in a loan's due_date")
+  // alma-api.md: null as often as left out. A null is served as the null it is, not taken for a broken row (a miss).
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, renewable: null }, 'owner', NOW)?.record.renewable, null, 'a null renewable')
 
   const fee = { ...almaFee('owner', 1), expiry_date: NOW }
   t.ok(readCachedItem(KIND_SPECS.fees, fee, 'owner', NOW), 'fee owner from user_primary_id.value')
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, user_primary_id: 'owner' }, 'owner', NOW), undefined, 'fee owner must be a map')
+  t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, balance: '12.50' }, 'owner', NOW), undefined, 'an amount of the wrong type (2.1: a number stays a number)')
+  t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, transactions: null }, 'owner', NOW)?.record.transactions, null, 'null transactions')
 
   // alma-api.md: optional text comes back null as often as it is left out, inside code fields too.
   const nullTexts = { ...fee, owner: { value: 'MAIN', desc: null }, type: { value: null, desc: null }, user_primary_id: { value: 'owner', link: null } }
