@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { copyFile, mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -89,6 +89,15 @@ for (const { name, node } of runtimes) {
     })
   })
 }
+
+t.test('the bundle is minified, with its source map beside it for the stack traces of the logs', async (t) => {
+  const bundle = await readFile('dist/lambda.js', 'utf8')
+  t.ok(Buffer.byteLength(bundle) < 1.2 * 1024 * 1024, `${Math.round(Buffer.byteLength(bundle) / 1024)} KiB, under 1.2 MB`)
+  const averageLine = Buffer.byteLength(bundle) / bundle.split('\n').length
+  t.ok(averageLine > 1000, `minified: lines of ${Math.round(averageLine)} characters on average`)
+  t.match(bundle, /\n\/\/# sourceMappingURL=lambda\.js\.map\n?$/, 'pointing at its map')
+  t.match(JSON.parse(await readFile('dist/lambda.js.map', 'utf8')), { version: 3, sources: Array })
+})
 
 t.test('a bundle without its configuration fails each event, naming what is missing', async (t) => {
   const { USER_QUEUE_URL: _queue, ...partial } = stack.env

@@ -91,6 +91,7 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
     t.equal(fn?.Properties.Handler, `dist/lambda.${handler}`, `${name} handler`)
     t.equal(fn?.Properties.Runtime, 'nodejs22.x', `${name} runtime`)
     t.equal(fn?.Properties.MemorySize, 1769, `${name} has a whole vCPU for its cold start`)
+    t.same(fn?.Properties.Architectures, ['arm64'], `${name} on arm64, as the README says`)
     t.equal(fn?.Properties.Timeout, 25, `${name} times out at 25 s, before API Gateway does (29 s) and 5 s past the longest request budget`)
     t.same(fn?.Properties.Environment.Variables, {
       USER_CACHE_TABLE_NAME: 'alma-users-stg',
@@ -140,6 +141,29 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
     t.same(Object.keys(bodyOf(type)), ['statusCode', 'error', 'message'], `${type}: the contract's error shape`)
     t.match(bodyOf(type), { statusCode, error: STATUS_CODES[statusCode], message: String }, `${type}: with its status`)
   }
+  t.same(Object.fromEntries(Object.entries(byType).map(([type, response]) => [type, response.StatusCode])), {
+    ACCESS_DENIED: '403',
+    API_CONFIGURATION_ERROR: '500',
+    AUTHORIZER_CONFIGURATION_ERROR: '500',
+    AUTHORIZER_FAILURE: '500',
+    BAD_REQUEST_BODY: '400',
+    BAD_REQUEST_PARAMETERS: '400',
+    DEFAULT_4XX: '400',
+    DEFAULT_5XX: '500',
+    EXPIRED_TOKEN: '403',
+    INTEGRATION_FAILURE: '503',
+    INTEGRATION_TIMEOUT: '504',
+    INVALID_API_KEY: '403',
+    INVALID_SIGNATURE: '403',
+    MISSING_AUTHENTICATION_TOKEN: '404',
+    QUOTA_EXCEEDED: '429',
+    REQUEST_TOO_LARGE: '413',
+    RESOURCE_NOT_FOUND: '404',
+    THROTTLED: '429',
+    UNAUTHORIZED: '401',
+    UNSUPPORTED_MEDIA_TYPE: '415',
+    WAF_FILTERED: '403'
+  }, "every type's status")
   t.match(byType, {
     MISSING_AUTHENTICATION_TOKEN: { StatusCode: '404' },
     INVALID_API_KEY: { StatusCode: '403' },
@@ -154,6 +178,10 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
   t.ok(Object.values(byType).every((response) => !('gatewayresponse.header.Access-Control-Allow-Origin' in response.ResponseParameters)), 'no CORS header without CORS_ORIGINS')
   const [deployment] = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Deployment') as Array<Resource & { DependsOn: string[] }>
   t.ok(gatewayResponses.every(([id]) => deployment?.DependsOn.includes(id)), 'the deployment waits for them')
+  const methodIds = Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::ApiGateway::Method').map(([id]) => id)
+  t.ok(methodIds.length >= 7 && methodIds.every((id) => deployment?.DependsOn.includes(id)), 'and for the methods, as the framework has it')
+  const logGroups = resources.filter((resource) => resource.Type === 'AWS::Logs::LogGroup')
+  t.ok(logGroups.length === 7 && logGroups.every((group) => group.Properties.RetentionInDays === 30), "the functions' logs kept 30 days, not forever")
 
   const roles = resources.filter((resource) => resource.Type === 'AWS::IAM::Role')
   t.equal(roles.length, 1, 'one role')
@@ -243,10 +271,10 @@ t.test('settings the service would refuse, and a queue URL and ARN swapped, fail
 })
 
 t.test('missing deploy-time variables are named, all at once', async (t) => {
-  const { USER_QUEUE_ARN_STG: _arn, FEE_CACHE_TABLE_NAME_STG: _fees, ...partial } = STG
+  const { USER_QUEUE_ARN_STG: _arn, FEE_CACHE_TABLE_NAME_STG: _fees, ALMA_API_KEY_NAME: _key, ...partial } = STG
   const { code, output } = await slsPackage(['--stage', 'stg', '--region', 'eu-west-2'], partial)
   t.not(code, 0)
-  t.match(output, /Cannot deploy: missing USER_QUEUE_ARN_STG, FEE_CACHE_TABLE_NAME_STG\./)
+  t.match(output, /Cannot deploy: missing USER_QUEUE_ARN_STG, FEE_CACHE_TABLE_NAME_STG, ALMA_API_KEY_NAME\./)
   t.notMatch(output, /at .*stage-settings\.cjs:\d+/, 'a message, not a stack trace')
 })
 

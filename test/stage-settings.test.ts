@@ -89,6 +89,8 @@ t.test('names, URLs and ARNs a deploy would accept and the functions could not u
   const refusals: Array<[Record<string, string>, RegExp, string?]> = [
     [{ USER_CACHE_TABLE_NAME_STG: 'arn:aws:dynamodb:eu-west-2:123456789012:table/alma-users-stg' }, /USER_CACHE_TABLE_NAME_STG is not a table name \(3 to 255 letters, digits and _ \. -; the name, not the ARN\)/],
     [{ LOAN_CACHE_TABLE_NAME_STG: 'alma loans' }, /LOAN_CACHE_TABLE_NAME_STG is not a table name/],
+    [{ API_KEY_REQUIRED: 'yes' }, /API_KEY_REQUIRED must be true or false/, 'a yes that would leave the API open'],
+    [{ API_KEY_REQUIRED: 'TRUE' }, /API_KEY_REQUIRED must be true or false/, 'in capitals'],
     [{ ALMA_API_KEY_NAME: 'alma/api-key' }, /ALMA_API_KEY_NAME is not an SSM parameter name \(letters, digits and _ \. -, or a path of them from a leading \/: \/alma\/api-key; a :version or :label may follow\)/],
     [{ ALMA_API_KEY_NAME: '/alma//key' }, /ALMA_API_KEY_NAME is not an SSM parameter name/],
     [{ USER_QUEUE_URL_STG: 'https://example.com/123456789012/alma-users-stg' }, /USER_QUEUE_URL_STG is not an SQS queue URL of the aws partition \(https:\/\/sqs\.<region>\.amazonaws\.com\/<account>\/<queue>\)/, 'another host'],
