@@ -1,3 +1,6 @@
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import t from 'tap'
 import { CHINA, PROD, STG, settingsOf, settingsWith, type StageSettings } from './support/deploy-env.js'
 
@@ -172,6 +175,16 @@ t.test('a region that is none, or none given, is said once, and alone', async (t
   t.match(empty, { message: 'Cannot deploy: --region is required (for example --region eu-west-2).' })
   t.match(made, { message: "Cannot deploy: --region foo is not an AWS region's name (for example eu-west-2)." })
   t.match(upper, { message: "Cannot deploy: --region EU-WEST-2 is not an AWS region's name (for example eu-west-2)." })
+})
+
+t.test('a deploy with no bundle built is refused, with the command that builds it', async (t) => {
+  // A checkout of deploy/ and src/ where npm run build never ran: serverless would otherwise package nothing.
+  const checkout = await mkdtemp(join(tmpdir(), 'deploy-unbuilt-'))
+  t.teardown(() => rm(checkout, { recursive: true, force: true }))
+  await cp('deploy', join(checkout, 'deploy'), { recursive: true })
+  for (const shared of ['src', 'node_modules']) await symlink(resolve(shared), join(checkout, shared))
+  const [unbuilt] = await settingsOf([{ env: STG }], checkout)
+  t.match(unbuilt, { message: 'Cannot deploy: dist/lambda.js is missing (run npm run build first).' })
 })
 
 t.test("with several CORS origins, API Gateway's own answers name the caller's", async (t) => {

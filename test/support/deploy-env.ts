@@ -43,10 +43,10 @@ const path = process.env.PATH
 })()
 `
 
-/** Each case's settings, or the error that refused them. */
-export async function settingsOf (cases: SettingsCase[]): Promise<Array<StageSettings | Error>> {
+/** Each case's settings, or the error that refused them; `checkout`: another copy of the repository's deploy/. */
+export async function settingsOf (cases: SettingsCase[], checkout = process.cwd()): Promise<Array<StageSettings | Error>> {
   const all = cases.map(({ env, options }) => ({ env, options: options ?? { stage: 'stg', region: 'eu-west-2' } }))
-  const child = spawn(process.execPath, ['-e', RESOLVE_CASES, JSON.stringify(all)], { env: { PATH: process.env.PATH ?? '', _TAPJS_PROCESSINFO_COVERAGE_: '0' } })
+  const child = spawn(process.execPath, ['-e', RESOLVE_CASES, JSON.stringify(all)], { cwd: checkout, env: { PATH: process.env.PATH ?? '', _TAPJS_PROCESSINFO_COVERAGE_: '0' } })
   let output = ''
   let errors = ''
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
