@@ -32,3 +32,19 @@ t.test('the resolution rules import no framework, SDK or HTTP client', async (t)
     t.same(imports.filter((specifier) => /fastify|@aws-sdk|undici/.test(specifier)), [], file)
   }
 })
+
+// What the walls keep out, seen in what was built: each bundle's source map lists
+// every file inlined. Only src/ and the packages installed for production (not
+// marked dev in package-lock.json: a devDependency reached through no dependency).
+t.test('the bundles carry src/ and production packages only: no dev/, test/ or development package', async (t) => {
+  const lock = JSON.parse(await readFile('package-lock.json', 'utf8')) as { packages: Record<string, { dev?: boolean }> }
+  for (const bundle of ['dist/lambda.js', 'dist/server.js']) {
+    const { sources } = JSON.parse(await readFile(`${bundle}.map`, 'utf8')) as { sources: string[] }
+    const packages = new Set(sources.flatMap((source) => /^\.\.\/(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(source)?.[1] ?? []))
+    const ownFiles = sources.filter((source) => !source.includes('node_modules/'))
+    t.ok(packages.has('node_modules/fastify') && ownFiles.includes('../src/app.ts'), `${bundle}: read from its map`)
+    // (A file made by the build itself, in a namespace of scripts/bundles.mjs, has no path.)
+    t.same(ownFiles.filter((source) => !source.startsWith('../src/') && !/^[a-z-]+:/.test(source)), [], `${bundle}: its own files all from src/`)
+    t.same([...packages].filter((name) => lock.packages[name] === undefined || lock.packages[name].dev === true), [], `${bundle}: no package only development needs`)
+  }
+})
