@@ -73,7 +73,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // `Connection: close`, through the hooks that give every answer the contract's headers;
     // Fastify's own early 503 would carry neither no-store nor Retry-After.
     return503OnClosing: false,
-    // Long enough for a 255-character user ID to reach validation (400) rather than the router (404).
+    // Long enough for an ID just over its limit to reach validation, whose 400 names the
+    // rule it breaks; a longer one gets the router's 400 (malformedPathAnswer).
     routerOptions: { maxParamLength: 512 }
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -189,6 +189,32 @@ t.test('items no longer active in Alma since they were cached (a returned loan, 
   t.same(stack.alma.calls.map((call) => call.path.split('/').length === 7 ? 'item' : 'list'), ['list', 'list'])
 })
 
+t.test('a list holds what is active whatever its source: a closed record still listed by the cache, or kept as an expired copy, is left out', async (t) => {
+  const records = almaUserRecords('closed-2', { loans: 3, requests: 0, fees: 2 })
+  const closedLoan = { ...records.loans[1] as AlmaRecord, loan_status: 'COMPLETE' }
+  const closedFee = { ...records.fees[0] as AlmaRecord, status: { value: 'CLOSED', desc: 'Closed' } }
+  const withClosed = { ...records, loans: [records.loans[0] as AlmaRecord, closedLoan, records.loans[2] as AlmaRecord], fees: [closedFee, records.fees[1] as AlmaRecord] }
+  const active = { loans: [recordsOf(records).loans[0], recordsOf(records).loans[2]], fees: [recordsOf(records).fees[1]] }
+  stack.alma.addUser({ primary_id: 'closed-2', ...withClosed })
+  const pick = ({ loans, fees }: { loans: unknown, fees: unknown }) => ({ loans, fees })
+
+  // Valid in the cache, user and items alike: the webhook writer updated the records but not yet the user's ID lists.
+  await stack.writeCacheRows(cacheRowsOf('closed-2', withClosed, nowSeconds() + DAY))
+  stack.alma.resetCalls()
+  const cached = await get('/users/closed-2')
+  t.same(pick(cached.json()), active, 'from the cache, the closed ones left out')
+  t.equal(cached.headers['x-cache'], 'hit')
+  t.same(stack.alma.calls, [], 'and Alma not asked')
+
+  // All expired, and Alma failing: the copies, less the closed ones.
+  await stack.writeCacheRows(cacheRowsOf('closed-2', withClosed, nowSeconds() - DAY))
+  stack.alma.injectFaults(9, { status: 500 })
+  t.teardown(() => { stack.alma.clearFaults() })
+  const stale = await get('/users/closed-2')
+  t.equal(stale.headers['x-cache'], 'stale')
+  t.same(pick(stale.json()), active, 'from the expired copies, the closed ones left out')
+})
+
 t.test('a cached user Alma no longer knows: its missing items are left out, by item calls or list pages alike', async (t) => {
   const records = almaUserRecords('forgotten-1', { loans: 12, requests: 3, fees: 0 })
   const rows = cacheRowsOf('forgotten-1', records, nowSeconds() + DAY)

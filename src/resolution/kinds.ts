@@ -34,7 +34,8 @@ export interface KindSpec {
   almaListOnlyFields?: readonly string[]
   /**
    * not active in Alma (a returned loan; a paid, waived or disputed fee): Alma's
-   * lists, which hold the active ones only, leave it out; its item calls still find it
+   * lists, which hold the active ones only, leave it out, and so do the service's,
+   * whatever the record's source; its item calls still find it
    */
   inactiveInAlma?: (record: AlmaRecord) => boolean
   /** the CONTRACT 2.1 fields, in order */

@@ -48,8 +48,21 @@ function outcomeOf (sources: ReadonlySet<Source>): CacheOutcome {
 
 async function resolveLists (ctx: ResolutionContext, userID: string, kinds: readonly Kind[]): Promise<Resolved<Lists>> {
   const user = await readUser(ctx, userID)
-  if (user?.fresh) return listsFromCachedUser(ctx, userID, user, kinds)
-  return whileQueueing(ctx, userID, () => listsFromAlma(ctx, userID, kinds, user))
+  const { value, cache } = user?.fresh
+    ? await listsFromCachedUser(ctx, userID, user, kinds)
+    : await whileQueueing(ctx, userID, () => listsFromAlma(ctx, userID, kinds, user))
+  return { value: activeOnly(value), cache }
+}
+
+/**
+ * CONTRACT 2: a list holds what is active, as Alma's own lists do, whatever the
+ * source of each record: a returned loan or a paid fee still listed by a users
+ * row, found by an item call or kept as a copy, is left out.
+ */
+function activeOnly (lists: Lists): Lists {
+  const active = emptyLists()
+  for (const kind of KINDS) active[kind] = lists[kind].filter((record) => KIND_SPECS[kind].inactiveInAlma?.(record) !== true)
+  return active
 }
 
 /** 3.3, valid user record: the IDs come from it, the items from one batched read. */
@@ -65,7 +78,7 @@ async function listsFromCachedUser (ctx: ResolutionContext, userID: string, user
     }
     // A list holding an ID that breaks 2.2 (see readCachedUser): Alma's whole list instead.
     ctx.log.warn({ attribute: KIND_SPECS[kind].userIdsField }, 'users row with an unusable ID list; that list comes from Alma')
-    lists[kind] = [...(await fromListPages(ctx, userID, kind)).values()]
+    lists[kind] = await almaListOfKnownUser(ctx, userID, kind)
     sources.add('alma')
   }))
   return { value: lists, cache: outcomeOf(sources) }
@@ -112,22 +125,26 @@ async function completeList (
   })
 }
 
-/** The user's whole list from Alma, by item ID. */
-async function fromListPages (ctx: ResolutionContext, userID: string, kind: Kind): Promise<Map<string, AlmaRecord>> {
-  const spec = KIND_SPECS[kind]
-  let records: AlmaRecord[]
+/** The user's whole list from Alma, as records. */
+async function almaList (ctx: ResolutionContext, userID: string, kind: Kind): Promise<AlmaRecord[]> {
+  return (await ctx.alma.list(kind, userID, ctx.deadline)).map((record) => toRecord(KIND_SPECS[kind], record))
+}
+
+/** The same for a user the cache knows: should Alma no longer, it has none of the items, as item calls would find one by one. */
+async function almaListOfKnownUser (ctx: ResolutionContext, userID: string, kind: Kind): Promise<AlmaRecord[]> {
   try {
-    records = await ctx.alma.list(kind, userID, ctx.deadline)
+    return await almaList(ctx, userID, kind)
   } catch (error) {
-    // Alma no longer knows the user: it has none of the items, as item calls would find one by one.
-    if (error instanceof NotFoundError) return new Map()
+    if (error instanceof NotFoundError) return []
     throw error
   }
-  // Looked up by the cached IDs, which are strings: a record without one matches none.
-  return new Map(records.flatMap((record) => {
-    const id = record[spec.idField]
-    return typeof id === 'string' ? [[id, toRecord(spec, record)] as const] : []
-  }))
+}
+
+/** The user's whole list from Alma, by item ID: looked up by the cached IDs, which are strings, a record without one matches none. */
+async function fromListPages (ctx: ResolutionContext, userID: string, kind: Kind): Promise<Map<string, AlmaRecord>> {
+  const { idField } = KIND_SPECS[kind]
+  const records = await almaListOfKnownUser(ctx, userID, kind)
+  return new Map(records.flatMap((record) => typeof record[idField] === 'string' ? [[record[idField], record] as const] : []))
 }
 
 /** Per-item Alma calls, each falling back to its own expired copy when Alma fails. */
@@ -140,8 +157,7 @@ async function oneByOne (
   await settleAll(missing.map(async (id) => {
     try {
       const record = await ctx.alma.item(kind, userID, id, ctx.deadline)
-      // A list holds what is active, as Alma's list pages would have it.
-      if (record !== undefined && spec.inactiveInAlma?.(record) !== true) found.set(id, toRecord(spec, record))
+      if (record !== undefined) found.set(id, toRecord(spec, record))
     } catch (error) {
       found.set(id, copiesInstead(ctx, kind, error, cached.get(id)).record)
       sources.add('stale')
@@ -163,8 +179,7 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
   const failed = new Map<Kind, unknown>()
   await settleAll(kinds.map(async (kind) => {
     try {
-      const records = await ctx.alma.list(kind, userID, ctx.deadline)
-      lists[kind] = records.map((record) => toRecord(KIND_SPECS[kind], record))
+      lists[kind] = await almaList(ctx, userID, kind)
     } catch (error) {
       if (expiredUser === undefined || !isAlmaUnavailable(error)) throw error
       failed.set(kind, error)
