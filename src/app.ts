@@ -64,6 +64,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
       recordAnswer(request, reply, observabilityOptions)
     },
     clientErrorHandler: clientErrorAnswer,
+    // Answered by the app, in the contract's shape (plugins/http-contract.ts).
+    http: { requireHostHeader: false },
     schemaController: { compilersFactory: schemaCompilers },
     childLoggerFactory: (logger, bindings, childOptions, raw) =>
       logger.child({ ...bindings, ...options.requestLogFields?.(raw.headers) }, childOptions),

@@ -112,6 +112,24 @@ t.test('404 for unknown routes, as JSON, with no-store and nosniff', async (t) =
   t.equal(getWithBody.statusCode, 200, 'a GET with a broken body is answered as a GET')
 })
 
+t.test("an error another plugin writes as text takes the contract's shape: a 4xx's words as its message, never a 5xx's", async (t) => {
+  const { app } = await buildTestApp(t, {
+    routes: [],
+    plugins: [async (app) => {
+      app.get('/refused', async (_request, reply) => reply.code(400).type('text/plain').send('Invalid Preflight Request'))
+      app.get('/unsaid', async (_request, reply) => reply.code(409).type('text/plain').send(''))
+      app.get('/broken', async (_request, reply) => reply.code(500).type('text/plain').send('java.lang.IllegalStateException at /opt/plugin/Secret.java:42'))
+    }]
+  })
+  const answers = await Promise.all(['/refused', '/unsaid', '/broken'].map((url) => app.inject({ method: 'GET', url })))
+  t.same(answers.map((answer) => answer.json()), [
+    { statusCode: 400, error: 'Bad Request', message: 'Invalid Preflight Request' },
+    { statusCode: 409, error: 'Conflict', message: 'Conflict' },
+    { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' }
+  ])
+  t.ok(answers.every((answer) => answer.headers['content-type'] === 'application/json; charset=utf-8' && answer.headers['cache-control'] === 'no-store'))
+})
+
 t.test('only path parameters are validated: a schema for any other part is refused at start-up', async (t) => {
   // TypeBox checks without the type coercion Ajv applied to query strings and headers.
   const { app } = await buildTestApp(t, {

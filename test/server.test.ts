@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
-import { get } from 'node:http'
+import { get, STATUS_CODES } from 'node:http'
 import { request } from 'undici'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
@@ -82,6 +82,20 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
     t.match(head, /\r\nconnection: close(\r\n|$)/i, `${what}: the connection closed`)
     t.match(head, new RegExp(`\\r\\ncontent-length: ${Buffer.byteLength(body)}(\\r\\n|$)`, 'i'), `${what}: the body's length`)
   }
+  // Node would answer these bare (a Host-less request) or close without a word (CONNECT).
+  const answered = [
+    ['an HTTP/1.1 request without Host', 'GET /users/server-1 HTTP/1.1\r\n\r\n', 400, 'An HTTP/1.1 request must have a Host header'],
+    ['a CONNECT request', 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n', 404, 'No route for CONNECT 127.0.0.1:443']
+  ] as const
+  for (const [what, bytes, status, message] of answered) {
+    const [head = '', body = ''] = (await exchange(bytes)).split('\r\n\r\n')
+    t.match(head, new RegExp(`^HTTP/1.1 ${status} `), what)
+    t.match(head, /\r\ncache-control: no-store\r\n/i, `${what}: no-store`)
+    t.same(JSON.parse(body), { statusCode: status, error: STATUS_CODES[status], message }, what)
+  }
+  // (The connection left open: HTTP/1.0 closes it after the answer.)
+  const http10 = await exchange('GET /users/server-1 HTTP/1.0\r\n\r\n', () => {})
+  t.match(http10, /^HTTP\/1.1 200 /, 'HTTP/1.0 has no Host to require')
   // A client that resets its connection mid-request is owed nothing, and the server goes on.
   t.equal(await exchange('GET /users/server-1 HTTP/1.1\r\nHo', (socket) => { setTimeout(() => socket.resetAndDestroy(), 50) }), '')
   t.equal((await request(`http://127.0.0.1:${port}/users/server-1`)).statusCode, 200)

@@ -1,5 +1,6 @@
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AnswerTooLargeError, INTERNAL_ERROR_MESSAGE, ServiceError, UnavailableError } from '../errors.js'
@@ -34,9 +35,23 @@ export function clientErrorAnswer (this: FastifyInstance, error: Error & { code?
     ? [431, 'The request line and headers are over the size this server reads']
     : [400, 'Malformed or incomplete HTTP request']
   this.log.info({ code: error.code, status: statusCode }, 'request refused by the HTTP parser')
+  socket.end(lastAnswer(statusCode, message))
+}
+
+/**
+ * For the server's 'connect' event: Node hands a CONNECT request (a proxy's
+ * method) to its listeners, and closes the connection without a word where there
+ * are none. Answered as any other method no route takes.
+ */
+export function connectAnswer (request: IncomingMessage, socket: Duplex): void {
+  socket.end(lastAnswer(404, `No route for CONNECT ${String(request.url)}`))
+}
+
+/** An error answer in the contract's shape, written straight to a connection it closes. */
+function lastAnswer (statusCode: number, message: string): string {
   const json = JSON.stringify(errorBody(statusCode, message))
   const headers = Object.entries({ 'Content-Type': 'application/json; charset=utf-8', ...EVERY_ANSWER_HEADERS, 'Content-Length': Buffer.byteLength(json), Connection: 'close' })
-  socket.end(`HTTP/1.1 ${statusCode} ${String(STATUS_CODES[statusCode])}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${json}`)
+  return `HTTP/1.1 ${statusCode} ${String(STATUS_CODES[statusCode])}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${json}`
 }
 
 export interface HttpContractOptions {
@@ -49,16 +64,25 @@ export interface HttpContractOptions {
 
 /** CONTRACT 2.3: JSON errors without internals, and `Cache-Control: no-store` (and nosniff) on every answer. */
 export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
-  fastify.addHook('onRequest', async (_request, reply) => {
+  fastify.addHook('onRequest', async (request, reply) => {
     reply.headers(EVERY_ANSWER_HEADERS)
+    // HTTP/1.1 wants a 400 for a request without Host (RFC 9112, 3.2). Node's server
+    // would send it bare (no body, no no-store): it lets such requests through
+    // (requireHostHeader, app.ts) for this one to say it. API Gateway always sends Host.
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      return reply.code(400).send(errorBody(400, 'An HTTP/1.1 request must have a Host header'))
+    }
   })
+  fastify.server.on('connect', connectAnswer)
 
-  // Errors that others write as text (@fastify/cors refusing a preflight without
-  // an origin) take the contract's shape too.
+  // Errors that others write as text (@fastify/cors refusing an OPTIONS request
+  // that is no preflight) take the contract's shape too, their text the message.
+  // A plugin's words, not an upstream's: a 4xx's are safe to pass on.
   fastify.addHook('onSend', async (_request, reply, payload) => {
     if (reply.statusCode < 400 || String(reply.getHeader('content-type')).startsWith('application/json')) return payload
     reply.type('application/json; charset=utf-8')
-    return JSON.stringify(errorBody(reply.statusCode, String(STATUS_CODES[reply.statusCode])))
+    const said = reply.statusCode < 500 && typeof payload === 'string' && payload !== '' ? payload : undefined
+    return JSON.stringify(errorBody(reply.statusCode, said ?? String(STATUS_CODES[reply.statusCode])))
   })
 
   if (maxAnswerBytes !== undefined) {
