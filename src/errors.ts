@@ -108,8 +108,6 @@ export class AnswerTooLargeError extends ServiceError {
   }
 }
 
-export type AlmaUnavailableError = AlmaBadGatewayError | AlmaThrottledError | AlmaTimeoutError | AlmaKeyUnreadableError
-
 // The bundles are minified, which renames classes; the logs (the `type` of an
 // error) and the `name` above should read as the source does. Object shorthand
 // keeps each class's source name as a key whatever the minifier calls it.
@@ -117,8 +115,11 @@ for (const [name, errorClass] of Object.entries({ ServiceError, NotFoundError, U
   Object.defineProperty(errorClass, 'name', { value: name })
 }
 
-export const isAlmaUnavailable = (error: unknown): error is AlmaUnavailableError =>
-  error instanceof AlmaBadGatewayError || error instanceof AlmaThrottledError || error instanceof AlmaTimeoutError || error instanceof AlmaKeyUnreadableError
+// Alma failing, in CONTRACT 3.7's sense: it answered nothing usable, refused, was late,
+// or could not be called at all (its key unreadable). An expired copy may stand in.
+const ALMA_FAILURES = [AlmaBadGatewayError, AlmaThrottledError, AlmaTimeoutError, AlmaKeyUnreadableError]
+
+export const isAlmaFailure = (error: unknown): boolean => ALMA_FAILURES.some((failure) => error instanceof failure)
 
 /** Alma's failures that an operator must fix, whatever the caller was answered (a copy may have saved it). */
 export const isOursToFix = (error: unknown): boolean => error instanceof AlmaKeyRefusedError || error instanceof AlmaKeyUnreadableError

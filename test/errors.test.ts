@@ -311,6 +311,31 @@ t.test('valid user record, item calls: one fails with a copy, another is answere
   t.ok(stack.alma.calls.every((call) => call.query.offset === undefined), 'item calls, no pages')
 })
 
+t.test('item calls failing: the expired copies said once a list, and only when they are served', async (t) => {
+  const { app, logs } = await buildTestApp(t, { config: { ...loadConfig(), almaCallTimeoutMs: 300 } })
+  // 101 requests, two of them expired: item calls (a tie goes to them), both failing.
+  const many = almaUserRecords('faults-said-once', { loans: 0, requests: 101, fees: 0 })
+  stack.alma.addUser({ primary_id: 'faults-said-once', ...many })
+  const fresh = cacheRowsOf('faults-said-once', many, nowSeconds() + DAY)
+  const expired = cacheRowsOf('faults-said-once', many, nowSeconds() - DAY)
+  await stack.writeCacheRows({ user: fresh.user, requests: [...expired.requests.slice(0, 2), ...fresh.requests.slice(2)] })
+  const staleLines = () => logs().filter((line) => line.msg === 'Alma failed; serving an expired cache copy')
+  stack.alma.injectFaults(20, { status: 500, path: /\/requests\/[^/]+$/ })
+  const served = await app.inject({ method: 'GET', url: '/users/faults-said-once/requests' })
+  t.equal(served.headers['x-cache'], 'stale')
+  t.match(staleLines(), [{ stale: 'requests', err: { type: 'AlmaBadGatewayError' } }], 'one line for the two copies')
+  t.equal(staleLines().length, 1)
+
+  // One of the two without a copy: the list cannot be whole, and no copy was served.
+  const ids = fresh.user.request_ids as string[]
+  await stack.writeCacheRows({ user: { ...fresh.user, request_ids: ['uncached1', ...ids.slice(1)] } })
+  stack.alma.clearFaults()
+  stack.alma.injectFaults(20, { status: 500, path: /\/requests\/[^/]+$/ })
+  const before = staleLines().length
+  t.equal((await app.inject({ method: 'GET', url: '/users/faults-said-once/requests' })).statusCode, 502)
+  t.equal(staleLines().length, before, 'nothing said of copies for an answer that is an error')
+})
+
 t.test('a failed Alma call is answered only once the request\'s other Alma calls are over (a Lambda is frozen once it answers)', async (t) => {
   // 101 requests, two not cached: two item calls. One fails for good at once, the other never answers.
   const many = almaUserRecords('faults-settle-items', { loans: 0, requests: 101, fees: 0 })

@@ -1,5 +1,5 @@
 import { byDeadline } from '../by-deadline.js'
-import { isAlmaUnavailable, isOursToFix, itemNotFoundMessage, NotFoundError } from '../errors.js'
+import { isAlmaFailure, isOursToFix, itemNotFoundMessage, NotFoundError } from '../errors.js'
 import { settleAll } from '../settle-all.js'
 import { userCacheKey } from './identifiers.js'
 import { ALMA_MAX_PAGE_SIZE, KIND_SPECS, KINDS, type AlmaRecord, type Kind } from './kinds.js'
@@ -38,20 +38,33 @@ export async function resolveItem (ctx: ResolutionContext, userID: string, kind:
 }
 
 type Lists = Record<Kind, AlmaRecord[]>
-type Source = 'cache' | 'alma' | 'stale'
 
-function outcomeOf (sources: ReadonlySet<Source>): CacheOutcome {
-  if (sources.has('stale')) return 'stale'
-  if (sources.has('alma')) return sources.has('cache') ? 'partial' : 'miss'
+/**
+ * Where a request's records came from; for expired copies served (3.7), the
+ * Alma failure each kind's copies stood in for, said in the log only once the
+ * whole answer stands.
+ */
+interface Sources {
+  used: Set<'cache' | 'alma'>
+  staleFor: Map<Kind, unknown>
+}
+
+const noSources = (): Sources => ({ used: new Set(), staleFor: new Map() })
+
+function outcomeOf ({ used, staleFor }: Sources): CacheOutcome {
+  if (staleFor.size > 0) return 'stale'
+  if (used.has('alma')) return used.has('cache') ? 'partial' : 'miss'
   return 'hit'
 }
 
 async function resolveLists (ctx: ResolutionContext, userID: string, kinds: readonly Kind[]): Promise<Resolved<Lists>> {
   const user = await readUser(ctx, userID)
-  const { value, cache } = user?.fresh
-    ? await listsFromCachedUser(ctx, userID, user, kinds)
-    : await whileQueueing(ctx, userID, () => listsFromAlma(ctx, userID, kinds, user))
-  return { value: activeOnly(value), cache }
+  const sources = noSources()
+  const lists = user?.fresh
+    ? await listsFromCachedUser(ctx, userID, user, kinds, sources)
+    : await whileQueueing(ctx, userID, () => listsFromAlma(ctx, userID, kinds, user, sources))
+  for (const [kind, error] of sources.staleFor) logStale(ctx, kind, error)
+  return { value: activeOnly(lists), cache: outcomeOf(sources) }
 }
 
 /**
@@ -66,9 +79,8 @@ function activeOnly (lists: Lists): Lists {
 }
 
 /** 3.3, valid user record: the IDs come from it, the items from one batched read. */
-async function listsFromCachedUser (ctx: ResolutionContext, userID: string, user: CachedUser, kinds: readonly Kind[]): Promise<Resolved<Lists>> {
+async function listsFromCachedUser (ctx: ResolutionContext, userID: string, user: CachedUser, kinds: readonly Kind[], sources: Sources): Promise<Lists> {
   const rows = await readRows(ctx, kinds.flatMap((kind) => listedKeys(user, kind)))
-  const sources = new Set<Source>()
   const lists = emptyLists()
   await settleAll(kinds.map(async (kind) => {
     const ids = user.ids[kind]
@@ -79,9 +91,9 @@ async function listsFromCachedUser (ctx: ResolutionContext, userID: string, user
     // A list holding an ID that breaks 2.2 (see readCachedUser): Alma's whole list instead.
     ctx.log.warn({ attribute: KIND_SPECS[kind].userIdsField }, 'users row with an unusable ID list; that list comes from Alma')
     lists[kind] = await almaListOfKnownUser(ctx, userID, kind)
-    sources.add('alma')
+    sources.used.add('alma')
   }))
-  return { value: lists, cache: outcomeOf(sources) }
+  return lists
 }
 
 /** The cache keys of the items the user record lists for `kind`. */
@@ -96,11 +108,11 @@ const listedKeys = (user: CachedUser, kind: Kind): CacheKey[] =>
  */
 async function completeList (
   ctx: ResolutionContext, userID: string, kind: Kind, ids: readonly string[],
-  cached: ReadonlyMap<string, CachedItem>, sources: Set<Source>
+  cached: ReadonlyMap<string, CachedItem>, sources: Sources
 ): Promise<AlmaRecord[]> {
   const spec = KIND_SPECS[kind]
   const missing = ids.filter((id) => cached.get(id)?.fresh !== true)
-  if (missing.length < ids.length) sources.add('cache')
+  if (missing.length < ids.length) sources.used.add('cache')
   if (missing.length === 0) return ids.map((id) => (cached.get(id) as CachedItem).record)
 
   const pageCalls = spec.almaPaged ? Math.ceil(ids.length / ALMA_MAX_PAGE_SIZE) : 1
@@ -111,12 +123,10 @@ async function completeList (
     fromAlma = byPages
       ? await fromListPages(ctx, userID, kind)
       : await oneByOne(ctx, userID, kind, missing, cached, sources)
-    sources.add('alma')
+    sources.used.add('alma')
   } catch (error) {
-    // With an expired copy of every missing item, the list can still be whole.
-    const copies = missing.every((id) => cached.has(id)) ? new Map(missing.map((id) => [id, (cached.get(id) as CachedItem).record])) : undefined
-    fromAlma = copiesInstead(ctx, kind, error, copies)
-    sources.add('stale')
+    fromAlma = copiesInstead(error, missing, cached)
+    sources.staleFor.set(kind, error)
   }
   return ids.flatMap((id) => {
     const item = cached.get(id)
@@ -147,22 +157,28 @@ async function fromListPages (ctx: ResolutionContext, userID: string, kind: Kind
   return new Map(records.flatMap((record) => typeof record[idField] === 'string' ? [[record[idField], record] as const] : []))
 }
 
-/** Per-item Alma calls, each falling back to its own expired copy when Alma fails. */
+/** Per-item Alma calls; where they fail, the failed items' expired copies, if each has one. */
 async function oneByOne (
   ctx: ResolutionContext, userID: string, kind: Kind, missing: readonly string[],
-  cached: ReadonlyMap<string, CachedItem>, sources: Set<Source>
+  cached: ReadonlyMap<string, CachedItem>, sources: Sources
 ): Promise<Map<string, AlmaRecord>> {
   const spec = KIND_SPECS[kind]
   const found = new Map<string, AlmaRecord>()
-  await settleAll(missing.map(async (id) => {
+  const failed = new Map<string, unknown>()
+  await Promise.all(missing.map(async (id) => {
     try {
       const record = await ctx.alma.item(kind, userID, id, ctx.deadline)
       if (record !== undefined) found.set(id, toRecord(spec, record))
     } catch (error) {
-      found.set(id, copiesInstead(ctx, kind, error, cached.get(id)).record)
-      sources.add('stale')
+      failed.set(id, error)
     }
   }))
+  if (failed.size === 0) return found
+  // The failure that stands should there be no copies: a bug's before Alma's.
+  const errors = [...failed.values()]
+  const error = errors.find((failure) => !isAlmaFailure(failure)) ?? errors[0]
+  for (const [id, copy] of copiesInstead(error, [...failed.keys()], cached)) found.set(id, copy)
+  sources.staleFor.set(kind, error)
   return found
 }
 
@@ -174,18 +190,19 @@ async function oneByOne (
 export const STALE_COPIES_GRACE_MS = 2000
 
 /** 3.3, user record missing or expired: the lists come from Alma's list endpoints. */
-async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: readonly Kind[], expiredUser: CachedUser | undefined): Promise<Resolved<Lists>> {
+async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: readonly Kind[], expiredUser: CachedUser | undefined, sources: Sources): Promise<Lists> {
   const lists = emptyLists()
   const failed = new Map<Kind, unknown>()
   await settleAll(kinds.map(async (kind) => {
     try {
       lists[kind] = await almaList(ctx, userID, kind)
     } catch (error) {
-      if (expiredUser === undefined || !isAlmaUnavailable(error)) throw error
+      if (expiredUser === undefined || !isAlmaFailure(error)) throw error
       failed.set(kind, error)
     }
   }))
-  if (failed.size === 0) return { value: lists, cache: 'miss' }
+  sources.used.add('alma')
+  if (failed.size === 0) return lists
 
   // 3.7: each list Alma failed on, from the expired user record's IDs, if every item still has a copy.
   // Alma may have failed at the deadline: the copies get a short while past it, or Alma's error stands.
@@ -195,12 +212,10 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
   for (const [kind, error] of failed) {
     const ids = user.ids[kind]
     if (ids === undefined) throw error
-    const cached = cachedItems(ctx, userID, kind, ids, rows)
-    if (!ids.every((id) => cached.has(id))) throw error
-    lists[kind] = ids.map((id) => (cached.get(id) as CachedItem).record)
-    logStale(ctx, kind, error)
+    lists[kind] = [...copiesInstead(error, ids, cachedItems(ctx, userID, kind, ids, rows)).values()]
+    sources.staleFor.set(kind, error)
   }
-  return { value: lists, cache: 'stale' }
+  return lists
 }
 
 /** 3.4: a valid item is returned; otherwise Alma's item endpoint answers. */
@@ -208,13 +223,17 @@ async function itemFromCacheOrAlma (
   ctx: ResolutionContext, userID: string, kind: Kind, itemID: string, cached: CachedItem | undefined
 ): Promise<Resolved<AlmaRecord>> {
   if (cached?.fresh === true) return { value: cached.record, cache: 'hit' }
+  let record: AlmaRecord | undefined
   try {
-    const record = await ctx.alma.item(kind, userID, itemID, ctx.deadline)
-    if (record === undefined) throw new NotFoundError(itemNotFoundMessage(kind, itemID, userID))
-    return { value: toRecord(KIND_SPECS[kind], record), cache: 'miss' }
+    record = await ctx.alma.item(kind, userID, itemID, ctx.deadline)
   } catch (error) {
-    return { value: copiesInstead(ctx, kind, error, cached).record, cache: 'stale' }
+    const copy = copiesInstead(error, [itemID], new Map(cached === undefined ? [] : [[itemID, cached]])).get(itemID) as AlmaRecord
+    logStale(ctx, kind, error)
+    return { value: copy, cache: 'stale' }
   }
+  // Not there for this user, as Alma says: gone, whatever an expired copy says (stale is for Alma failing).
+  if (record === undefined) throw new NotFoundError(itemNotFoundMessage(kind, itemID, userID))
+  return { value: toRecord(KIND_SPECS[kind], record), cache: 'miss' }
 }
 
 /**
@@ -261,11 +280,13 @@ function cachedItems (ctx: ResolutionContext, userID: string, kind: Kind, ids: r
   return items
 }
 
-/** 3.7: the expired copies instead of Alma's answer, when Alma failed and there are copies; else the error stands. */
-function copiesInstead<T> (ctx: ResolutionContext, kind: Kind, error: unknown, copies: T | undefined): T {
-  if (copies === undefined || !isAlmaUnavailable(error)) throw error
-  logStale(ctx, kind, error)
-  return copies
+/**
+ * 3.7: when Alma failed, the expired copies of the items it was asked for stand
+ * in for its answer, if every one of them has a copy; otherwise its error stands.
+ */
+function copiesInstead (error: unknown, ids: readonly string[], cached: ReadonlyMap<string, CachedItem>): Map<string, AlmaRecord> {
+  if (!isAlmaFailure(error) || !ids.every((id) => cached.has(id))) throw error
+  return new Map(ids.map((id) => [id, (cached.get(id) as CachedItem).record]))
 }
 
 function logStale (ctx: ResolutionContext, what: string, error: unknown): void {
