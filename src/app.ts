@@ -20,7 +20,7 @@ import userRequestRoute from './routes/user-request.js'
 import userRequestsRoute from './routes/user-requests.js'
 
 /** The seven endpoints, by the handler names of CONTRACT 6. */
-export const ROUTES = {
+const ROUTES = {
   getUser: userRoute,
   getUserLoans: userLoansRoute,
   getUserLoan: userLoanRoute,

@@ -27,17 +27,17 @@ export interface Config {
 // The defaults fit one request under the Lambda timeout (25 s, deploy/stage-settings.cjs)
 // and API Gateway's 29 s, with room for the cache reads and the queue send.
 export const DEFAULT_ALMA_CALL_TIMEOUT_MS = 8000
-export const DEFAULT_REQUEST_BUDGET_MS = 20_000
+const DEFAULT_REQUEST_BUDGET_MS = 20_000
 // A key guessed as easily as the IDs it hides would hide nothing.
 const MIN_PSEUDONYM_KEY_LENGTH = 16
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
 
 export const DEFAULT_ALMA_API_URL = 'https://api-eu.hosted.exlibrisgroup.com'
 /** The request headers a browser app on a CORS origin may send: by API Gateway's preflights (the deploy) and the server's. */
 export const CORS_ALLOWED_HEADERS = ['Content-Type', 'X-Api-Key', 'Authorization']
-export const DEFAULT_METRICS_NAMESPACE = 'AlmaCacheApi'
+const DEFAULT_METRICS_NAMESPACE = 'AlmaCacheApi'
 // CloudWatch's rule for a namespace, less the AWS/ prefix kept for its own services.
 const METRICS_NAMESPACE_PATTERN = /^(?!AWS\/)[A-Za-z0-9 ._/#:-]{1,255}$/
 

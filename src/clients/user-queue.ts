@@ -9,9 +9,6 @@ export interface SqsUserQueueOptions {
   queueUrl: string
   /** set when AWS_ENDPOINT_URL_SQS is: messages go there, whatever host the queue URL names (CONTRACT 5) */
   endpointOverride: boolean
-  maxAttempts?: number
-  connectionTimeoutMs?: number
-  requestTimeoutMs?: number
 }
 
 /**
@@ -37,7 +34,7 @@ export class SqsUserQueue implements UserQueue {
     // One attempt: a send that timed out may still have been delivered, and a
     // second would queue the user twice (CONTRACT 3.5: at most once a request).
     // The next request for the user queues it if this one failed.
-    this.#bounds = fastPeerBounds({ ...options, maxAttempts: options.maxAttempts ?? 1 })
+    this.#bounds = fastPeerBounds({ maxAttempts: 1 })
   }
 
   async send (userID: string): Promise<void> {

@@ -29,7 +29,6 @@ export interface UserQueue {
 
 /** The part of pino the rules use. */
 export interface Logger {
-  info (details: object, message: string): void
   warn (details: object, message: string): void
   error (details: object, message: string): void
 }

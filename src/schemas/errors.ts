@@ -9,7 +9,7 @@ import { errorHeaders } from './headers.js'
 import { EXAMPLE_ITEM_IDS, EXAMPLE_USER_ID } from './params.js'
 
 // CONTRACT 2.3: every error body, whatever its status.
-export const ErrorBody = Type.Object({
+const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
   error: Type.String({ description: 'the HTTP reason phrase' }),
   message: Type.String({ description: 'what went wrong, without internals' })

@@ -13,7 +13,7 @@ const CACHE_OUTCOMES: { [outcome in CacheOutcome]: string } = {
 }
 
 /** The 200 answer's description: what the X-Cache header says. */
-export const X_CACHE = 'X-Cache says where the answer came from: ' +
+const X_CACHE = 'X-Cache says where the answer came from: ' +
   Object.entries(CACHE_OUTCOMES).map(([outcome, meaning]) => `${outcome} (${meaning})`).join(', ') + '.'
 
 /**
@@ -30,7 +30,7 @@ const everyAnswerHeaders = {
 }
 
 /** Of a 200. */
-export const answerHeaders = {
+const answerHeaders = {
   ...everyAnswerHeaders,
   'X-Cache': { type: 'string', enum: Object.keys(CACHE_OUTCOMES), description: X_CACHE }
 }

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import { ITEM_ID_PATTERN, ITEM_ID_RULE, USER_ID_PATTERN, USER_ID_RULE } from '../resolution/identifiers.js'
 import type { Kind } from '../resolution/kinds.js'
 
@@ -22,5 +22,3 @@ export const UserParams = Type.Object({ userID: UserID })
 export const LoanParams = Type.Object({ userID: UserID, loanID: ItemID('Alma loan ID', EXAMPLE_ITEM_IDS.loans) })
 export const RequestParams = Type.Object({ userID: UserID, requestID: ItemID('Alma request ID', EXAMPLE_ITEM_IDS.requests) })
 export const FeeParams = Type.Object({ userID: UserID, feeID: ItemID('Alma fee ID', EXAMPLE_ITEM_IDS.fees) })
-
-export type UserParams = Static<typeof UserParams>
