@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyPluginAsync } from 'fastify'
 import { stdSerializers, type LoggerOptions } from 'pino'
-import { almaKeyProvider } from './clients/alma-key.js'
 import { CORS_ALLOWED_HEADERS, type Config } from './config.js'
 import almaPlugin from './plugins/alma.js'
 import cachePlugin from './plugins/cache.js'
@@ -96,7 +95,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(cachePlugin, { tables: config.tables })
   await app.register(almaPlugin, {
     baseUrl: config.almaApiUrl,
-    apiKey: almaKeyProvider(config.almaKey, (read) => { app.log.info(read, 'Alma API key read from SSM') }),
+    almaKey: config.almaKey,
     callTimeoutMs: config.almaCallTimeoutMs,
     retryBaseDelayMs: options.almaRetryBaseDelayMs
   })

@@ -40,8 +40,8 @@ t.test('cached rows and Alma records give the same record', async (t) => {
 
 t.test('readCachedItem: ownership, validity and types', async (t) => {
   const [row] = cacheRowsOf('Owner', { loans: [almaLoan('owner', 1)], requests: [], fees: [] }, NOW).loans
-  t.same(readCachedItem(KIND_SPECS.loans, row, 'OWNER', NOW)?.fresh, true, 'owner compared case-insensitively; expiry equal to now is valid')
-  t.same(readCachedItem(KIND_SPECS.loans, row, 'owner', NOW + 1)?.fresh, false, 'expired copy kept as stale-able')
+  t.same(readCachedItem(KIND_SPECS.loans, row, 'OWNER', NOW)?.valid, true, 'owner compared case-insensitively; expiry equal to now is valid')
+  t.same(readCachedItem(KIND_SPECS.loans, row, 'owner', NOW + 1)?.valid, false, 'expired copy kept as stale-able')
   t.equal(readCachedItem(KIND_SPECS.loans, row, 'someone-else', NOW), undefined, 'another user never sees it')
   t.equal(readCachedItem(KIND_SPECS.loans, { ...row, user_id: '\u212Aate' }, 'kate', NOW), undefined, 'nor an owner that only Unicode folds into this user (the Kelvin sign is no k)')
   t.equal(readCachedItem(KIND_SPECS.loans, undefined, 'owner', NOW), undefined)
@@ -56,7 +56,7 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
   t.equal(readCachedItem(KIND_SPECS.loans, { ...row, expiry_date: NaN }, 'owner', NOW), undefined, 'a validity that is no number: a miss, not an expired copy')
 
   const request = { ...almaRequest('owner', 1), user_primary_id: 'owner', record_expiry_date: NOW, expiry_date: '2027-01-31Z' }
-  t.ok(readCachedItem(KIND_SPECS.requests, request, 'owner', NOW)?.fresh, "a request's expiry_date is Alma's date, not validity")
+  t.ok(readCachedItem(KIND_SPECS.requests, request, 'owner', NOW)?.valid, "a request's expiry_date is Alma's date, not validity")
   t.equal(readCachedItem(KIND_SPECS.requests, { ...request, record_expiry_date: undefined }, 'owner', NOW), undefined)
   // A validity number where Alma's date belongs (an older writer's): a miss, never served as the date.
   t.equal(readCachedItem(KIND_SPECS.requests, { ...request, expiry_date: NOW }, 'owner', NOW), undefined, "a number in a request's expiry_date")
@@ -84,9 +84,9 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
 
 t.test('readCachedUser', async (t) => {
   const row = { primary_id: 'u1', expiry_date: NOW, loan_ids: ['a1', 'a1', 'b2'], request_ids: new Set(['r1']) }
-  t.same(readCachedUser(row, 'U1', NOW), { fresh: true, ids: { loans: ['a1', 'b2'], requests: ['r1'], fees: [] } },
+  t.same(readCachedUser(row, 'U1', NOW), { valid: true, ids: { loans: ['a1', 'b2'], requests: ['r1'], fees: [] } },
     'lists or sets, deduplicated; an absent list is empty; key compared lowercased')
-  t.equal(readCachedUser(row, 'U1', NOW + 1)?.fresh, false)
+  t.equal(readCachedUser(row, 'U1', NOW + 1)?.valid, false)
   t.equal(readCachedUser(undefined, 'u1', NOW), undefined)
   t.equal(readCachedUser({ ...row, primary_id: 'u2' }, 'u1', NOW), undefined)
   t.equal(readCachedUser({ ...row, expiry_date: 'soon' }, 'u1', NOW), undefined)

@@ -4,7 +4,7 @@ import type { Connections } from './undici-pool.js'
 import {
   AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE
 } from '../errors.js'
-import { ALMA_MAX_PAGE_SIZE, isRecord, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
+import { ALMA_MAX_PAGE_SIZE, isJsonObject, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls, roundTripLine } from '../observability/request-calls.js'
 import { byDeadline } from '../by-deadline.js'
@@ -289,17 +289,17 @@ function callFailure (error: unknown, callMs: number): ServiceError | Retryable 
 function recordsOf (body: AlmaRecord, listField: string): AlmaRecord[] {
   // alma-api.md: with zero records the list key may be absent altogether.
   const records = body[listField] ?? []
-  if (!Array.isArray(records) || !records.every(isRecord)) {
+  if (!Array.isArray(records) || !records.every(isJsonObject)) {
     throw new AlmaBadGatewayError(`list body whose ${listField} is not an array of objects`)
   }
   return records
 }
 
 function firstAlmaError (body: unknown): AlmaError | undefined {
-  if (!isRecord(body) || body.errorsExist !== true) return undefined
+  if (!isJsonObject(body) || body.errorsExist !== true) return undefined
   const errors = (body.errorList as { error?: unknown } | undefined)?.error
   const first: unknown = Array.isArray(errors) ? errors[0] : errors
-  return isRecord(first) ? first : {}
+  return isJsonObject(first) ? first : {}
 }
 
 /**
@@ -330,7 +330,7 @@ function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: Cal
   const body = parseJSON(text)
 
   if (status === 200) {
-    if (isRecord(body)) return body
+    if (isJsonObject(body)) return body
     throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
   }
   const almaError = firstAlmaError(body) ?? xmlAlmaError(text)

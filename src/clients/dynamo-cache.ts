@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import pLimit from 'p-limit'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
-import { KIND_SPECS } from '../resolution/kinds.js'
+import { KIND_SPECS, USER_KEY_FIELD } from '../resolution/kinds.js'
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
 import { requestCalls, roundTripLine } from '../observability/request-calls.js'
 import { boundedClient, boundsMs, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
@@ -26,7 +26,7 @@ export interface DynamoCacheOptions {
 
 // CONTRACT 4: the key attribute of each table.
 const KEY_ATTRIBUTE: Readonly<Record<CacheTable, string>> = {
-  users: 'primary_id',
+  users: USER_KEY_FIELD,
   loans: KIND_SPECS.loans.idField,
   requests: KIND_SPECS.requests.idField,
   fees: KIND_SPECS.fees.idField

@@ -7,8 +7,11 @@ export const KINDS: readonly Kind[] = ['loans', 'requests', 'fees']
 export type AlmaRecord = Record<string, unknown>
 
 /** A JSON object: what a record, a cache row or an Alma body must be before its fields are read. */
-export const isRecord = (value: unknown): value is AlmaRecord =>
+export const isJsonObject = (value: unknown): value is AlmaRecord =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** The users table's key attribute (CONTRACT 4): the user ID, lowercased. */
+export const USER_KEY_FIELD = 'primary_id'
 
 /** Alma's largest `limit` on the paged list calls (alma-api.md). */
 export const ALMA_MAX_PAGE_SIZE = 100
@@ -60,7 +63,7 @@ const isJson = (value: unknown): boolean => {
  * other than `code`, in any case. A field with no code says nothing: false.
  */
 const holdsOtherCode = (field: unknown, code: string): boolean => {
-  const value = isRecord(field) ? field.value : field
+  const value = isJsonObject(field) ? field.value : field
   return typeof value === 'string' && value.toUpperCase() !== code
 }
 
@@ -103,7 +106,7 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     userIdsField: 'fee_ids',
     ownerOf: (row) => {
       const owner = row.user_primary_id
-      return isRecord(owner) ? owner.value : undefined
+      return isJsonObject(owner) ? owner.value : undefined
     },
     validityField: 'expiry_date',
     almaListField: 'fee',

@@ -34,7 +34,7 @@ export async function resolveItem (ctx: ResolutionContext, userID: string, kind:
   const user = readCachedUser(rows.get('users')?.get(userKey), userID, ctx.now())
   const cached = readCachedItem(KIND_SPECS[kind], rows.get(kind)?.get(itemID), userID, ctx.now())
   const resolve = () => itemFromCacheOrAlma(ctx, userID, kind, itemID, cached)
-  return user?.fresh ? resolve() : whileQueueing(ctx, userID, resolve)
+  return user?.valid ? resolve() : whileQueueing(ctx, userID, resolve)
 }
 
 type Lists = Record<Kind, AlmaRecord[]>
@@ -60,7 +60,7 @@ function outcomeOf ({ used, staleFor }: Sources): CacheOutcome {
 async function resolveLists (ctx: ResolutionContext, userID: string, kinds: readonly Kind[]): Promise<Resolved<Lists>> {
   const user = await readUser(ctx, userID)
   const sources = noSources()
-  const lists = user?.fresh
+  const lists = user?.valid
     ? await listsFromCachedUser(ctx, userID, user, kinds, sources)
     : await whileQueueing(ctx, userID, () => listsFromAlma(ctx, userID, kinds, user, sources))
   for (const [kind, error] of sources.staleFor) logStale(ctx, kind, error)
@@ -111,7 +111,7 @@ async function completeList (
   cached: ReadonlyMap<string, CachedItem>, sources: Sources
 ): Promise<AlmaRecord[]> {
   const spec = KIND_SPECS[kind]
-  const missing = ids.filter((id) => cached.get(id)?.fresh !== true)
+  const missing = ids.filter((id) => cached.get(id)?.valid !== true)
   if (missing.length < ids.length) sources.used.add('cache')
   if (missing.length === 0) return ids.map((id) => (cached.get(id) as CachedItem).record)
 
@@ -130,7 +130,7 @@ async function completeList (
   }
   return ids.flatMap((id) => {
     const item = cached.get(id)
-    const record = item?.fresh === true ? item.record : fromAlma.get(id)
+    const record = item?.valid === true ? item.record : fromAlma.get(id)
     return record === undefined ? [] : [record]
   })
 }
@@ -222,7 +222,7 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
 async function itemFromCacheOrAlma (
   ctx: ResolutionContext, userID: string, kind: Kind, itemID: string, cached: CachedItem | undefined
 ): Promise<Resolved<AlmaRecord>> {
-  if (cached?.fresh === true) return { value: cached.record, cache: 'hit' }
+  if (cached?.valid === true) return { value: cached.record, cache: 'hit' }
   let record: AlmaRecord | undefined
   try {
     record = await ctx.alma.item(kind, userID, itemID, ctx.deadline)
