@@ -118,13 +118,15 @@ t.test("an error another plugin writes as text takes the contract's shape: a 4xx
     plugins: [async (app) => {
       app.get('/refused', async (_request, reply) => reply.code(400).type('text/plain').send('Invalid Preflight Request'))
       app.get('/unsaid', async (_request, reply) => reply.code(409).type('text/plain').send(''))
+      app.get('/bytes', async (_request, reply) => reply.code(400).type('application/octet-stream').send(Buffer.from('raw')))
       app.get('/broken', async (_request, reply) => reply.code(500).type('text/plain').send('java.lang.IllegalStateException at /opt/plugin/Secret.java:42'))
     }]
   })
-  const answers = await Promise.all(['/refused', '/unsaid', '/broken'].map((url) => app.inject({ method: 'GET', url })))
+  const answers = await Promise.all(['/refused', '/unsaid', '/bytes', '/broken'].map((url) => app.inject({ method: 'GET', url })))
   t.same(answers.map((answer) => answer.json()), [
     { statusCode: 400, error: 'Bad Request', message: 'Invalid Preflight Request' },
     { statusCode: 409, error: 'Conflict', message: 'Conflict' },
+    { statusCode: 400, error: 'Bad Request', message: 'Bad Request' },
     { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' }
   ])
   t.ok(answers.every((answer) => answer.headers['content-type'] === 'application/json; charset=utf-8' && answer.headers['cache-control'] === 'no-store'))

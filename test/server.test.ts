@@ -92,7 +92,11 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
     t.match(head, new RegExp(`^HTTP/1.1 ${status} `), what)
     t.match(head, /\r\ncache-control: no-store\r\n/i, `${what}: no-store`)
     t.same(JSON.parse(body), { statusCode: status, error: STATUS_CODES[status], message }, what)
+    t.match(head, new RegExp(`\\r\\ncontent-length: ${Buffer.byteLength(body)}(\\r\\n|$)`, 'i'), `${what}: the body's length`)
   }
+  t.match(await exchange('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n'), /\r\nconnection: close\r\n/i, 'CONNECT: the connection closed, and the client told so')
+  // RFC 9112 allows an empty Host (a URI with no authority): it is there, and served.
+  t.match(await exchange('GET /users/server-1 HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n', () => {}), /^HTTP\/1.1 200 /, 'an empty Host is a Host')
   // (The connection left open: HTTP/1.0 closes it after the answer.)
   const http10 = await exchange('GET /users/server-1 HTTP/1.0\r\n\r\n', () => {})
   t.match(http10, /^HTTP\/1.1 200 /, 'HTTP/1.0 has no Host to require')
