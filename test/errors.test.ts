@@ -6,6 +6,7 @@ import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import type { AlmaClient } from '../src/clients/alma.js'
 import { loadConfig } from '../src/config.js'
+import { ITEM_ID_RULE, USER_ID_RULE } from '../src/resolution/identifiers.js'
 import { KIND_SPECS } from '../src/resolution/kinds.js'
 import { toRecord } from '../src/resolution/records.js'
 import { startSsmPeer } from './support/ssm-peer.js'
@@ -77,6 +78,12 @@ t.test('400: identifiers that break 2.2 never reach the cache or Alma', async (t
     t.not((await get(url)).statusCode, 200, url)
   }
   t.equal(stack.alma.calls.length, 0)
+
+  // Just over its limit, an ID reaches validation, which names its rule; far over (past the
+  // router's 512), the router refuses the path, and the answer states both rules.
+  t.equal((await get(`/users/${'a'.repeat(256)}`)).json().message, `Invalid userID: must be ${USER_ID_RULE}`)
+  t.equal((await get(`/users/ok/loans/${'a'.repeat(600)}`)).json().message,
+    `Malformed path: a user ID is ${USER_ID_RULE}; a loan, request or fee ID ${ITEM_ID_RULE}; either percent-encoded`)
 
   const longest = await get(`/users/${'a'.repeat(255)}`)
   t.equal(longest.statusCode, 404, 'a 255-character ID is valid (and unknown to Alma)')
