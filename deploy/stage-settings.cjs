@@ -8,7 +8,7 @@ const { gatewayResponses } = require('./gateway-responses.cjs')
 
 // The service's own reading of its configuration (src/config.ts): the deploy holds
 // the functions' environment to it, and reads variables as it does.
-const { loadConfig, ConfigError, CORS_ALLOWED_HEADERS, variable } = tsx.require('../src/config.ts', __filename)
+const { loadConfig, ConfigError, CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, variable } = tsx.require('../src/config.ts', __filename)
 // ...and the headers it puts on every answer, which API Gateway's own answers carry too.
 const { EVERY_ANSWER_HEADERS } = tsx.require('../src/schemas/headers.ts', __filename)
 
@@ -186,8 +186,10 @@ const isLocalHost = (hostname) => {
 /** The CORS headers of API Gateway's own answers (see gatewayResponses below). */
 function gatewayCorsHeaders (origins) {
   if (origins === undefined) return {}
-  if (origins.length === 1) return { 'gatewayresponse.header.Access-Control-Allow-Origin': `'${origins[0]}'` }
-  return { 'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin', 'gatewayresponse.header.Vary': "'Origin'" }
+  // Retry-After, on its throttling and refused invocations, readable as on the app's own 503s.
+  const exposed = { 'gatewayresponse.header.Access-Control-Expose-Headers': `'${CORS_EXPOSED_HEADERS.join(', ')}'` }
+  if (origins.length === 1) return { 'gatewayresponse.header.Access-Control-Allow-Origin': `'${origins[0]}'`, ...exposed }
+  return { 'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin', 'gatewayresponse.header.Vary': "'Origin'", ...exposed }
 }
 
 module.exports = async ({ options }) => {

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyPluginAsync } from 'fastify'
 import { stdSerializers, type LoggerOptions } from 'pino'
-import { CORS_ALLOWED_HEADERS, type Config } from './config.js'
+import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, type Config } from './config.js'
 import almaPlugin from './plugins/alma.js'
 import cachePlugin from './plugins/cache.js'
 import httpContract, { clientErrorAnswer, malformedPathAnswer } from './plugins/http-contract.js'
@@ -89,6 +89,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
       methods: ['GET'],
       allowedHeaders: CORS_ALLOWED_HEADERS,
+      exposedHeaders: CORS_EXPOSED_HEADERS,
       maxAge: 600
     })
   }

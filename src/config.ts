@@ -37,6 +37,12 @@ export type LogLevel = typeof LOG_LEVELS[number]
 export const DEFAULT_ALMA_API_URL = 'https://api-eu.hosted.exlibrisgroup.com'
 /** The request headers a browser app on a CORS origin may send: by API Gateway's preflights (the deploy) and the server's. */
 export const CORS_ALLOWED_HEADERS = ['Content-Type', 'X-Api-Key', 'Authorization']
+/**
+ * The answer headers a browser app may read besides the few every browser
+ * shows (Cache-Control and Content-Type among them): where a 200 came from
+ * (a stale one is worth telling the patron), and when to retry a 503.
+ */
+export const CORS_EXPOSED_HEADERS = ['X-Cache', 'Retry-After']
 const DEFAULT_METRICS_NAMESPACE = 'AlmaCacheApi'
 // CloudWatch's rule for a namespace, less the AWS/ prefix kept for its own services.
 const METRICS_NAMESPACE_PATTERN = /^(?!AWS\/)[A-Za-z0-9 ._/#:-]{1,255}$/

@@ -253,8 +253,9 @@ t.test('prod, with an existing deployment bucket, no API key, CORS for one origi
   t.ok(preflight.every((method) => method.Properties.MethodResponses[0].ResponseParameters['method.response.header.Cache-Control'] === true &&
     method.Properties.Integration.IntegrationResponses[0].ResponseParameters['method.response.header.Cache-Control'] === "'no-store'"), 'preflight answers carry Cache-Control: no-store, as every other')
   const gatewayResponses = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::GatewayResponse')
-  t.ok(gatewayResponses.length === GATEWAY_RESPONSE_TYPES.length && gatewayResponses.every((response) => response.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'] === "'https://app.example.ac.uk'"),
-    "API Gateway's own answers readable by the app's origin")
+  t.ok(gatewayResponses.length === GATEWAY_RESPONSE_TYPES.length && gatewayResponses.every((response) => response.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'] === "'https://app.example.ac.uk'" &&
+    response.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Expose-Headers'] === "'X-Cache, Retry-After'"),
+  "API Gateway's own answers readable by the app's origin, their Retry-After included")
 })
 
 t.test('any other stage is refused, naming the valid ones', async (t) => {

@@ -192,6 +192,7 @@ t.test("with several CORS origins, API Gateway's own answers name the caller's",
   const parameters = Object.values(gatewayResponses).map((response) => response.Properties.ResponseParameters)
   t.ok(parameters.length > 0)
   t.ok(parameters.every((headers) => headers['gatewayresponse.header.Access-Control-Allow-Origin'] === 'method.request.header.Origin' && headers['gatewayresponse.header.Vary'] === "'Origin'"))
+  t.ok(parameters.every((headers) => headers['gatewayresponse.header.Access-Control-Expose-Headers'] === "'X-Cache, Retry-After'"), 'Retry-After readable by the app')
 })
 
 t.test('prod open to anyone is deployed, with a warning', async (t) => {
