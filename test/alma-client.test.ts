@@ -256,8 +256,16 @@ t.test('unusable answers are 502s', async (t) => {
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'list is not an array of objects')
   alma.injectFaults(1, { status: 200, body: '[1, 2]' })
   await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'not an object')
+  alma.injectFaults(1, { status: 200, body: '{"item_loan": [], "total_record_count": -1}' })
+  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'a negative total_record_count')
   alma.injectFaults(1, { status: 404, body: 'Not Found' })
   await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'a 404 that is not Alma speaking')
+  // JSON from whatever stands at a wrong ALMA_API_URL (a gateway, a proxy): no
+  // errorsExist, so not Alma's word that the item is not there.
+  for (const [status, body] of [[404, '{"message":"Not Found"}'], [400, '{"errorsExist":false,"errorList":{"error":[{"errorCode":"401823"}]}}']] as const) {
+    alma.injectFaults(1, { status, body })
+    await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaBadGatewayError, `${status} ${body}: not Alma speaking`)
+  }
   alma.injectFaults(1, { status: 400, errorCode: '401666' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'on a list, only user codes mean not found')
   alma.injectFaults(1, { status: 403, body: 'Forbidden' })

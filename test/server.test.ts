@@ -125,6 +125,19 @@ t.test('what the HTTP parser refuses is logged by its code and status, not the r
   t.notMatch(JSON.stringify(refused), /rawPacket|parser-patron/)
 })
 
+t.test('a client that resets its connection mid-request is owed nothing, and not logged as refused', async (t) => {
+  const { app, logs } = await buildTestApp(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const closedOnTheServer = once(app.server, 'connection').then(async ([connection]) => await new Promise((resolve) => { (connection as Socket).on('close', resolve) }))
+  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1', () => {
+    socket.write('GET /users/reset-patron HTTP/1.1\r\nHo')
+    setTimeout(() => socket.resetAndDestroy(), 50)
+  })
+  socket.on('error', () => {})
+  await closedOnTheServer
+  t.notOk(logs().some((line) => line.msg === 'request refused by the HTTP parser'), JSON.stringify(logs()))
+})
+
 t.test('a request that reaches the server while it closes is answered by the service, then the connection closes', async (t) => {
   const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port
