@@ -59,6 +59,12 @@ const ACTIVE: Record<ListKind, (record: AlmaRecord) => boolean> = {
 const withoutRenewable = ({ renewable: _renewable, ...loan }: AlmaRecord): AlmaRecord => loan
 const LIST_FIELD: Record<ListKind, string> = { loans: 'item_loan', requests: 'user_request', fees: 'fee' }
 const ID_FIELD: Record<ListKind, string> = { loans: 'loan_id', requests: 'request_id', fees: 'id' }
+// The fee calls say "identifier not found" of an unknown user; the others name the user.
+const USER_NOT_FOUND: Record<ListKind, [string, (userId: string) => string]> = {
+  loans: ['401861', (userId) => `User with identifier ${userId} was not found.`],
+  requests: ['401861', (userId) => `User with identifier ${userId} was not found.`],
+  fees: ['401651', () => 'Identifier not found']
+}
 const ITEM_NOT_FOUND: Record<ListKind, [string, string]> = {
   loans: ['401823', 'Loan ID does not exist'],
   requests: ['401907', 'No request found for the given request ID'],
@@ -215,15 +221,18 @@ export class AlmaSimulator {
     return reply.type('application/xml').send(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result total_record_count="${String(body.total_record_count ?? '')}"/>`)
   }
 
-  #user (request: FastifyRequest): SimulatedUser {
+  #user (kind: ListKind, request: FastifyRequest): SimulatedUser {
     const { userId } = request.params as { userId: string }
     const user = this.#users.get(userId.toLowerCase())
-    if (user === undefined) throw new AlmaAnswer(400, '401861', `User with identifier ${userId} was not found.`)
+    if (user === undefined) {
+      const [code, message] = USER_NOT_FOUND[kind]
+      throw new AlmaAnswer(400, code, message(userId))
+    }
     return user
   }
 
   #list (kind: ListKind, request: FastifyRequest): AlmaRecord {
-    const records = (this.#user(request)[kind] ?? []).filter(ACTIVE[kind])
+    const records = (this.#user(kind, request)[kind] ?? []).filter(ACTIVE[kind])
     const body: AlmaRecord = { total_record_count: records.length }
     let page = records
     if (kind === 'fees') {
@@ -241,7 +250,7 @@ export class AlmaSimulator {
   }
 
   #item (kind: ListKind, request: FastifyRequest): AlmaRecord {
-    const user = this.#user(request)
+    const user = this.#user(kind, request)
     const { itemId } = request.params as { itemId: string }
     const record = (user[kind] ?? []).find((candidate) => candidate[ID_FIELD[kind]] === itemId)
     // Alma's single-loan call takes no parameters, so no expand=renewable either.

@@ -295,6 +295,8 @@ t.test('Alma error bodies in their variants', async (t) => {
   await t.rejects(client.list('loans', 'client-1', soon()), NotFoundError, 'a single error as an object, not a list')
   alma.injectFaults(1, { status: 404, errorCode: '401890' })
   await t.rejects(client.list('loans', 'client-1', soon()), NotFoundError, '404 with a user code')
+  alma.injectFaults(1, { status: 400, errorCode: '401651' })
+  await t.rejects(client.list('fees', 'client-1', soon()), NotFoundError, "401651, the fee calls' \"identifier not found\"")
   alma.injectFaults(1, { status: 403, errorCode: '401861' })
   await t.rejects(client.list('loans', 'client-1', soon()), NotFoundError, '403 with a user code: the code decides')
   alma.injectFaults(1, { status: 401, errorCode: '401861' })

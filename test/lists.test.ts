@@ -256,13 +256,16 @@ t.test('an empty user: empty lists, the list keys absent in Alma', async (t) => 
 })
 
 t.test('a user neither cached nor in Alma is 404, and was queued', async (t) => {
-  const queuedBefore = (await stack.queuedUserIDs()).length
-  const response = await get('/users/nobody-1/loans')
-  t.equal(response.statusCode, 404)
-  t.same(response.json(), { statusCode: 404, error: 'Not Found', message: 'User not found' })
-  t.equal(response.headers['cache-control'], 'no-store')
-  t.notOk(response.headers['x-cache'], 'X-Cache is for 200s')
-  t.same((await stack.queuedUserIDs()).slice(queuedBefore), ['nobody-1'])
+  // Each list call says so in its own words (the fee calls with "identifier not found").
+  for (const path of ['/users/nobody-1', '/users/nobody-1/loans', '/users/nobody-1/requests', '/users/nobody-1/fees']) {
+    const queuedBefore = (await stack.queuedUserIDs()).length
+    const response = await get(path)
+    t.equal(response.statusCode, 404, path)
+    t.same(response.json(), { statusCode: 404, error: 'Not Found', message: 'User not found' })
+    t.equal(response.headers['cache-control'], 'no-store')
+    t.notOk(response.headers['x-cache'], 'X-Cache is for 200s')
+    t.same((await stack.queuedUserIDs()).slice(queuedBefore), ['nobody-1'])
+  }
 })
 
 t.test('corrupt cache rows are misses, never 500s', async (t) => {
