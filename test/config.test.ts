@@ -35,9 +35,15 @@ t.test('every value that cannot work is named in the same error, as invalid', as
   }
   t.same(invalid({ USER_QUEUE_URL: 'alma-users' }), ['USER_QUEUE_URL (the queue\'s URL, not its name or ARN)'], 'a queue name, not its URL')
   t.same(invalid({ USER_QUEUE_URL: 'arn:aws:sqs:eu-west-2:123456789012:users' }), ['USER_QUEUE_URL (the queue\'s URL, not its name or ARN)'], 'an ARN, not the URL')
+  for (const endpoint of ['https://sqs.eu-west-2.amazonaws.com', 'https://sqs.eu-west-2.amazonaws.com/']) {
+    t.same(invalid({ USER_QUEUE_URL: endpoint }), ['USER_QUEUE_URL (the queue\'s URL, not its name or ARN)'], `${endpoint}: SQS's endpoint, naming no queue`)
+  }
   t.match(invalid({ LOG_LEVEL: 'verbose' }), [/^LOG_LEVEL \(one of fatal, /])
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '5s', REQUEST_BUDGET_MS: '0' }),
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'])
+  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '10000000', REQUEST_BUDGET_MS: '10000000' }),
+    ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'], 'one over the largest')
+  t.match(loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '9999999', REQUEST_BUDGET_MS: '9999999' }), { almaCallTimeoutMs: 9_999_999, requestBudgetMs: 9_999_999 }, 'the largest')
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (9000; at most REQUEST_BUDGET_MS, here 5000)'])
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '5001', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (5001; at most REQUEST_BUDGET_MS, here 5000)'], 'a millisecond over')
   t.same(invalid({ REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (8000 by default; at most REQUEST_BUDGET_MS, here 5000)'],
@@ -49,8 +55,8 @@ t.test('every value that cannot work is named in the same error, as invalid', as
     t.same(invalid({ METRICS_NAMESPACE: namespace }), ['METRICS_NAMESPACE (a CloudWatch namespace: letters, digits, spaces and . _ / # : -, not starting AWS/)'], namespace)
   }
   t.same(invalid({ ALMA_API_KEY: 'l7xx\u200bkey' }), ['ALMA_API_KEY (printable ASCII without blanks)'], 'a zero-width space pasted along')
-  t.same(invalid({ CORS_ORIGINS: 'https://app.example.org, app.example.org,https://App.example.org,https://app.example.org/,https://*.example.org,capacitor://' }),
-    ['CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not app.example.org https://App.example.org https://app.example.org/ https://*.example.org capacitor://)'])
+  t.same(invalid({ CORS_ORIGINS: 'https://app.example.org, app.example.org,https://App.example.org,https://app.example.org/,https://*.example.org,capacitor://,capacitor://localhost/,ionic://localhost/app' }),
+    ['CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not app.example.org https://App.example.org https://app.example.org/ https://*.example.org capacitor:// capacitor://localhost/ ionic://localhost/app)'])
 
   // Both kinds at once: one message.
   const both = t.throws(() => loadConfig({ ...complete, AWS_REGION: '', LOG_LEVEL: 'loud' })) as ConfigError

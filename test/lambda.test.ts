@@ -88,6 +88,7 @@ t.test('a handler returns only once its output is written', async (t) => {
 
 t.test('every handler answers as the server does, to REST and HTTP API events', async (t) => {
   const before = metricsLines.length
+  const logsBefore = logLines.length
   let invocations = 0
   for (const route of ROUTE_NAMES) {
     for (const path of PATHS[route]) {
@@ -98,6 +99,7 @@ t.test('every handler answers as the server does, to REST and HTTP API events', 
     }
   }
   t.equal(metricsLines.length - before, invocations, 'one metrics record per invocation, written before it returned')
+  t.same(logLines.slice(logsBefore), [], 'LOG_LEVEL=silent: not a log line (the metrics records are no log lines)')
 })
 
 t.test('a decoded path (as HTTP APIs send it) cannot cut an ID short', async (t) => {
@@ -261,4 +263,15 @@ t.test('an answer larger than Lambda can return is a 502 that says so, not API G
   t.equal(fits.statusCode, 200, 'just under the limit: sent')
   t.equal(JSON.parse(fits.body).length, 4)
   t.ok(asSent(fits) > LIMIT - 300_000 && asSent(fits) < LIMIT, `${asSent(fits)} bytes as sent`)
+
+  // A body within the limit by itself, the status and headers beside it taking it over.
+  const bodyAsSent = (body: string) => Buffer.byteLength(JSON.stringify(body))
+  const fitsBody = bodyAsSent((await server.inject({ method: 'GET', url: '/users/lambda-fits/loans' })).body)
+  // Each control character more in the four titles: 4 × 7 bytes more as sent.
+  await seedLoans('lambda-edge', 4, '\u0001'.repeat(215_000 + Math.floor((LIMIT - 100 - fitsBody) / 28)))
+  const edge = await server.inject({ method: 'GET', url: '/users/lambda-edge/loans' })
+  t.ok(bodyAsSent(edge.body) <= LIMIT && asSent({ statusCode: 200, headers: edge.headers, body: edge.body }) > LIMIT,
+    `a body of ${bodyAsSent(edge.body)} bytes as sent, with its headers over ${LIMIT}`)
+  const edgeAnswer = await lambda.getUserLoans(restApiEvent('/users/lambda-edge/loans'), lambdaContext('getUserLoans'))
+  t.equal(edgeAnswer.statusCode, 502, 'the headers counted too')
 })
