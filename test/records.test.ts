@@ -5,6 +5,23 @@ import { readCachedItem, readCachedUser, toRecord } from '../src/resolution/reco
 
 const NOW = 1_800_000_000
 
+t.test('each kind carries exactly the fields of CONTRACT 2.1, in its order', async (t) => {
+  // Copied from the contract: a field dropped from a schema would vanish from every answer.
+  const CONTRACT_FIELDS = {
+    loans: 'loan_id, renewable, call_number, loan_status, due_date, item_barcode, mms_id, title, author, description, publication_year, process_status',
+    requests: 'request_id, user_primary_id, request_type, request_sub_type, request_status, pickup_location, pickup_location_type, ' +
+      'pickup_location_library, material_type, comment, place_in_queue, request_date, expiry_date, barcode, mms_id, title, author, description, ' +
+      'resource_sharing, process_status',
+    fees: 'id, user_primary_id, type, status, balance, remaining_vat_amount, original_amount, original_vat_amount, creation_time, comment, owner, ' +
+      'title, barcode, bursar_transaction_id, transactions'
+  }
+  for (const [kind, fields] of Object.entries(CONTRACT_FIELDS) as Array<[keyof typeof CONTRACT_FIELDS, string]>) {
+    t.same(KIND_SPECS[kind].fields, fields.split(', '), kind)
+    const everyField = Object.fromEntries(fields.split(', ').map((field) => [field, null]))
+    t.same(Object.keys(toRecord(KIND_SPECS[kind], everyField)), fields.split(', '), `${kind}: each one kept`)
+  }
+})
+
 t.test('toRecord keeps exactly the contract fields, values untouched', async (t) => {
   const loan = { ...almaLoan('u1', 4), user_id: 'u1', expiry_date: NOW, extra: 'x' }
   const record = toRecord(KIND_SPECS.loans, loan)
