@@ -92,6 +92,8 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
   const nullTexts = { ...fee, owner: { value: 'MAIN', desc: null }, type: { value: null, desc: null }, user_primary_id: { value: 'owner', link: null } }
   t.same(readCachedItem(KIND_SPECS.fees, nullTexts, 'owner', NOW)?.record.owner, { value: 'MAIN', desc: null }, 'a code with a null description is a usable row, the null kept')
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, owner: { value: 'MAIN', desc: 7 } }, 'owner', NOW), undefined, 'a code with a numeric description is not')
+  t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, owner: null }, 'owner', NOW)?.record.owner, null, 'a null code is served as null')
+  t.equal(readCachedItem(KIND_SPECS.requests, { ...request, material_type: 'BOOK' }, 'owner', NOW)?.record.material_type, 'BOOK', 'a code as plain text')
 
   // What the document client makes of DynamoDB sets and binaries: not JSON, so not served.
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, barcode: new Set(['b1', 'b2']) }, 'owner', NOW), undefined, 'a string set in a free-form field')
