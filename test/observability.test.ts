@@ -88,10 +88,13 @@ t.test('refused and unknown requests are summarised too', async (t) => {
 t.test('logged errors are typed by their name; what is not an error is logged as it is', async (t) => {
   const { app: logging, logs: logged } = await buildTestApp(t)
   logging.log.error({ err: new AlmaTimeoutError() }, 'an error')
+  // As the SDK and undici name theirs, and as any class reads once minified: the constructor's name is not the error's.
+  logging.log.error({ err: Object.assign(new Error('throttled'), { name: 'ThrottlingException' }) }, 'a named error')
   logging.log.error({ err: 'a string' }, 'a string')
   logging.log.error({ err: null }, 'nothing')
   t.match(logged().map((line) => [line.msg, line.err]), [
     ['an error', { type: 'AlmaTimeoutError', message: 'Alma did not answer in time', stack: String }],
+    ['a named error', { type: 'ThrottlingException', message: 'throttled' }],
     ['a string', 'a string'],
     ['nothing', null]
   ])
