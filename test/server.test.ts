@@ -22,7 +22,9 @@ t.test('listenAddress', async (t) => {
   t.same(listenAddress({ PORT: ' ', HOST: '' }), { port: 3000, host: '127.0.0.1' }, 'blank is unset, not port 0')
   t.same(listenAddress({ PORT: '8080', HOST: '0.0.0.0' }), { port: 8080, host: '0.0.0.0' })
   t.throws(() => listenAddress({ PORT: 'http' }), /PORT/)
-  t.throws(() => listenAddress({ PORT: '70000' }), /PORT/)
+  t.throws(() => listenAddress({ PORT: '65536' }), /PORT/, 'one past the last port')
+  t.equal(listenAddress({ PORT: '65535' }).port, 65535, 'the last port')
+  t.throws(() => listenAddress({ PORT: '-1' }), /PORT/)
 })
 
 t.test('serverSettings: the contract variables and the address, every problem in one message', async (t) => {
@@ -168,15 +170,17 @@ t.test('a request that reaches the server while it closes is answered by the ser
   t.match(second, /\r\nconnection: close\r\n/i, 'and the connection closes after it')
 })
 
+/** A route's answer held until the test releases it; `reached` once the route has been asked. */
+function held () {
+  let release = () => {}
+  const released = new Promise<void>((resolve) => { release = resolve })
+  let asked = () => {}
+  const reached = new Promise<void>((resolve) => { asked = resolve })
+  return { release, released, asked, reached }
+}
+
 t.test('closing, keep-alive connections busy at the start end once every answer is out, each answer whole', async (t) => {
   // Two routes of the test's own, each answering when the test says: A small, B large.
-  const held = () => {
-    let release = () => {}
-    const released = new Promise<void>((resolve) => { release = resolve })
-    let asked = () => {}
-    const reached = new Promise<void>((resolve) => { asked = resolve })
-    return { release, released, asked, reached }
-  }
   const small = held()
   const large = held()
   const body = JSON.stringify({ padding: 'x'.repeat(8 * 1024 * 1024) })
@@ -217,6 +221,37 @@ t.test('closing, keep-alive connections busy at the start end once every answer 
   t.match(head, /^HTTP\/1\.1 200 /)
   t.equal(sent.length, body.length, 'the large answer arrived whole')
   t.match(Buffer.concat(a.received).toString(), /^HTTP\/1\.1 200 [^]*\{"small":true\}$/, 'the small one too')
+})
+
+t.test('closing, a connection with two answers under way (pipelined) ends after the second, not the first', async (t) => {
+  const first = held()
+  const second = held()
+  const app = await startServer({
+    config: loadConfig(),
+    port: 0,
+    host: '127.0.0.1',
+    plugins: [async (fastify) => {
+      fastify.get('/held/first', async () => { first.asked(); await first.released; return { first: true } })
+      fastify.get('/held/second', async () => { second.asked(); await second.released; return { second: true } })
+    }]
+  })
+  const port = (app.server.address() as { port: number }).port
+  const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`
+  const socket = connect(port, '127.0.0.1', () => { socket.write(get('/held/first') + get('/held/second')) })
+  let received = ''
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString() })
+  const ended = once(socket, 'close')
+  await Promise.all([first.reached, second.reached])
+  const closed = app.close()
+  while (app.server.listening) await new Promise(setImmediate)
+  first.release()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  second.release()
+  await ended
+  await closed
+  const answers = received.split(/(?=HTTP\/1\.1 )/)
+  t.equal(answers.length, 2, 'both answered')
+  t.match(answers[1], /^HTTP\/1\.1 200 [^]*\{"second":true\}$/, 'the second whole')
 })
 
 t.test('a start that cannot listen closes what it opened and says so in one line', async (t) => {
