@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
@@ -595,6 +595,22 @@ t.test('a closed client opens no connections, even for a call that was waiting f
   t.type(refused, UnavailableError)
   t.match(refused, { statusCode: 503, retryAfterSeconds: 1 }, 'a 503 that says when to come back')
   t.same(alma.calls, [], 'no call reached Alma')
+})
+
+t.test('closing the client ends its keep-alive connections to Alma', async (t) => {
+  const sockets = new Set<Socket>()
+  const peer = createServer((_request, response) => { response.setHeader('content-type', 'application/json').end('{}') })
+  peer.on('connection', (socket) => { sockets.add(socket); socket.on('close', () => sockets.delete(socket)) })
+  // Both ends would keep it ten minutes (Node says so in its Keep-Alive header, undici heeds it): only closing ends it now.
+  peer.keepAliveTimeout = 600_000
+  await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => { peer.closeAllConnections(); peer.close(resolve) }))
+  const closing = new AlmaClient({ baseUrl: `http://127.0.0.1:${(peer.address() as AddressInfo).port}`, apiKey: async () => KEY })
+  await closing.item('fees', 'client-1', 'x1', soon()).catch(() => undefined)
+  t.equal(sockets.size, 1, 'the connection stays open after the answer')
+  await closing.close()
+  while (sockets.size > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.pass('and is closed with the client')
 })
 
 t.test('parseRetryAfter', async (t) => {
