@@ -86,7 +86,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // Unset, @fastify/cors would allow whatever headers a preflight asks for, from any origin.
   if (config.corsOrigins !== undefined) {
     await app.register(import('@fastify/cors'), {
-      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      origin: config.corsOrigins,
       methods: ['GET'],
       allowedHeaders: CORS_ALLOWED_HEADERS,
       exposedHeaders: CORS_EXPOSED_HEADERS,
