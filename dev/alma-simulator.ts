@@ -60,9 +60,10 @@ const withoutRenewable = ({ renewable: _renewable, ...loan }: AlmaRecord): AlmaR
 const LIST_FIELD: Record<ListKind, string> = { loans: 'item_loan', requests: 'user_request', fees: 'fee' }
 const ID_FIELD: Record<ListKind, string> = { loans: 'loan_id', requests: 'request_id', fees: 'id' }
 // The fee calls say "identifier not found" of an unknown user; the others name the user.
+const userWithIdentifierNotFound: [string, (userId: string) => string] = ['401861', (userId) => `User with identifier ${userId} was not found.`]
 const USER_NOT_FOUND: Record<ListKind, [string, (userId: string) => string]> = {
-  loans: ['401861', (userId) => `User with identifier ${userId} was not found.`],
-  requests: ['401861', (userId) => `User with identifier ${userId} was not found.`],
+  loans: userWithIdentifierNotFound,
+  requests: userWithIdentifierNotFound,
   fees: ['401651', () => 'Identifier not found']
 }
 const ITEM_NOT_FOUND: Record<ListKind, [string, string]> = {
