@@ -127,6 +127,25 @@ t.test('what the HTTP parser refuses is logged by its code and status, not the r
   t.notMatch(JSON.stringify(refused), /rawPacket|parser-patron/)
 })
 
+// RFC 9110, 15.5.9; 400 is the contract's status for a malformed ID.
+t.test('a request not sent whole in time is a 408, as Node and Fastify answer it, in the contract\'s shape', async (t) => {
+  const { app, logs } = await buildTestApp(t)
+  // Node's own timeouts, shortened: headers within 300 ms, checked every 50 ms.
+  // (connectionsCheckingInterval is read when the server starts listening.)
+  Object.assign(app.server, { headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  let answer = ''
+  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1', () => { socket.write('GET /users/slow-patron HTTP/1.1\r\nHost: x\r\n') })
+  socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
+  socket.on('error', () => {})
+  await once(socket, 'close')
+  const [head = '', body = ''] = answer.split('\r\n\r\n')
+  t.match(head, /^HTTP\/1.1 408 /)
+  t.match(head, /\r\ncache-control: no-store\r\n/i)
+  t.same(JSON.parse(body), { statusCode: 408, error: STATUS_CODES[408], message: 'The request was not received in time' })
+  t.match(logs().find((line) => line.msg === 'request refused by the HTTP parser'), { code: 'ERR_HTTP_REQUEST_TIMEOUT', status: 408 })
+})
+
 t.test('a client that resets its connection mid-request is owed nothing, and not logged as refused', async (t) => {
   const { app, logs } = await buildTestApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })

@@ -31,9 +31,12 @@ export function clientErrorAnswer (this: FastifyInstance, error: Error & { code?
     socket.destroy()
     return
   }
+  // A request not received whole in time (Node's headersTimeout and requestTimeout) is no malformed one: 408, as Node and Fastify answer it.
   const [statusCode, message] = error.code === 'HPE_HEADER_OVERFLOW'
     ? [431, 'The request line and headers are over the size this server reads']
-    : [400, 'Malformed or incomplete HTTP request']
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'The request was not received in time']
+      : [400, 'Malformed or incomplete HTTP request']
   this.log.info({ code: error.code, status: statusCode }, 'request refused by the HTTP parser')
   socket.end(lastAnswer(statusCode, message))
 }
