@@ -151,3 +151,15 @@ t.test('a users row with an unusable ID list: that list from Alma, said in the l
     cache: 'partial'
   }, 'the cached loans, and no requests: not a 404 for a user the cache knows')
 })
+
+t.test('an expired user\'s lists: a bug on one list stands, whatever Alma does on another, as for item calls', async (t) => {
+  const records = almaUserRecords('rules-5', { loans: 2, requests: 2, fees: 0 })
+  const expired = cacheRowsOf('rules-5', records, NOW - DAY)
+  const bug = new TypeError('Cannot read properties of undefined')
+  const almaDown = new AlmaBadGatewayError('Alma answered 500')
+  // The users row lists the loans, whose rows are gone: Alma's failure on them has no copies to stand in.
+  const ctx = contextOf(memoryCache({ user: expired.user, requests: expired.requests }), scriptedAlma(records, { lists: { loans: almaDown, requests: bug } }))
+  await t.rejects(resolveUser(ctx, 'rules-5'), bug, 'the bug, not Alma\'s error')
+  t.same(staleLines(ctx.lines), [], 'no copy said to be served')
+  t.same(ctx.queued, ['rules-5'], 'queued all the same')
+})
