@@ -34,6 +34,8 @@ t.test('toRecord keeps exactly the contract fields, values untouched', async (t)
 
   const sparse = toRecord(KIND_SPECS.loans, { loan_id: '1', title: 'only' })
   t.same(sparse, { loan_id: '1', title: 'only' }, 'missing fields are left out, not defaulted')
+  // t.same takes an undefined property for an absent one: the keys themselves, so that none is there as undefined.
+  t.same(Object.keys(toRecord(KIND_SPECS.fees, { id: '1', title: 'only' })), ['id', 'title'], 'a fee without transactions, under either name, has none')
 })
 
 t.test("a fee's Alma `transaction` is the record's `transactions`", async (t) => {
@@ -87,6 +89,9 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, user_primary_id: 'owner' }, 'owner', NOW), undefined, 'fee owner must be a map')
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, balance: '12.50' }, 'owner', NOW), undefined, 'an amount of the wrong type (2.1: a number stays a number)')
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, transactions: null }, 'owner', NOW)?.record.transactions, null, 'null transactions')
+  // A fee nothing has been paid on may come without transactions: a usable row, its record without the field.
+  const { transaction: _none, ...noTransactions } = fee as Record<string, unknown>
+  t.notOk('transactions' in (readCachedItem(KIND_SPECS.fees, noTransactions, 'owner', NOW)?.record ?? { transactions: 'no record' }), 'no transactions: a record without the field')
 
   // alma-api.md: optional text comes back null as often as it is left out, inside code fields too.
   const nullTexts = { ...fee, owner: { value: 'MAIN', desc: null }, type: { value: null, desc: null }, user_primary_id: { value: 'owner', link: null } }
