@@ -178,6 +178,7 @@ t.test('SQS answers 500: the summary line and the metrics do not count the user 
   t.equal(response.statusCode, 200)
   t.match(logs().find((line) => line.msg === 'request summary'), { status: 200, queued: false })
   t.match(JSON.parse(metrics[0] as string), { QueueSends: 0 })
+  t.match(logs().filter((line) => line.msg === 'SQS send'), [{ level: 20, sqs: { error: 'InternalError', ms: Number } }], 'the debug line says how the send failed, not that it was sent')
 })
 
 t.test('Alma fails at the deadline and DynamoDB hangs on the expired copies: Alma\'s error, a short while past the budget', async (t) => {
