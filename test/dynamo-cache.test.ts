@@ -84,14 +84,16 @@ t.test('a read of many batches against a slow DynamoDB: over within one time lim
   const cache = new DynamoCache({ tables: stack.tables, maxAttempts: 1, connectionTimeoutMs: 100, requestTimeoutMs: 1000 })
   t.teardown(() => cache.destroy())
   const keys = Array.from({ length: 20_000 }, (_, index) => ({ table: 'loans' as const, id: `slow-${index}` }))
+  const calls = newRequestCalls()
   const started = Date.now()
-  const error = await cache.getRows(keys).catch((caught: unknown) => caught)
+  const error = await countingCalls(calls, () => cache.getRows(keys)).catch((caught: unknown) => caught)
   const elapsed = Date.now() - started
   t.match(error, { name: 'CacheReadError', cause: { message: 'No answer within 1100 ms' } })
   t.equal((error as Error).message, `BatchGetItem on ${stack.tables.loans} (Error)`, 'naming the table read, not all four')
   // 200 batches, 16 at a time, 200 ms each at least: 2.6 s without the read's own limit.
   t.ok(elapsed < 2000, `failed after ${elapsed} ms, at the read's limit (1100 ms)`)
   t.ok(slow.requests < 200, `${slow.requests} batches sent, not all 200`)
+  t.ok(calls.dynamo < 200, `${calls.dynamo} round trips counted, not all 200 (none begun for the waiting batches)`)
 })
 
 /** A DynamoCache reading dynalite through a proxy that can answer in its place. */
