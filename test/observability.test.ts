@@ -31,7 +31,9 @@ stack.alma.addUser({ primary_id: 'obs-cached', ...cached })
 await stack.writeCacheRows(cacheRowsOf('obs-cached', cached, nowSeconds() + DAY))
 
 t.test('cached get-user: 2 DynamoDB round trips, no Alma call', async (t) => {
-  t.match(await summaryOf('/users/OBS-cached'), {
+  const summary = await summaryOf('/users/OBS-cached')
+  t.ok(Number.isInteger(summary.durationMs), `durationMs in whole milliseconds (${String(summary.durationMs)})`)
+  t.match(summary, {
     route: '/users/:userID',
     user: userPseudonym('obs-cached'),
     status: 200,
@@ -79,7 +81,10 @@ t.test('cached user, 5 of 12 loans expired or missing: one Alma list page', asyn
 
 t.test('refused and unknown requests are summarised too', async (t) => {
   t.match(await summaryOf('/users/bad%20id/loans'), { route: '/users/:userID/loans', status: 400, cache: null, dynamoCalls: 0, almaCalls: 0 })
-  t.match(await summaryOf('/nowhere'), { route: null, user: null, status: 404 })
+  const unknown = await summaryOf('/nowhere')
+  t.match(unknown, { route: null, user: null, status: 404 })
+  // t.match takes a missing field for null: every summary line has every field, null where there is none to say.
+  t.strictSame([unknown.route, unknown.user, unknown.cache], [null, null, null], 'route, user and cache there, as null')
   // Refused by the router itself (a path that does not percent-decode, a parameter past its limit), before any hook.
   t.match(await summaryOf('/users/%E0%A4%A/loans'), { route: null, user: null, status: 400, dynamoCalls: 0, almaCalls: 0, queued: false })
   t.match(await summaryOf(`/users/${'a'.repeat(600)}/loans`), { route: null, user: null, status: 400 })
