@@ -281,6 +281,8 @@ t.test('at debug level, a line for each round trip: what it asked and how it wen
     { msg: 'SQS send', sqs: { sent: true } }
   ])
   t.equal(item.length, 3)
+  const rounds = [...list, ...item].map((line) => (line.alma ?? line.dynamo ?? line.sqs) as { ms: unknown })
+  t.ok(rounds.every((round) => Number.isInteger(round.ms)), 'each timed in whole milliseconds')
   const text = JSON.stringify([...list, ...item])
   t.notMatch(text, /obs-debug-7/i, 'no user ID')
   t.notMatch(text, String(records.fees[0]?.id), 'no item ID')
