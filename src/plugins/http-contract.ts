@@ -111,9 +111,9 @@ export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
     done(null)
   })
 
-  fastify.setNotFoundHandler(async (request, reply) => {
-    return reply.code(404).send(errorBody(404, `No route for ${request.method} ${request.url.split('?')[0]}`))
-  })
+  const noRoute = (request: FastifyRequest, reply: FastifyReply) =>
+    reply.code(404).send(errorBody(404, `No route for ${request.method} ${request.url.split('?')[0]}`))
+  fastify.setNotFoundHandler(noRoute)
 
   fastify.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error.validation !== undefined) {
@@ -122,6 +122,9 @@ export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
       return reply.code(400).send(errorBody(400, invalidIDMessage(field)))
     }
     const statusCode = error.statusCode ?? 500
+    // A request Fastify refuses before the not-found handler runs (a body whose
+    // Content-Type is no media type: 415) is for a route that does not exist all the same.
+    if (request.is404 && statusCode < 500) return noRoute(request, reply)
     // The alarm-worthy detail goes to the log only. Refusals (4xx) are in the request's
     // summary line; their messages name the caller's IDs, which stay out of the logs.
     if (statusCode >= 500) {
