@@ -24,11 +24,11 @@ t.beforeEach(() => {
 })
 
 t.test('lists follow total_record_count, pages fetched at once after the first', async (t) => {
-  t.same(await client.list('loans', 'client-1', soon()), records.loans)
+  t.strictSame(await client.list('loans', 'client-1', soon()), records.loans)
   t.same(alma.calls.map((call) => call.query.offset), ['0', '100', '200'])
   t.ok(alma.calls.every((call) => call.query.expand === 'renewable'), 'loans asked with their renewable flag')
   t.same(await client.list('requests', 'client-1', soon()), [], 'an absent list key is an empty list')
-  t.same(await client.list('fees', 'client-1', soon()), records.fees, 'fees are not paged')
+  t.strictSame(await client.list('fees', 'client-1', soon()), records.fees, 'fees are not paged')
   await t.rejects(client.list('loans', 'nobody', soon()), NotFoundError)
 })
 
@@ -36,7 +36,7 @@ t.test('a total that changes while the pages are read: the list is read again', 
   // Grown: a loan made between the first page and the second.
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 150 }) })
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(100, 200), total_record_count: 250 }) })
-  t.same(await client.list('loans', 'client-1', soon()), records.loans, 'all 250, each once')
+  t.strictSame(await client.list('loans', 'client-1', soon()), records.loans, 'all 250, each once')
   t.same(alma.calls.map((call) => call.query.offset), ['0', '100', '0', '100', '200'])
 
   // Shrunk: loan 5 returned after the first page was read, so every later loan
@@ -93,12 +93,12 @@ t.test('a record on two pages of equal totals: the list is read again', async (t
   // and one returned): it is on both, the total did not change, and one loan was never read.
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 150 }) })
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(99, 149), total_record_count: 150 }) })
-  t.same(await client.list('loans', 'client-1', soon()), records.loans, 'the second read, whole')
+  t.strictSame(await client.list('loans', 'client-1', soon()), records.loans, 'the second read, whole')
   t.same(alma.calls.map((call) => call.query.offset), ['0', '100', '0', '100', '200'])
   // The same record twice on one page: one answer, nothing moved; kept once, not read again.
   alma.resetCalls()
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: [records.loans[0], ...records.loans.slice(0, 99)], total_record_count: 250 }) })
-  t.same(await client.list('loans', 'client-1', soon()), [...records.loans.slice(0, 99), ...records.loans.slice(100)])
+  t.strictSame(await client.list('loans', 'client-1', soon()), [...records.loans.slice(0, 99), ...records.loans.slice(100)])
   t.equal(alma.calls.length, 3)
 })
 
@@ -156,7 +156,7 @@ t.test('pages that do not bear out the first page\'s total are not all asked for
   // Another total on the next page (the user's real 250): read again, whole this time.
   // After a short first page, the next one alone; after a full one, two in flight.
   alma.injectFaults(1, { status: 200, body: JSON.stringify(claimed) })
-  t.same(await narrow.list('loans', 'client-1', soon()), records.loans)
+  t.strictSame(await narrow.list('loans', 'client-1', soon()), records.loans)
   const offsets = alma.calls.map((call) => call.query.offset)
   t.same([offsets.slice(0, 2), offsets.slice(2).sort()], [['0', '100'], ['0', '100', '200']], 'one page after the short one, then the real list')
 
@@ -189,7 +189,7 @@ t.test('pages that do not bear out the first page\'s total are not all asked for
   // An empty first page under a total: read again.
   alma.resetCalls()
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ total_record_count: 250 }) })
-  t.same(await narrow.list('loans', 'client-1', soon()), records.loans)
+  t.strictSame(await narrow.list('loans', 'client-1', soon()), records.loans)
   t.equal(alma.calls.length, 4)
 })
 

@@ -238,7 +238,7 @@ t.test('Alma fails, expired copy exists: the copy, X-Cache stale', async (t) => 
   const item = await get(`/users/faults-1/loans/${loanID}`)
   t.equal(item.statusCode, 200)
   t.equal(item.headers['x-cache'], 'stale')
-  t.same(item.json(), toRecord(KIND_SPECS.loans, records.loans[0] as Record<string, unknown>))
+  t.strictSame(item.json(), toRecord(KIND_SPECS.loans, records.loans[0] as Record<string, unknown>))
 
   const user = await get('/users/faults-1')
   t.equal(user.statusCode, 200)
@@ -257,7 +257,7 @@ t.test('expired user record, Alma fails on one list only: that list from its cop
   const response = await get('/users/faults-one-list')
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'stale')
-  t.same(response.json(), {
+  t.strictSame(response.json(), {
     primary_id: 'faults-one-list',
     loans: mixed.loans.map((loan) => toRecord(KIND_SPECS.loans, loan)),
     requests: mixed.requests.map((request) => toRecord(KIND_SPECS.requests, request)),
@@ -294,7 +294,7 @@ t.test('valid user record, Alma fails: expired item copies fill the list, X-Cach
     const response = await get(`/users/faults-stale-list/${kind}`)
     t.equal(response.statusCode, 200, kind)
     t.equal(response.headers['x-cache'], 'stale', kind)
-    t.same(response.json(), many[kind].map((record) => toRecord(KIND_SPECS[kind], record)), `${kind}: whole, in order`)
+    t.strictSame(response.json(), many[kind].map((record) => toRecord(KIND_SPECS[kind], record)), `${kind}: whole, in order`)
   }
 
   // Without a copy of every missing item the list cannot be whole: the error stands.
@@ -317,7 +317,7 @@ t.test('valid user record, item calls: one fails with a copy, another is answere
   const response = await get('/users/faults-per-item/requests')
   t.equal(response.statusCode, 200, 'the one failed item has its copy; the other came from Alma')
   t.equal(response.headers['x-cache'], 'stale')
-  t.same(response.json(), many.requests.map((request) => toRecord(KIND_SPECS.requests, request)), 'whole, in order')
+  t.strictSame(response.json(), many.requests.map((request) => toRecord(KIND_SPECS.requests, request)), 'whole, in order')
   t.ok(stack.alma.calls.every((call) => call.query.offset === undefined), 'item calls, no pages')
 })
 

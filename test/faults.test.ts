@@ -128,7 +128,7 @@ t.test('DynamoDB throttles BatchGetItem alone: the user row read, the items from
   const response = await app.inject({ method: 'GET', url: '/users/fault-1/loans' })
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'miss')
-  t.same(response.json(), records.loans.map((record) => toRecord(KIND_SPECS.loans, record)), 'whole, in the user row\'s order')
+  t.strictSame(response.json(), records.loans.map((record) => toRecord(KIND_SPECS.loans, record)), 'whole, in the user row\'s order')
   t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/fault-1/loans'], 'the IDs from the valid user row: one list page for three loans')
   t.equal((await stack.queuedUserIDs()).length, queuedBefore, 'the user row was read and valid: not queued')
   t.match(rawLogs(), /cache read failed/)
@@ -208,7 +208,7 @@ t.test('Alma hangs until the budget is spent, expired user record with every cop
   const response = await app.inject({ method: 'GET', url: '/users/fault-stale-late/loans' })
   t.equal(response.statusCode, 200, 'Alma failed at the deadline; the copies were read in the grace after it')
   t.equal(response.headers['x-cache'], 'stale')
-  t.same(response.json(), late.loans.map((loan) => toRecord(KIND_SPECS.loans, loan)))
+  t.strictSame(response.json(), late.loans.map((loan) => toRecord(KIND_SPECS.loans, loan)))
 })
 
 t.test('a user row listing 10,000 IDs: read in bounded batches, then Alma\'s list', async (t) => {
@@ -247,7 +247,7 @@ t.test('a user row listing an ID that breaks 2.2: that list from Alma, the other
   const user = await app.inject({ method: 'GET', url: '/users/fault-damaged' })
   t.equal(user.statusCode, 200)
   t.equal(user.headers['x-cache'], 'partial')
-  t.same(user.json().requests, records.requests.map((record) => toRecord(KIND_SPECS.requests, record)), 'the requests, whole, from Alma')
+  t.strictSame(user.json().requests, records.requests.map((record) => toRecord(KIND_SPECS.requests, record)), 'the requests, whole, from Alma')
   t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/fault-damaged/requests'], 'one list call; the bad ID never sent')
   t.equal((await stack.queuedUserIDs()).length, queued, 'the user record is valid (CONTRACT 3.1): not queued')
 })
@@ -273,7 +273,7 @@ t.test("another user's item listed in a user row is never shown", async (t) => {
   })
   const response = await app.inject({ method: 'GET', url: '/users/fault-owner' })
   t.equal(response.statusCode, 200)
-  t.same(response.json(), {
+  t.strictSame(response.json(), {
     primary_id: 'fault-owner',
     loans: mine.loans.map((record) => toRecord(KIND_SPECS.loans, record)),
     requests: mine.requests.map((record) => toRecord(KIND_SPECS.requests, record)),

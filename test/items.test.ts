@@ -37,7 +37,7 @@ for (const kind of KINDS) {
     t.equal(response.statusCode, 200)
     t.equal(response.headers['x-cache'], 'hit')
     t.equal(response.headers['cache-control'], 'no-store')
-    t.same(response.json(), toRecord(KIND_SPECS[kind], record))
+    t.strictSame(response.json(), toRecord(KIND_SPECS[kind], record))
     t.equal(stack.alma.calls.length, 0)
     t.equal((await stack.queuedUserIDs()).length, queued, 'valid user record: not queued')
   })
@@ -50,7 +50,7 @@ for (const kind of KINDS) {
     t.equal(response.headers['x-cache'], 'miss')
     // Alma's single-loan call cannot be asked for a loan's renewable flag: it is left out.
     const { renewable: _renewable, ...fromItemCall } = toRecord(KIND_SPECS[kind], record)
-    t.same(response.json(), kind === 'loans' ? fromItemCall : toRecord(KIND_SPECS[kind], record))
+    t.strictSame(response.json(), kind === 'loans' ? fromItemCall : toRecord(KIND_SPECS[kind], record))
     t.same(stack.alma.calls.map((call) => call.path), [`/almaws/v1/users/item-owner/${kind}/${idOf(kind, record)}`])
   })
 
@@ -164,6 +164,6 @@ t.test('item IDs are keys as written: a cached item whose ID has capitals is a h
   t.equal(item.headers['x-cache'], 'hit')
   const list = await get('/users/item-caps/requests')
   t.equal(list.headers['x-cache'], 'hit')
-  t.same(list.json(), requests.map((request) => toRecord(KIND_SPECS.requests, request)))
+  t.strictSame(list.json(), requests.map((request) => toRecord(KIND_SPECS.requests, request)))
   t.equal(stack.alma.calls.length, 0, 'Alma not asked')
 })

@@ -41,7 +41,7 @@ t.test('cached user: all from the cache, no Alma call, nobody queued', async (t)
   t.equal(response.headers['x-cache'], 'hit')
   t.equal(response.headers['cache-control'], 'no-store')
   const body = response.json()
-  t.same(body, { primary_id: 'cached-1', ...recordsOf(records) })
+  t.strictSame(body, { primary_id: 'cached-1', ...recordsOf(records) })
   t.ok(summaryShape.Check(body), 'matches the documented schema, no extra field')
   t.equal(stack.alma.calls.length, 0, 'a hit makes no Alma call')
   t.equal((await stack.queuedUserIDs()).length, queuedBefore, 'a valid user record is not queued')
@@ -50,7 +50,7 @@ t.test('cached user: all from the cache, no Alma call, nobody queued', async (t)
     const list = await get(`/users/CACHED-1/${kind}`)
     t.equal(list.statusCode, 200, kind)
     t.equal(list.headers['x-cache'], 'hit', `${kind}: the key is the lowercased user ID`)
-    t.same(list.json(), recordsOf(records)[kind])
+    t.strictSame(list.json(), recordsOf(records)[kind])
   }
   t.equal(stack.alma.calls.length, 0)
 })
@@ -66,7 +66,7 @@ t.test('user only in Alma: every list paged from Alma, user queued once as writt
   t.equal(response.headers['x-cache'], 'miss')
   const body = response.json()
   t.equal(body.primary_id, 'Alma-Only-1', 'primary_id echoes the ID as written')
-  t.same({ loans: body.loans, requests: body.requests, fees: body.fees }, recordsOf(records), 'lists complete past one page')
+  t.strictSame({ loans: body.loans, requests: body.requests, fees: body.fees }, recordsOf(records), 'lists complete past one page')
   t.ok(summaryShape.Check(body))
 
   const calls = stack.alma.calls.map((call) => `${call.path}?${new URLSearchParams(call.query)}`).sort()
@@ -89,7 +89,7 @@ t.test('expired user record: served from Alma and queued', async (t) => {
   const response = await get('/users/expired-1/loans')
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'miss')
-  t.same(response.json(), recordsOf(records).loans)
+  t.strictSame(response.json(), recordsOf(records).loans)
   t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/expired-1/loans'])
   t.same((await stack.queuedUserIDs()).slice(queuedBefore), ['expired-1'])
 })
@@ -106,14 +106,14 @@ t.test('valid user, some items not valid: the cheaper of item calls and list pag
   const loans = await get('/users/partial-1/loans')
   t.equal(loans.statusCode, 200)
   t.equal(loans.headers['x-cache'], 'partial')
-  t.same(loans.json(), recordsOf(records).loans, 'the whole list, in the user record order')
+  t.strictSame(loans.json(), recordsOf(records).loans, 'the whole list, in the user record order')
   t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/partial-1/loans'], 'one list page')
 
   // Requests: one missing of three: one item call beats a page only on a tie, and is exact.
   stack.alma.resetCalls()
   const requests = await get('/users/partial-1/requests')
   t.equal(requests.headers['x-cache'], 'partial')
-  t.same(requests.json(), recordsOf(records).requests)
+  t.strictSame(requests.json(), recordsOf(records).requests)
   t.same(stack.alma.calls.map((call) => call.path), [`/almaws/v1/users/partial-1/requests/${records.requests[2]?.request_id}`])
   t.same(stack.alma.calls[0]?.query, {}, 'an item call, not a page')
 })
@@ -127,7 +127,7 @@ t.test('fees come in one list call however many are cached: 2 of 150 expired, on
   stack.alma.resetCalls()
   const response = await get('/users/fees-150/fees')
   t.equal(response.statusCode, 200)
-  t.same(response.json(), recordsOf(records).fees)
+  t.strictSame(response.json(), recordsOf(records).fees)
   t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/fees-150/fees'], 'Alma does not page fees: one call, not two item calls')
 })
 
@@ -141,7 +141,7 @@ t.test('items Alma no longer has are left out', async (t) => {
 
   const response = await get('/users/gone-1/loans')
   t.equal(response.statusCode, 200)
-  t.same(response.json(), recordsOf(records).loans.slice(0, 2))
+  t.strictSame(response.json(), recordsOf(records).loans.slice(0, 2))
   t.equal(response.headers['x-cache'], 'partial', 'Alma was asked, and answered "not found"')
 })
 
@@ -156,7 +156,7 @@ t.test('list pages read for cached IDs: an Alma record without a string ID stand
   stack.alma.resetCalls()
   const response = await get('/users/idless-1/loans')
   t.equal(stack.alma.calls.length, 1, 'the list page')
-  t.same(response.json(), [first, second], 'not a record for "undefined" or "7"')
+  t.strictSame(response.json(), [first, second], 'not a record for "undefined" or "7"')
 })
 
 t.test('items no longer active in Alma since they were cached (a returned loan, a disputed fee) are left out, by item calls or list pages alike', async (t) => {
@@ -174,7 +174,7 @@ t.test('items no longer active in Alma since they were cached (a returned loan, 
   stack.alma.resetCalls()
   for (const kind of ['loans', 'fees'] as const) {
     const response = await get(`/users/closed-1/${kind}`)
-    t.same(response.json(), recordsOf(records)[kind].slice(0, -1), `${kind} by an item call: the closed one left out`)
+    t.strictSame(response.json(), recordsOf(records)[kind].slice(0, -1), `${kind} by an item call: the closed one left out`)
   }
   t.same(stack.alma.calls.map((call) => call.path.split('/').length === 7 ? 'item' : 'list'), ['item', 'item'])
 
@@ -183,7 +183,7 @@ t.test('items no longer active in Alma since they were cached (a returned loan, 
   stack.alma.resetCalls()
   for (const kind of ['loans', 'fees'] as const) {
     const response = await get(`/users/closed-1/${kind}`)
-    t.same(response.json(), recordsOf(records)[kind].slice(0, -1), `${kind} by the list: the same`)
+    t.strictSame(response.json(), recordsOf(records)[kind].slice(0, -1), `${kind} by the list: the same`)
   }
   // Alma's loans list holds the 100 active loans: one page, not the two counted on.
   t.same(stack.alma.calls.map((call) => call.path.split('/').length === 7 ? 'item' : 'list'), ['list', 'list'])
@@ -202,7 +202,7 @@ t.test('a list holds what is active whatever its source: a closed record still l
   await stack.writeCacheRows(cacheRowsOf('closed-2', withClosed, nowSeconds() + DAY))
   stack.alma.resetCalls()
   const cached = await get('/users/closed-2')
-  t.same(pick(cached.json()), active, 'from the cache, the closed ones left out')
+  t.strictSame(pick(cached.json()), active, 'from the cache, the closed ones left out')
   t.equal(cached.headers['x-cache'], 'hit')
   t.same(stack.alma.calls, [], 'and Alma not asked')
 
@@ -212,7 +212,7 @@ t.test('a list holds what is active whatever its source: a closed record still l
   t.teardown(() => { stack.alma.clearFaults() })
   const stale = await get('/users/closed-2')
   t.equal(stale.headers['x-cache'], 'stale')
-  t.same(pick(stale.json()), active, 'from the expired copies, the closed ones left out')
+  t.strictSame(pick(stale.json()), active, 'from the expired copies, the closed ones left out')
 })
 
 t.test('a cached user Alma no longer knows: its missing items are left out, by item calls or list pages alike', async (t) => {
@@ -225,7 +225,7 @@ t.test('a cached user Alma no longer knows: its missing items are left out, by i
   for (const [kind, kept] of [['loans', 7], ['requests', 2]] as const) {
     const response = await get(`/users/forgotten-1/${kind}`)
     t.equal(response.statusCode, 200, kind)
-    t.same(response.json(), recordsOf(records)[kind].slice(0, kept), `${kind}: the cached ones`)
+    t.strictSame(response.json(), recordsOf(records)[kind].slice(0, kept), `${kind}: the cached ones`)
     t.equal(response.headers['x-cache'], 'partial')
   }
   t.same(stack.alma.calls.map((call) => call.query.limit === undefined ? 'item' : 'page'), ['page', 'item'])
@@ -242,7 +242,7 @@ for (const [userID, loans] of [['many-1', 250], ['many-2', 1500]] as const) {
     const response = await get(`/users/${userID}/loans`)
     t.equal(response.statusCode, 200)
     t.equal(response.headers['x-cache'], 'hit')
-    t.same(response.json(), recordsOf(records).loans)
+    t.strictSame(response.json(), recordsOf(records).loans)
     t.equal(stack.alma.calls.length, 0)
     t.equal((await stack.queuedUserIDs()).length, queuedBefore, 'a valid user record is not queued')
   })
@@ -281,12 +281,12 @@ t.test('corrupt cache rows are misses, never 500s', async (t) => {
   const response = await get('/users/corrupt-1')
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'partial', 'the fee was fine')
-  t.same(response.json(), { primary_id: 'corrupt-1', ...recordsOf(records) })
+  t.strictSame(response.json(), { primary_id: 'corrupt-1', ...recordsOf(records) })
 
   await stack.writeCacheRows({ user: { ...rows.user, loan_ids: 'not-a-list' } })
   const corruptUser = await get('/users/corrupt-1')
   t.equal(corruptUser.statusCode, 200)
-  t.same(corruptUser.json(), { primary_id: 'corrupt-1', ...recordsOf(records) })
+  t.strictSame(corruptUser.json(), { primary_id: 'corrupt-1', ...recordsOf(records) })
   t.equal(corruptUser.headers['x-cache'], 'miss', 'a user row of unexpected types is a missing one (CONTRACT 4)')
   await stack.writeCacheRows({ user: { ...rows.user, expiry_date: 'tomorrow' } })
   const queuedBefore = (await stack.queuedUserIDs()).length
@@ -305,7 +305,7 @@ t.test('valid user record, nothing of it cached: a miss, fees from their one lis
   const response = await get('/users/uncached-items-1')
   t.equal(response.statusCode, 200)
   t.equal(response.headers['x-cache'], 'miss')
-  t.same(response.json(), { primary_id: 'uncached-items-1', ...recordsOf(records) })
+  t.strictSame(response.json(), { primary_id: 'uncached-items-1', ...recordsOf(records) })
   t.same(stack.alma.calls.map((call) => call.path).sort(), [
     '/almaws/v1/users/uncached-items-1/fees',
     '/almaws/v1/users/uncached-items-1/loans'

@@ -52,7 +52,7 @@ t.test('cached rows and Alma records give the same record', async (t) => {
   for (const kind of ['loans', 'requests', 'fees'] as const) {
     rows[kind].forEach((row, i) => {
       const cached = readCachedItem(KIND_SPECS[kind], row, 'same-user', NOW)
-      t.same(cached?.record, toRecord(KIND_SPECS[kind], records[kind][i] as Record<string, unknown>), `${kind} ${i}`)
+      t.strictSame(cached?.record, toRecord(KIND_SPECS[kind], records[kind][i] as Record<string, unknown>), `${kind} ${i}`)
     })
   }
 })
@@ -95,7 +95,7 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
 
   // alma-api.md: optional text comes back null as often as it is left out, inside code fields too.
   const nullTexts = { ...fee, owner: { value: 'MAIN', desc: null }, type: { value: null, desc: null }, user_primary_id: { value: 'owner', link: null } }
-  t.same(readCachedItem(KIND_SPECS.fees, nullTexts, 'owner', NOW)?.record.owner, { value: 'MAIN', desc: null }, 'a code with a null description is a usable row, the null kept')
+  t.strictSame(readCachedItem(KIND_SPECS.fees, nullTexts, 'owner', NOW)?.record.owner, { value: 'MAIN', desc: null }, 'a code with a null description is a usable row, the null kept')
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, owner: { value: 'MAIN', desc: 7 } }, 'owner', NOW), undefined, 'a code with a numeric description is not')
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, owner: null }, 'owner', NOW)?.record.owner, null, 'a null code is served as null')
   t.equal(readCachedItem(KIND_SPECS.requests, { ...request, material_type: 'BOOK' }, 'owner', NOW)?.record.material_type, 'BOOK', 'a code as plain text')

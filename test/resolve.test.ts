@@ -85,7 +85,7 @@ t.test('a list reads from the cache only the kind asked for', async (t) => {
   const records = almaUserRecords('rules-1', { loans: 3, requests: 2, fees: 2 })
   const cache = memoryCache(cacheRowsOf('rules-1', records, NOW + DAY))
   const resolved = await resolveList(contextOf(cache, scriptedAlma(records)), 'rules-1', 'loans')
-  t.same(resolved, { value: asRecords('loans', records.loans), cache: 'hit' })
+  t.strictSame(resolved, { value: asRecords('loans', records.loans), cache: 'hit' })
   t.same(cache.reads, [records.loans.map((loan) => ({ table: 'loans', id: loan.loan_id }))], 'one read, of the three loans alone')
 })
 
@@ -97,7 +97,7 @@ t.test('records from item calls are the contract\'s records: its fields only, un
   const alma = scriptedAlma(records, { items: { [String(fromAlma.id)]: fromAlma } })
   const { value, cache } = await resolveList(contextOf(memoryCache({ ...rows, fees: rows.fees.slice(0, 2) }), alma), 'rules-2', 'fees')
   t.equal(cache, 'partial')
-  t.same(value[2], toRecord(KIND_SPECS.fees, records.fees[2] as AlmaRecord), 'as the cache would have it')
+  t.strictSame(value[2], toRecord(KIND_SPECS.fees, records.fees[2] as AlmaRecord), 'as the cache would have it')
   t.ok(Array.isArray(value[2]?.transactions) && !('transaction' in (value[2] as AlmaRecord)), 'transactions, not Alma\'s transaction')
   t.notOk('link' in (value[2] as AlmaRecord) || 'user_id' in (value[2] as AlmaRecord), 'nothing outside CONTRACT 2.1')
 })
@@ -135,7 +135,7 @@ t.test('only Alma failing lets expired copies stand in: a bug, or the service cl
   await t.rejects(resolveList(expiredUser, 'rules-3', 'requests'), bug)
   t.same(expiredUser.queued, ['rules-3'], 'queued all the same')
   const expiredUserAlmaDown = contextOf(memoryCache(expired), scriptedAlma(records, { lists: { requests: almaDown } }))
-  t.same(await resolveList(expiredUserAlmaDown, 'rules-3', 'requests'), { value: asRecords('requests', records.requests), cache: 'stale' })
+  t.strictSame(await resolveList(expiredUserAlmaDown, 'rules-3', 'requests'), { value: asRecords('requests', records.requests), cache: 'stale' })
 })
 
 t.test('a users row with an unusable ID list: that list from Alma, said in the log; a user Alma no longer knows has none', async (t) => {
@@ -143,7 +143,7 @@ t.test('a users row with an unusable ID list: that list from Alma, said in the l
   const rows = cacheRowsOf('rules-4', records, NOW + DAY)
   const damaged = memoryCache({ ...rows, user: { ...rows.user, request_ids: ['not an ID!'] } })
   const known = contextOf(damaged, scriptedAlma(records))
-  t.same(await resolveList(known, 'rules-4', 'requests'), { value: asRecords('requests', records.requests), cache: 'miss' })
+  t.strictSame(await resolveList(known, 'rules-4', 'requests'), { value: asRecords('requests', records.requests), cache: 'miss' })
   t.same(known.lines, [{ level: 'warn', details: { attribute: 'request_ids' }, message: 'users row with an unusable ID list; that list comes from Alma' }])
   const forgotten = contextOf(damaged, scriptedAlma(undefined))
   t.same(await resolveUser(forgotten, 'rules-4'), {
