@@ -18,11 +18,16 @@ const stack = await startTestStack(t)
 const { app, logs, rawLogs } = await buildTestApp(t)
 
 const summaries = () => logs().filter((line) => line.msg === 'request summary')
+// README "Logs and metrics": every summary line has each of these, null where there is nothing to say
+// (t.match's null pattern alone would also pass a field left out).
+const SUMMARY_FIELDS = ['route', 'user', 'status', 'cache', 'dynamoCalls', 'almaCalls', 'almaMs', 'queued', 'durationMs']
+const missingFields = (line: Record<string, unknown> | undefined) => SUMMARY_FIELDS.filter((field) => line === undefined || !(field in line))
 async function summaryOf (url: string): Promise<Record<string, unknown>> {
   const before = summaries().length
   await app.inject({ method: 'GET', url })
   const after = summaries()
   t.equal(after.length, before + 1, `${url}: one summary line`)
+  t.strictSame(missingFields(after.at(-1)), [], `${url}: every summary field there, null where none applies`)
   return after.at(-1) as Record<string, unknown>
 }
 
@@ -201,6 +206,7 @@ t.test('a client that hangs up before the answer: still one summary line and one
   for (let waited = 0; recordedLines().length === 0 && waited < 5000; waited += 20) await sleep(20)
   await sleep(200)
   t.match(recordedLines(), [{ route: '/users/:userID/loans', status: CLIENT_CLOSED_REQUEST, user: userPseudonym('obs-abort'), dynamoCalls: 1, cache: null }], 'one line, as 499, with no cache outcome')
+  t.strictSame(missingFields(recordedLines()[0]), [], 'every summary field there, cache as null')
   t.ok(Number(recordedLines()[0]?.durationMs) >= 150, `timed until the client left (${String(recordedLines()[0]?.durationMs)} ms)`)
   t.equal(lines.length, 1, 'one metrics record')
   const record = JSON.parse(lines[0] as string)
@@ -242,6 +248,7 @@ t.test('an answer over the transport\'s limit (a Lambda\'s): an error line, and 
     msg: 'request failed', err: { type: 'AnswerTooLargeError', statusCode: 502 }, detail: /^the answer is \d{5} bytes as sent; at most 13000 can be$/
   }])
   t.match(smallLogs().filter((line) => line.msg === 'request summary'), [{ status: 502, cache: null, dynamoCalls: 2 }])
+  t.strictSame(missingFields(smallLogs().find((line) => line.msg === 'request summary')), [], 'every summary field there, cache as null')
   t.match(JSON.parse(lines.at(-1) as string), { status: '502', ServerErrors: 1 })
   // The same answer, escaped, under a larger limit: sent.
   const { app: large } = await limited(16_000)
