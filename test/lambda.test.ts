@@ -94,8 +94,8 @@ t.test('every handler answers as the server does, to REST and HTTP API events', 
     for (const path of PATHS[route]) {
       invocations += 2
       const expected = answerOf(await server.inject({ method: 'GET', url: path }))
-      t.same(answerOf(await lambda[route](restApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (REST API)`)
-      t.same(answerOf(await lambda[route](httpApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (HTTP API)`)
+      t.strictSame(answerOf(await lambda[route](restApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (REST API)`)
+      t.strictSame(answerOf(await lambda[route](httpApiEvent(path), lambdaContext(route))), expected, `${route} ${path} (HTTP API)`)
     }
   }
   t.equal(metricsLines.length - before, invocations, 'one metrics record per invocation, written before it returned')
@@ -140,10 +140,10 @@ t.test('an ID holding a dot segment is refused as on the server, never resolved 
     const expected = answerOf({ statusCode: sent.statusCode, headers: sent.headers, body: await sent.body.text() })
     t.equal(expected.statusCode, 400, `the server refuses ${path}`)
     const handler = lambda[route as typeof ROUTE_NAMES[number]]
-    t.same(answerOf(await handler(restApiEvent(path), lambdaContext(route))), expected, `${path} (REST API)`)
-    t.same(answerOf(await handler({ ...restApiEvent(path), path: `/alma${path}` }, lambdaContext(route))), expected, `${path} (REST API, base path)`)
-    t.same(answerOf(await handler(httpApiEvent(path), lambdaContext(route))), expected, `${path} (HTTP API)`)
-    t.same(answerOf(await handler({ ...httpApiEvent(path), rawPath: `/stg${httpApiEvent(path).rawPath}` }, lambdaContext(route))), expected, `${path} (HTTP API, named stage)`)
+    t.strictSame(answerOf(await handler(restApiEvent(path), lambdaContext(route))), expected, `${path} (REST API)`)
+    t.strictSame(answerOf(await handler({ ...restApiEvent(path), path: `/alma${path}` }, lambdaContext(route))), expected, `${path} (REST API, base path)`)
+    t.strictSame(answerOf(await handler(httpApiEvent(path), lambdaContext(route))), expected, `${path} (HTTP API)`)
+    t.strictSame(answerOf(await handler({ ...httpApiEvent(path), rawPath: `/stg${httpApiEvent(path).rawPath}` }, lambdaContext(route))), expected, `${path} (HTTP API, named stage)`)
   }
 })
 
@@ -165,7 +165,7 @@ t.test('an event without a request context, or without its request ID (hand-made
   const { requestContext: _http, ...httpEvent } = httpApiEvent(path)
   const withContext = restApiEvent(path)
   const events = [restEvent, httpEvent, { ...withContext, requestContext: { ...withContext.requestContext, requestId: undefined } }]
-  for (const event of events) t.same(answerOf(await lambda.getUserFees(event as never, lambdaContext('getUserFees'))), expected)
+  for (const event of events) t.strictSame(answerOf(await lambda.getUserFees(event as never, lambdaContext('getUserFees'))), expected)
 })
 
 t.test('behind a custom domain, a path that carries a base path mapping is answered as without it', async (t) => {
@@ -175,40 +175,40 @@ t.test('behind a custom domain, a path that carries a base path mapping is answe
   for (const base of ['/alma', '/library/alma', '/users']) {
     // REST APIs: the base path mapping comes before the path; the resource is the route's.
     const rest = restApiEvent(path)
-    t.same(answerOf(await lambda.getUserLoan({ ...rest, path: base + path }, lambdaContext('getUserLoan'))), expected, `REST API, base path ${base}`)
+    t.strictSame(answerOf(await lambda.getUserLoan({ ...rest, path: base + path }, lambdaContext('getUserLoan'))), expected, `REST API, base path ${base}`)
     // HTTP APIs: the API mapping (or a named stage) before the path; the route key names the route.
     const http = httpApiEvent(path)
-    t.same(answerOf(await lambda.getUserLoan({ ...http, rawPath: base + path }, lambdaContext('getUserLoan'))), expected, `HTTP API, mapping ${base}`)
+    t.strictSame(answerOf(await lambda.getUserLoan({ ...http, rawPath: base + path }, lambdaContext('getUserLoan'))), expected, `HTTP API, mapping ${base}`)
   }
   // A path that does not end in the route is routed as sent (the server's 404 for a trailing slash).
   const slashed = `${path}/`
   const notFound = answerOf(await server.inject({ method: 'GET', url: slashed }))
   t.equal(notFound.statusCode, 404)
-  t.same(answerOf(await lambda.getUserLoan(restApiEvent(slashed), lambdaContext('getUserLoan'))), notFound, 'a trailing slash')
+  t.strictSame(answerOf(await lambda.getUserLoan(restApiEvent(slashed), lambdaContext('getUserLoan'))), notFound, 'a trailing slash')
   // With no route in the event (an HTTP API's $default route, a hand-made event), the path is taken as it is.
-  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default' }, lambdaContext('getUserLoan'))), expected, '$default route')
-  t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no resource')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default' }, lambdaContext('getUserLoan'))), expected, '$default route')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no resource')
   t.equal((await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default', rawPath: `/alma${path}` }, lambdaContext('getUserLoan'))).statusCode, 404, 'no route to cut it by')
-  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no route key')
-  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: undefined }, lambdaContext('getUserLoan'))), expected, 'no parameters')
-  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: { userID: 'lambda-1' } }, lambdaContext('getUserLoan'))), expected, 'a parameter missing')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no route key')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: undefined }, lambdaContext('getUserLoan'))), expected, 'no parameters')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: { userID: 'lambda-1' } }, lambdaContext('getUserLoan'))), expected, 'a parameter missing')
   // A decoded path that does not end in the route filled with its parameters is taken as it is.
   const withSlash = answerOf(await server.inject({ method: 'GET', url: `${path}/` }))
   t.equal(withSlash.statusCode, 404)
-  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), rawPath: `${path}/` }, lambdaContext('getUserLoan'))), withSlash, 'HTTP API, a trailing slash')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), rawPath: `${path}/` }, lambdaContext('getUserLoan'))), withSlash, 'HTTP API, a trailing slash')
   const other = `/users/lambda-2/loans/${cached.loans[0]?.loan_id}`
-  t.same(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), rawPath: other }, lambdaContext('getUserLoan'))), answerOf(await server.inject({ method: 'GET', url: other })), 'HTTP API, a path its parameters do not match')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), rawPath: other }, lambdaContext('getUserLoan'))), answerOf(await server.inject({ method: 'GET', url: other })), 'HTTP API, a path its parameters do not match')
   t.equal((await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: undefined, rawPath: `/alma${path}` }, lambdaContext('getUserLoan'))).statusCode, 404, 'no parameters to rebuild it from')
-  t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), version: '1.0', resource: '$default' }, lambdaContext('getUserLoan'))), expected, 'payload 1.0, $default route')
-  t.same(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: '/{proxy+}' }, lambdaContext('getUserLoan'))), expected, 'a greedy route')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), version: '1.0', resource: '$default' }, lambdaContext('getUserLoan'))), expected, 'payload 1.0, $default route')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: '/{proxy+}' }, lambdaContext('getUserLoan'))), expected, 'a greedy route')
   // A REST API's parameters may come encoded as sent: `@` as %40 in both.
   const at = { ...restApiEvent('/users/lambda%40x/loans'), path: '/alma/users/lambda%40x/loans' }
-  t.same(answerOf(await lambda.getUserLoans(at, lambdaContext('getUserLoans'))), answerOf(await server.inject({ method: 'GET', url: '/users/lambda%40x/loans' })), 'an encoded ID behind a base path')
-  t.same(answerOf(await lambda.getUserLoans({ ...at, pathParameters: { userID: 'lambda%40x' } }, lambdaContext('getUserLoans'))), answerOf(await server.inject({ method: 'GET', url: '/users/lambda%40x/loans' })), 'its parameter as sent')
+  t.strictSame(answerOf(await lambda.getUserLoans(at, lambdaContext('getUserLoans'))), answerOf(await server.inject({ method: 'GET', url: '/users/lambda%40x/loans' })), 'an encoded ID behind a base path')
+  t.strictSame(answerOf(await lambda.getUserLoans({ ...at, pathParameters: { userID: 'lambda%40x' } }, lambdaContext('getUserLoans'))), answerOf(await server.inject({ method: 'GET', url: '/users/lambda%40x/loans' })), 'its parameter as sent')
   const malformed = { ...restApiEvent('/users/bad%zz/loans'), path: '/alma/users/bad%zz/loans' }
   const refused = answerOf(await server.inject({ method: 'GET', url: '/users/bad%zz/loans' }))
   t.equal(refused.statusCode, 400)
-  t.same(answerOf(await lambda.getUserLoans(malformed, lambdaContext('getUserLoans'))), refused, 'an escape that does not decode, behind a base path')
+  t.strictSame(answerOf(await lambda.getUserLoans(malformed, lambdaContext('getUserLoans'))), refused, 'an escape that does not decode, behind a base path')
 })
 
 t.test('an HTTP API decodes %2F into a separator: an ID holding /users/ never reaches another user\'s records', async (t) => {
@@ -216,7 +216,7 @@ t.test('an HTTP API decodes %2F into a separator: an ID holding /users/ never re
   const event = httpApiEvent('/users/x%2Fusers%2Flambda-1/loans')
   t.equal(event.rawPath, '/users/x/users/lambda-1/loans')
   const response = await lambda.getUserLoans(event, lambdaContext('getUserLoans'))
-  t.same(answerOf(response), answerOf(await server.inject({ method: 'GET', url: '/users/x%2Fusers%2Flambda-1/loans' })))
+  t.strictSame(answerOf(response), answerOf(await server.inject({ method: 'GET', url: '/users/x%2Fusers%2Flambda-1/loans' })))
   t.equal(response.statusCode, 400)
 })
 
@@ -253,7 +253,7 @@ t.test('an answer larger than Lambda can return is a 502 that says so, not API G
     t.equal(fromServer.statusCode, 200, `${userID}: the server, with no such limit, sends it`)
     t.equal(JSON.parse(fromServer.body).length, userID === 'lambda-big' ? 4 : 8)
     const response = await lambda.getUserLoans(restApiEvent(path), lambdaContext('getUserLoans'))
-    t.same(answerOf(response), {
+    t.strictSame(answerOf(response), {
       statusCode: 502,
       headers: { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-type': 'application/json; charset=utf-8', 'x-cache': undefined, 'retry-after': undefined },
       body: { statusCode: 502, error: 'Bad Gateway', message: 'The answer is larger than the API can send' }
