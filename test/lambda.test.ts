@@ -63,6 +63,7 @@ t.test('a container without its configuration fails its events until it has it',
     awsRequestId: context.awsRequestId,
     err: { type: 'ConfigError', message: 'Missing configuration: USER_QUEUE_URL. See "Configuration" in docs/operations.md.' }
   }], 'one line saying what to fix, with both request IDs, whatever LOG_LEVEL says')
+  t.equal(logLines.length - before, 1, 'one line, not more (t.match above would take more)')
   // Not an API Gateway event (the console's test event): the configuration error all the same, not a TypeError.
   const notProxy = { key1: 'value1' } as unknown as Parameters<typeof lambda.getUserFees>[0]
   await t.rejects(lambda.getUserFees(notProxy, context), { name: 'ConfigError' })

@@ -247,6 +247,7 @@ t.test('an answer over the transport\'s limit (a Lambda\'s): an error line, and 
   t.match(smallLogs().filter((line) => line.level === 50), [{
     msg: 'request failed', err: { type: 'AnswerTooLargeError', statusCode: 502 }, detail: /^the answer is \d{5} bytes as sent; at most 13000 can be$/
   }])
+  t.equal(smallLogs().filter((line) => line.level === 50).length, 1, 'one error line (t.match above would take more)')
   t.match(smallLogs().filter((line) => line.msg === 'request summary'), [{ status: 502, cache: null, dynamoCalls: 2 }])
   t.strictSame(missingFields(smallLogs().find((line) => line.msg === 'request summary')), [], 'every summary field there, cache as null')
   t.match(JSON.parse(lines.at(-1) as string), { status: '502', ServerErrors: 1 })
