@@ -31,7 +31,7 @@ t.test('listed origins only', async (t) => {
   for (const headers of [{}, { origin: 'https://app.example.ac.uk' }]) {
     const refused = await app.inject({ method: 'OPTIONS', url: '/users/cors-1/fees', headers })
     t.equal(refused.statusCode, 400, JSON.stringify(headers))
-    t.same(refused.json(), { statusCode: 400, error: 'Bad Request', message: 'Invalid Preflight Request' }, 'saying why')
+    t.strictSame(refused.json(), { statusCode: 400, error: 'Bad Request', message: 'Invalid Preflight Request' }, 'saying why')
     t.equal(refused.headers['cache-control'], 'no-store')
   }
 })

@@ -131,7 +131,7 @@ t.test("an error another plugin writes as text takes the contract's shape: a 4xx
     }]
   })
   const answers = await Promise.all(['/refused', '/unsaid', '/bytes', '/broken'].map((url) => app.inject({ method: 'GET', url })))
-  t.same(answers.map((answer) => answer.json()), [
+  t.strictSame(answers.map((answer) => answer.json()), [
     { statusCode: 400, error: 'Bad Request', message: 'Invalid Preflight Request' },
     { statusCode: 409, error: 'Conflict', message: 'Conflict' },
     { statusCode: 400, error: 'Bad Request', message: 'Bad Request' },
@@ -163,7 +163,7 @@ t.test('Alma 5xx: retried, then 502 without internals', async (t) => {
   stack.alma.injectFaults(3, { status: 500, body: 'java.lang.NullPointerException at com.exlibris.Secret' })
   const response = await get(`/users/faults-1/loans/${loanID}`)
   t.equal(response.statusCode, 502)
-  t.same(response.json(), { statusCode: 502, error: 'Bad Gateway', message: 'Alma answered with an unusable response' })
+  t.strictSame(response.json(), { statusCode: 502, error: 'Bad Gateway', message: 'Alma answered with an unusable response' })
   t.equal(stack.alma.calls.length, 3, 'first attempt and two retries')
   t.notMatch(response.body, /java|exlibris|Secret/)
 })
@@ -186,7 +186,7 @@ t.test('Alma 429: retried honouring Retry-After, then 503 with Retry-After', asy
   const response = await get('/users/faults-1/requests')
   t.equal(response.statusCode, 503)
   t.equal(response.headers['retry-after'], '1')
-  t.same(response.json(), { statusCode: 503, error: 'Service Unavailable', message: 'Alma is refusing requests for now; retry later' }, 'nothing of Alma\'s answer in the message')
+  t.strictSame(response.json(), { statusCode: 503, error: 'Service Unavailable', message: 'Alma is refusing requests for now; retry later' }, 'nothing of Alma\'s answer in the message')
   t.equal(stack.alma.calls.length, 3)
 
   stack.alma.resetCalls()
@@ -227,7 +227,7 @@ t.test('Alma never answers: 504 within the call budget', async (t) => {
   stack.alma.hang(3)
   const response = await get(`/users/faults-1/loans/${loanID}`)
   t.equal(response.statusCode, 504)
-  t.same(response.json(), { statusCode: 504, error: 'Gateway Timeout', message: 'Alma did not answer in time' })
+  t.strictSame(response.json(), { statusCode: 504, error: 'Gateway Timeout', message: 'Alma did not answer in time' })
 })
 
 t.test('Alma fails, expired copy exists: the copy, X-Cache stale', async (t) => {
@@ -425,7 +425,7 @@ t.test('a bug is a bare 500: no message, no stack, no path', async (t) => {
   buggy.get('/boom', async () => { throw new Error('ENOENT: /var/task/secret/config.json') })
   const response = await buggy.inject({ method: 'GET', url: '/boom' })
   t.equal(response.statusCode, 500)
-  t.same(response.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' })
+  t.strictSame(response.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' })
   t.equal(response.headers['cache-control'], 'no-store')
   t.match(buggyLogs(), /secret\/config\.json/, 'the internals go to the log')
 })

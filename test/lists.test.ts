@@ -261,7 +261,7 @@ t.test('a user neither cached nor in Alma is 404, and was queued', async (t) => 
     const queuedBefore = (await stack.queuedUserIDs()).length
     const response = await get(path)
     t.equal(response.statusCode, 404, path)
-    t.same(response.json(), { statusCode: 404, error: 'Not Found', message: 'User not found' })
+    t.strictSame(response.json(), { statusCode: 404, error: 'Not Found', message: 'User not found' })
     t.equal(response.headers['cache-control'], 'no-store')
     t.notOk(response.headers['x-cache'], 'X-Cache is for 200s')
     t.same((await stack.queuedUserIDs()).slice(queuedBefore), ['nobody-1'])

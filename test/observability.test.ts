@@ -242,7 +242,7 @@ t.test('an answer over the transport\'s limit (a Lambda\'s): an error line, and 
   await stack.writeCacheRows(cacheRowsOf('obs-large', records, nowSeconds() + DAY))
   const response = await small.inject({ method: 'GET', url: '/users/obs-large/fees' })
   t.equal(response.statusCode, 502)
-  t.same(response.json(), { statusCode: 502, error: 'Bad Gateway', message: 'The answer is larger than the API can send' })
+  t.strictSame(response.json(), { statusCode: 502, error: 'Bad Gateway', message: 'The answer is larger than the API can send' })
   t.equal(response.headers['x-cache'], undefined, 'no X-Cache: the 200 it describes was not sent')
   t.match(smallLogs().filter((line) => line.level === 50), [{
     msg: 'request failed', err: { type: 'AnswerTooLargeError', statusCode: 502 }, detail: /^the answer is \d{5} bytes as sent; at most 13000 can be$/

@@ -45,8 +45,8 @@ t.test("API Gateway's own answers are documented as the deploy writes them", asy
   const templates = Object.values(gatewayResponses({}) as Record<string, { Properties: { ResponseType: string, ResponseTemplates: Record<string, string> } }>)
   const template = (type: string) => JSON.parse(templates.find(({ Properties }) => Properties.ResponseType === type)?.Properties.ResponseTemplates['application/json'] ?? 'null')
   for (const { get } of Object.values(document.paths)) {
-    t.same(get.responses['403'].content['application/json'].example, template('INVALID_API_KEY'))
-    t.same(get.responses['429'].content['application/json'].example, template('THROTTLED'))
+    t.strictSame(get.responses['403'].content['application/json'].example, template('INVALID_API_KEY'))
+    t.strictSame(get.responses['429'].content['application/json'].example, template('THROTTLED'))
   }
 })
 
@@ -56,8 +56,8 @@ t.test('the documented 400 and 404 examples are what the service answers', async
   const document = JSON.parse(generated) as { paths: Record<string, { get: Record<string, any> }> }
   const example = (path: string, status: string) => document.paths[path]?.get.responses[status].content['application/json'].example
   const answer = async (url: string) => (await app.inject({ method: 'GET', url })).json()
-  t.same(await answer('/users/bad!id/loans'), example('/users/{userID}/loans', '400'))
-  t.same(await answer('/users/jsmith01/fees/bad!id'), example('/users/{userID}/fees/{feeID}', '400'))
-  t.same(await answer(`/users/jsmith01/loans/${EXAMPLE_ITEM_IDS.loans}`), example('/users/{userID}/loans/{loanID}', '404'), 'a user Alma does not have, so no such loan either')
-  t.same(await answer('/users/jsmith01'), example('/users/{userID}', '404'))
+  t.strictSame(await answer('/users/bad!id/loans'), example('/users/{userID}/loans', '400'))
+  t.strictSame(await answer('/users/jsmith01/fees/bad!id'), example('/users/{userID}/fees/{feeID}', '400'))
+  t.strictSame(await answer(`/users/jsmith01/loans/${EXAMPLE_ITEM_IDS.loans}`), example('/users/{userID}/loans/{loanID}', '404'), 'a user Alma does not have, so no such loan either')
+  t.strictSame(await answer('/users/jsmith01'), example('/users/{userID}', '404'))
 })

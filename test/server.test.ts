@@ -93,7 +93,7 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
     const [head = '', body = ''] = (await exchange(bytes)).split('\r\n\r\n')
     t.match(head, new RegExp(`^HTTP/1.1 ${status} `), what)
     t.match(head, /\r\ncache-control: no-store\r\n/i, `${what}: no-store`)
-    t.same(JSON.parse(body), { statusCode: status, error: STATUS_CODES[status], message }, what)
+    t.strictSame(JSON.parse(body), { statusCode: status, error: STATUS_CODES[status], message }, what)
     t.match(head, new RegExp(`\\r\\ncontent-length: ${Buffer.byteLength(body)}(\\r\\n|$)`, 'i'), `${what}: the body's length`)
   }
   t.match(await exchange('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n'), /\r\nconnection: close\r\n/i, 'CONNECT: the connection closed, and the client told so')
@@ -143,7 +143,7 @@ t.test('a request not sent whole in time is a 408, as Node and Fastify answer it
   const [head = '', body = ''] = answer.split('\r\n\r\n')
   t.match(head, /^HTTP\/1.1 408 /)
   t.match(head, /\r\ncache-control: no-store\r\n/i)
-  t.same(JSON.parse(body), { statusCode: 408, error: STATUS_CODES[408], message: 'The request was not received in time' })
+  t.strictSame(JSON.parse(body), { statusCode: 408, error: STATUS_CODES[408], message: 'The request was not received in time' })
   t.match(logs().find((line) => line.msg === 'request refused by the HTTP parser'), { code: 'ERR_HTTP_REQUEST_TIMEOUT', status: 408 })
 })
 

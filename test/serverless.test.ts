@@ -140,6 +140,7 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
     const statusCode = Number(byType[type].StatusCode)
     t.same(Object.keys(bodyOf(type)), ['statusCode', 'error', 'message'], `${type}: the contract's error shape`)
     t.match(bodyOf(type), { statusCode, error: STATUS_CODES[statusCode], message: String }, `${type}: with its status`)
+    t.equal(bodyOf(type).statusCode, statusCode, `${type}: its statusCode a number (t.match would take "${statusCode}")`)
   }
   t.same(Object.fromEntries(Object.entries(byType).map(([type, response]) => [type, response.StatusCode])), {
     ACCESS_DENIED: '403',
