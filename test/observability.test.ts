@@ -22,12 +22,16 @@ const summaries = () => logs().filter((line) => line.msg === 'request summary')
 // (t.match's null pattern alone would also pass a field left out).
 const SUMMARY_FIELDS = ['route', 'user', 'status', 'cache', 'dynamoCalls', 'almaCalls', 'almaMs', 'queued', 'durationMs']
 const missingFields = (line: Record<string, unknown> | undefined) => SUMMARY_FIELDS.filter((field) => line === undefined || !(field in line))
+// The counts as JSON numbers, for log queries that compare them (t.match would take "2" for 2).
+const COUNTS = ['status', 'dynamoCalls', 'almaCalls', 'almaMs', 'durationMs']
+const typesOf = (line: Record<string, unknown> | undefined) => Object.fromEntries([...COUNTS, 'queued'].map((field) => [field, typeof line?.[field]]))
 async function summaryOf (url: string): Promise<Record<string, unknown>> {
   const before = summaries().length
   await app.inject({ method: 'GET', url })
   const after = summaries()
   t.equal(after.length, before + 1, `${url}: one summary line`)
   t.strictSame(missingFields(after.at(-1)), [], `${url}: every summary field there, null where none applies`)
+  t.strictSame(typesOf(after.at(-1)), { ...Object.fromEntries(COUNTS.map((field) => [field, 'number'])), queued: 'boolean' }, `${url}: counts as numbers, queued as a boolean`)
   return after.at(-1) as Record<string, unknown>
 }
 
