@@ -12,9 +12,14 @@ async function sources (dir: string): Promise<string[]> {
   return entries.filter((entry) => entry.isFile() && entry.name.endsWith('.ts')).map((entry) => join(entry.parentPath, entry.name))
 }
 
+// A braced list may run over several lines (import {\n  a,\n  b\n} from 'x'): the specifier is on its last.
 const importsOf = (text: string) =>
-  [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"\n]*?(?:from\s*)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)]
+  [...text.matchAll(/(?:^|\n)\s*(?:import|export)(?:[^'"\n]|\{[^}]*\})*?(?:from\s*)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)]
     .map((match) => match[1] ?? match[2] ?? '')
+
+t.test('the import reader finds imports written over several lines', async (t) => {
+  t.same(importsOf("import type {\n  FastifyInstance,\n  FastifyReply\n} from 'fastify'\nexport {\n  a\n} from '../dev/x.js'\n"), ['fastify', '../dev/x.js'])
+})
 
 t.test('src/ imports nothing from dev/ or test/', async (t) => {
   const files = await sources('src')
