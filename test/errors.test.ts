@@ -114,7 +114,7 @@ t.test('404 for unknown routes, as JSON, with no-store and nosniff', async (t) =
   for (const [type, payload] of [['application/json', '{'], ['text/plain', 'x'], ['application/x-www-form-urlencoded', 'a=%'], ['invalid', 'x'], [';;', 'x'], ['', 'x']]) {
     const sent = await app.inject({ method: 'POST', url: '/users/faults-1', headers: { 'content-type': type }, payload })
     t.equal(sent.statusCode, 404, `a ${type === '' ? 'blank' : type} content type`)
-    t.same(sent.json(), { statusCode: 404, error: 'Not Found', message: 'No route for POST /users/faults-1' })
+    t.strictSame(sent.json(), { statusCode: 404, error: 'Not Found', message: 'No route for POST /users/faults-1' })
   }
   const getWithBody = await app.inject({ method: 'GET', url: '/users/faults-1', headers: { 'content-type': 'application/json' }, payload: '{' })
   t.equal(getWithBody.statusCode, 200, 'a GET with a broken body is answered as a GET')
