@@ -131,9 +131,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const almaCallTimeoutMs = milliseconds('ALMA_CALL_TIMEOUT_MS', DEFAULT_ALMA_CALL_TIMEOUT_MS)
   const requestBudgetMs = milliseconds('REQUEST_BUDGET_MS', DEFAULT_REQUEST_BUDGET_MS)
   if (almaCallTimeoutMs !== undefined && requestBudgetMs !== undefined && almaCallTimeoutMs > requestBudgetMs) {
-    // Said with both figures: a budget set alone below the default call timeout must name what else to lower.
-    const callTimeout = value('ALMA_CALL_TIMEOUT_MS') === undefined ? `${almaCallTimeoutMs} by default` : String(almaCallTimeoutMs)
-    invalid.push(`ALMA_CALL_TIMEOUT_MS (${callTimeout}; at most REQUEST_BUDGET_MS, here ${requestBudgetMs})`)
+    // Named after the one the operator set: a budget set alone below the default call timeout is the budget's mistake.
+    invalid.push(value('ALMA_CALL_TIMEOUT_MS') === undefined
+      ? `REQUEST_BUDGET_MS (${requestBudgetMs}; at least ALMA_CALL_TIMEOUT_MS, ${almaCallTimeoutMs} by default)`
+      : `ALMA_CALL_TIMEOUT_MS (${almaCallTimeoutMs}; at most REQUEST_BUDGET_MS, ${requestBudgetMs}${value('REQUEST_BUDGET_MS') === undefined ? ' by default' : ''})`)
   }
   const metricsNamespace = value('METRICS_NAMESPACE') ?? DEFAULT_METRICS_NAMESPACE
   if (!METRICS_NAMESPACE_PATTERN.test(metricsNamespace)) invalid.push('METRICS_NAMESPACE (a CloudWatch namespace: letters, digits, spaces and . _ / # : -, not starting AWS/)')

@@ -44,10 +44,12 @@ t.test('every value that cannot work is named in the same error, as invalid', as
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '10000000', REQUEST_BUDGET_MS: '10000000' }),
     ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)', 'REQUEST_BUDGET_MS (whole milliseconds, 1 to 9999999)'], 'one over the largest')
   t.match(loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '9999999', REQUEST_BUDGET_MS: '9999999' }), { almaCallTimeoutMs: 9_999_999, requestBudgetMs: 9_999_999 }, 'the largest')
-  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (9000; at most REQUEST_BUDGET_MS, here 5000)'])
-  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '5001', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (5001; at most REQUEST_BUDGET_MS, here 5000)'], 'a millisecond over')
-  t.same(invalid({ REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (8000 by default; at most REQUEST_BUDGET_MS, here 5000)'],
-    'a budget set alone below the default call timeout names the default')
+  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '9000', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (9000; at most REQUEST_BUDGET_MS, 5000)'])
+  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '5001', REQUEST_BUDGET_MS: '5000' }), ['ALMA_CALL_TIMEOUT_MS (5001; at most REQUEST_BUDGET_MS, 5000)'], 'a millisecond over')
+  t.same(invalid({ REQUEST_BUDGET_MS: '5000' }), ['REQUEST_BUDGET_MS (5000; at least ALMA_CALL_TIMEOUT_MS, 8000 by default)'],
+    'a budget set alone below the default call timeout is named, with the default it falls short of')
+  t.same(invalid({ ALMA_CALL_TIMEOUT_MS: '25000' }), ['ALMA_CALL_TIMEOUT_MS (25000; at most REQUEST_BUDGET_MS, 20000 by default)'],
+    'a call timeout set alone over the default budget is named, with the default it exceeds')
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: 'abc', REQUEST_BUDGET_MS: '1000' }), ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)'],
     'an unreadable timeout is said once, not compared with the budget as its default')
   t.same(invalid({ LOG_PSEUDONYM_KEY: 'short' }), ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
