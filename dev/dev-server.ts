@@ -38,7 +38,7 @@ async function main (): Promise<void> {
   // The built server on this same stack: its whole configuration, but a real Alma key, which is
   // never printed (the shell fills it in from the environment it was given in).
   const { ALMA_API_KEY: simulatorKey, ...stackEnv } = stack.env
-  const serverEnv = { ...stackEnv, PORT: String(listening + 1) }
+  const serverEnv = { ...stackEnv, PORT: String(listening + 1), HOST: host }
   const keyAssignment = stack.alma === undefined ? 'ALMA_API_KEY="$ALMA_API_KEY"' : `ALMA_API_KEY='${simulatorKey}'`
   const lines = [
     '',

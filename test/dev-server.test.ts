@@ -69,7 +69,7 @@ async function runDev (t: Test, env: Record<string, string> = {}): Promise<void>
   const command = /^ {2}(.*) node dist\/server\.js$/m.exec(printed)?.[1] ?? ''
   const serverEnv = Object.fromEntries([...command.matchAll(/(\w+)='([^']*)'/g)].map(([, name, value]) => [name, value]))
   t.doesNotThrow(() => loadConfig(serverEnv), 'a command for the built server on the same stack, with its whole configuration')
-  t.match(serverEnv, { AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint, AWS_ACCESS_KEY_ID: String, PORT: /^\d+$/ })
+  t.match(serverEnv, { AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint, AWS_ACCESS_KEY_ID: String, PORT: /^\d+$/, HOST: env.HOST ?? '127.0.0.1' }, 'on the address the dev server was given')
   const tried = [...printed.matchAll(/^ {4}(http:\/\/\S+)$/gm)].map((match) => match[1] as string)
   const endpoints = new Set(tried.map((url) => new URL(url).pathname.replace(/^\/users\/[^/]+/, '/users/{userID}').replace(/\/(loans|requests|fees)\/[^/]+$/, '/$1/{id}')))
   t.equal(endpoints.size, 7, 'URLs to try, for all seven endpoints')
