@@ -6,7 +6,7 @@ import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import dynalite from 'dynalite'
 import { buildApp as buildFauxqs } from 'fauxqs'
 import type { CacheTables } from '../src/clients/dynamo-cache.js'
-import type { AlmaRecord } from '../src/resolution/kinds.js'
+import { CACHE_KEY_FIELDS, type AlmaRecord } from '../src/resolution/kinds.js'
 import { AlmaSimulator } from './alma-simulator.js'
 import type { CacheRowSet } from './demo-records.js'
 
@@ -26,9 +26,6 @@ export const TABLES: CacheTables = {
 }
 const QUEUE_NAME = 'alma-users-to-refresh'
 const REGION = 'eu-west-2'
-
-// CONTRACT 4: the key of each table.
-const KEYS: Record<keyof CacheTables, string> = { users: 'primary_id', loans: 'loan_id', requests: 'request_id', fees: 'id' }
 
 export interface EmbeddedStackOptions {
   /** the simulator's key; ignored with `realAlma` */
@@ -166,7 +163,7 @@ async function createTables (client: DynamoDBClient, tables: CacheTables): Promi
   const { TableNames = [] } = await client.send(new ListTablesCommand({}))
   await Promise.all(Object.entries(tables).map(async ([table, name]) => {
     if (TableNames.includes(name)) return
-    const key = KEYS[table as keyof CacheTables]
+    const key = CACHE_KEY_FIELDS[table as keyof CacheTables]
     await client.send(new CreateTableCommand({
       TableName: name,
       KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],

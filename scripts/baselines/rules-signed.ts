@@ -2,12 +2,12 @@
 // SDK client: DynamoDB, SQS and SSM called through ./aws-json.ts. The one
 // arrangement measured under the cold-start target (README, "Cold start").
 import { unmarshall } from '@aws-sdk/util-dynamodb'
+import { CACHE_KEY_FIELDS } from '../../src/resolution/kinds.js'
 import type { CacheKey, CacheRows, CacheTable } from '../../src/resolution/ports.js'
 import { awsJsonClient } from './aws-json.js'
 import { plainLoanHandler } from './plain-handler.js'
 import { env } from './signing.js'
 
-const KEY_ATTRIBUTE: Record<CacheTable, string> = { users: 'primary_id', loans: 'loan_id', requests: 'request_id', fees: 'id' }
 const endpoint = (service: string) => process.env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] ?? `https://${service}.${env('AWS_REGION')}.amazonaws.com`
 
 export const getUserLoan = plainLoanHandler((config) => {
@@ -17,16 +17,16 @@ export const getUserLoan = plainLoanHandler((config) => {
   return {
     cache: {
       async getUser (userKey: string) {
-        const { Item } = await dynamodb('GetItem', { TableName: config.tables.users, Key: { primary_id: { S: userKey } } })
+        const { Item } = await dynamodb('GetItem', { TableName: config.tables.users, Key: { [CACHE_KEY_FIELDS.users]: { S: userKey } } })
         return Item === undefined ? undefined : item(Item)
       },
       // One BatchGetItem: enough for the benchmark's single loan (no chunks, no unprocessed keys).
       async getRows (keys: readonly CacheKey[]): Promise<CacheRows> {
         const requestItems: Record<string, { Keys: Record<string, { S: string }>[] }> = {}
-        for (const { table, id } of keys) (requestItems[config.tables[table]] ??= { Keys: [] }).Keys.push({ [KEY_ATTRIBUTE[table]]: { S: id } })
+        for (const { table, id } of keys) (requestItems[config.tables[table]] ??= { Keys: [] }).Keys.push({ [CACHE_KEY_FIELDS[table]]: { S: id } })
         const { Responses } = await dynamodb('BatchGetItem', { RequestItems: requestItems }) as { Responses: Record<string, unknown[]> }
-        return new Map((Object.keys(KEY_ATTRIBUTE) as CacheTable[]).map((table) =>
-          [table, new Map((Responses[config.tables[table]] ?? []).map(item).map((row) => [String(row[KEY_ATTRIBUTE[table]]), row]))]))
+        return new Map((Object.keys(CACHE_KEY_FIELDS) as CacheTable[]).map((table) =>
+          [table, new Map((Responses[config.tables[table]] ?? []).map(item).map((row) => [String(row[CACHE_KEY_FIELDS[table]]), row]))]))
       }
     },
     queue: {

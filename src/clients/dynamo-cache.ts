@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import pLimit from 'p-limit'
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
-import { KIND_SPECS, USER_KEY_FIELD } from '../resolution/kinds.js'
+import { CACHE_KEY_FIELDS } from '../resolution/kinds.js'
 import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution/ports.js'
 import { requestCalls, roundTripLine } from '../observability/request-calls.js'
 import { boundedClient, boundsMs, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
@@ -22,14 +22,6 @@ export interface DynamoCacheOptions {
   requestTimeoutMs?: number
   /** rounds of BatchGetItem for keys DynamoDB left unprocessed */
   unprocessedRetries?: number
-}
-
-// CONTRACT 4: the key attribute of each table.
-const KEY_ATTRIBUTE: Readonly<Record<CacheTable, string>> = {
-  users: USER_KEY_FIELD,
-  loans: KIND_SPECS.loans.idField,
-  requests: KIND_SPECS.requests.idField,
-  fees: KIND_SPECS.fees.idField
 }
 
 /** BatchGetItem takes 100 keys at most. */
@@ -111,7 +103,7 @@ export class DynamoCache implements CacheReader {
 
   async getUser (userKey: string): Promise<unknown> {
     const { Item } = await reading('GetItem', [this.#tables.users], () =>
-      withinBounds(this.#bounds, (options) => this.#documents.send(new GetCommand({ TableName: this.#tables.users, Key: { [KEY_ATTRIBUTE.users]: userKey } }), options)))
+      withinBounds(this.#bounds, (options) => this.#documents.send(new GetCommand({ TableName: this.#tables.users, Key: { [CACHE_KEY_FIELDS.users]: userKey } }), options)))
     return Item
   }
 
@@ -153,7 +145,7 @@ export class DynamoCache implements CacheReader {
     for (const { table, id } of chunk) {
       const name = this.#tables[table]
       requestItems[name] ??= { Keys: [] }
-      requestItems[name].Keys.push({ [KEY_ATTRIBUTE[table]]: id })
+      requestItems[name].Keys.push({ [CACHE_KEY_FIELDS[table]]: id })
     }
     for (let round = 0; requestItems !== undefined && Object.keys(requestItems).length > 0; round++) {
       const tables = Object.keys(requestItems)
@@ -166,7 +158,7 @@ export class DynamoCache implements CacheReader {
         const byKey = rows.get(table) ?? new Map<string, unknown>()
         rows.set(table, byKey)
         for (const item of items) {
-          const key = item[KEY_ATTRIBUTE[table]]
+          const key = item[CACHE_KEY_FIELDS[table]]
           if (typeof key === 'string') byKey.set(key, item)
         }
       }

@@ -119,3 +119,11 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     almaFieldNames: { transactions: 'transaction' }
   }
 }
+
+/** The key attribute of each cache table (CONTRACT 4). */
+export const CACHE_KEY_FIELDS: Readonly<Record<'users' | Kind, string>> = {
+  users: USER_KEY_FIELD,
+  loans: KIND_SPECS.loans.idField,
+  requests: KIND_SPECS.requests.idField,
+  fees: KIND_SPECS.fees.idField
+}
