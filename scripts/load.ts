@@ -32,6 +32,7 @@ import { PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
 import autocannon, { type Instance, type Request, type Result } from 'autocannon'
 import { almaUserRecords, cacheRowsOf, type AlmaUserRecords } from '../dev/demo-records.js'
 import { startEmbeddedStack, type EmbeddedStack } from '../dev/embedded-stack.js'
+import { KIND_SPECS, KINDS, type Kind } from '../src/resolution/kinds.js'
 
 const CONNECTIONS = 50
 const DURATION_S = positiveInteger(process.env.LOAD_DURATION_S, 30)
@@ -53,9 +54,6 @@ const ALMA_LATENCY_MS = 10
 const RSS_GROWTH_BOUND_MIB = 64
 
 const DAY = 24 * 60 * 60
-const KINDS = ['loans', 'requests', 'fees'] as const
-type Kind = typeof KINDS[number]
-const ID_FIELD: Record<Kind, string> = { loans: 'loan_id', requests: 'request_id', fees: 'id' }
 // A field each record of a kind carries exactly once, and records of the other kinds never.
 const MARKER: Record<Kind, string> = { loans: '"loan_id":', requests: '"request_id":', fees: '"original_vat_amount":' }
 
@@ -87,7 +85,7 @@ async function seed (stack: EmbeddedStack): Promise<void> {
   for (const { userID, records } of everyone) {
     for (const kind of KINDS) {
       for (const row of records[kind]) {
-        const id = `${kind} ${String(row[ID_FIELD[kind]])}`
+        const id = `${kind} ${String(row[KIND_SPECS[kind].idField])}`
         const owner = owners.get(id)
         if (owner !== undefined && owner !== userID) throw new Error(`${owner} and ${userID} share the record ID ${id}; rename one`)
         owners.set(id, userID)
@@ -137,13 +135,13 @@ function list ({ userID, records }: LoadUser, kind: Kind, category: Category, ca
 }
 
 function item ({ userID, records }: LoadUser, kind: Kind, n: number, category: Category, cache: 'hit' | 'miss'): Expected {
-  const id = String(records[kind][n % records[kind].length]?.[ID_FIELD[kind]])
+  const id = String(records[kind][n % records[kind].length]?.[KIND_SPECS[kind].idField])
   return {
     path: `/users/${userID}/${kind}/${id}`,
     category,
     status: 200,
     cache,
-    body: (body) => body.includes(`"${ID_FIELD[kind]}":"${id}"`) && count(body, MARKER[kind]) === 1
+    body: (body) => body.includes(`"${KIND_SPECS[kind].idField}":"${id}"`) && count(body, MARKER[kind]) === 1
   }
 }
 
