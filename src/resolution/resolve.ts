@@ -32,7 +32,7 @@ export async function resolveItem (ctx: ResolutionContext, userID: string, kind:
   const userKey = userCacheKey(userID)
   const rows = await readRows(ctx, [{ table: 'users', id: userKey }, { table: kind, id: itemID }])
   const user = readCachedUser(rows.get('users')?.get(userKey), userID, ctx.now())
-  const cached = readCachedItem(KIND_SPECS[kind], rows.get(kind)?.get(itemID), userID, ctx.now())
+  const cached = cachedItems(ctx, userID, kind, [itemID], rows)
   const resolve = () => itemFromCacheOrAlma(ctx, userID, kind, itemID, cached)
   return user?.valid ? resolve() : whileQueueing(ctx, userID, resolve)
 }
@@ -220,14 +220,15 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
 
 /** 3.4: a valid item is returned; otherwise Alma's item endpoint answers. */
 async function itemFromCacheOrAlma (
-  ctx: ResolutionContext, userID: string, kind: Kind, itemID: string, cached: CachedItem | undefined
+  ctx: ResolutionContext, userID: string, kind: Kind, itemID: string, cached: ReadonlyMap<string, CachedItem>
 ): Promise<Resolved<AlmaRecord>> {
-  if (cached?.valid === true) return { value: cached.record, cache: 'hit' }
+  const item = cached.get(itemID)
+  if (item?.valid === true) return { value: item.record, cache: 'hit' }
   let record: AlmaRecord | undefined
   try {
     record = await ctx.alma.item(kind, userID, itemID, ctx.deadline)
   } catch (error) {
-    const copy = copiesInstead(error, [itemID], new Map(cached === undefined ? [] : [[itemID, cached]])).get(itemID) as AlmaRecord
+    const copy = copiesInstead(error, [itemID], cached).get(itemID) as AlmaRecord
     logStale(ctx, kind, error)
     return { value: copy, cache: 'stale' }
   }
