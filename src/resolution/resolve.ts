@@ -290,10 +290,10 @@ function copiesInstead (error: unknown, ids: readonly string[], cached: Readonly
   return new Map(ids.map((id) => [id, (cached.get(id) as CachedItem).record]))
 }
 
-function logStale (ctx: ResolutionContext, what: string, error: unknown): void {
+function logStale (ctx: ResolutionContext, kind: Kind, error: unknown): void {
   // A refused or unreadable key fails every Alma call until someone fixes it: the alarm line, even though the copy saved this answer.
   const level = isOursToFix(error) ? 'error' : 'warn'
-  ctx.log[level]({ err: error, stale: what }, 'Alma failed; serving an expired cache copy')
+  ctx.log[level]({ err: error, stale: kind }, 'Alma failed; serving an expired cache copy')
 }
 
 const emptyLists = (): Lists => ({ loans: [], requests: [], fees: [] })
