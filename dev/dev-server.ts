@@ -1,4 +1,5 @@
 import { ConfigError, DEFAULT_ALMA_API_URL, loadConfig, variable } from '../src/config.js'
+import { KINDS } from '../src/resolution/kinds.js'
 import { listenAddress, startFailure, startServer } from '../src/server.js'
 import { apiDocsPage } from './api-docs.js'
 import { seedDemoUsers } from './demo-users.js'
@@ -51,7 +52,7 @@ async function main (): Promise<void> {
     ...demoUsers.flatMap(({ userID, about, items }) => [
       `  ${about}:`,
       `    ${base}/users/${userID}`,
-      ...['loans', 'requests', 'fees'].map((list) => `    ${base}/users/${userID}/${list}`),
+      ...KINDS.map((kind) => `    ${base}/users/${userID}/${kind}`),
       ...items.map((path) => `    ${base}/users/${userID}/${path}`)
     ]),
     `Queued users go to ${stack.env.USER_QUEUE_URL}.`,
