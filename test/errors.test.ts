@@ -99,7 +99,8 @@ t.test('400: a user ID without a letter or digit (2.2), even one the URL leaves 
 })
 
 t.test('404 for unknown routes, as JSON, with no-store and nosniff', async (t) => {
-  for (const url of ['/', '/nothing', '/users/faults-1/things', '/users/faults-1/loans/1/more']) {
+  // An empty segment where an ID goes too: no route, as API Gateway answers it deployed (not a malformed ID's 400).
+  for (const url of ['/', '/nothing', '/users/faults-1/things', '/users/faults-1/loans/1/more', '/users/', '/users//loans', '/users/faults-1/loans/', '/users/a!/fees/']) {
     const response = await get(url)
     t.equal(response.statusCode, 404, url)
     t.equal(response.json().statusCode, 404)

@@ -117,6 +117,9 @@ export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
 
   fastify.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error.validation !== undefined) {
+      // An empty segment (/users/, /users/x/loans/) names no identifier: that route does not exist,
+      // as API Gateway answers it when deployed.
+      if (Object.values(request.params as Record<string, string>).includes('')) return noRoute(request, reply)
       // Only path parameters are validated here: the field is userID or an item ID.
       const field = String(error.validation[0]?.instancePath).slice(1)
       return reply.code(400).send(errorBody(400, invalidIDMessage(field)))
