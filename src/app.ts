@@ -57,9 +57,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === false ? false : { level: config.logLevel, ...options.logger, serializers: { ...options.logger?.serializers, err: loggedError } },
     requestIdHeader: options.requestIdHeader ?? false,
-    // The local server: Node gives a client 60 s to send its headers (headersTimeout), and
-    // Fastify would leave the rest unbounded; a request whose body stalls is refused as late.
-    requestTimeout: 60_000,
     frameworkErrors: (error, request, reply) => {
       malformedPathAnswer(error, request, reply)
       // Refused by the router, before any hook: logged and counted here instead.

@@ -31,7 +31,7 @@ export function clientErrorAnswer (this: FastifyInstance, error: Error & { code?
     socket.destroy()
     return
   }
-  // A request not received whole in time (its headers within Node's headersTimeout, all of it within app.ts's requestTimeout) is no malformed one: 408, as Node and Fastify answer it.
+  // A request whose headers did not arrive in time (Node's headersTimeout) is no malformed one: 408, as Node and Fastify answer it.
   const [statusCode, message] = error.code === 'HPE_HEADER_OVERFLOW'
     ? [431, 'The request line and headers are over the size this server reads']
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
