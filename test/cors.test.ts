@@ -37,9 +37,11 @@ t.test('listed origins only', async (t) => {
 })
 
 t.test('any origin', async (t) => {
-  const { app } = await buildTestApp(t, { config: { ...loadConfig(), corsOrigins: ['*'] } })
-  const response = await app.inject({ method: 'GET', url: '/users/cors-1/fees', headers: { origin: 'https://anywhere.example' } })
-  t.equal(response.headers['access-control-allow-origin'], '*')
+  for (const corsOrigins of [['*'], ['https://app.example.ac.uk', '*']]) {
+    const { app } = await buildTestApp(t, { config: { ...loadConfig(), corsOrigins } })
+    const response = await app.inject({ method: 'GET', url: '/users/cors-1/fees', headers: { origin: 'https://anywhere.example' } })
+    t.equal(response.headers['access-control-allow-origin'], '*', `CORS_ORIGINS ${corsOrigins.join(',')}`)
+  }
 })
 
 t.test('none when unset', async (t) => {
