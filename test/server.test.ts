@@ -146,6 +146,23 @@ t.test('a request not sent whole in time is a 408, as Node and Fastify answer it
   t.match(logs().find((line) => line.msg === 'request refused by the HTTP parser'), { code: 'ERR_HTTP_REQUEST_TIMEOUT', status: 408 })
 })
 
+t.test('a connection stalled in its request body gets its one answer at once, and is closed at the keep-alive timeout', async (t) => {
+  const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  t.equal(app.server.keepAliveTimeout, 72_000, 'as docs/operations.md says')
+  // Shortened, for the connections made from now on.
+  app.server.keepAliveTimeout = 300
+  let answer = ''
+  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1', () => {
+    socket.write('GET /users/server-1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nten bytes.')
+  })
+  socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
+  socket.on('error', () => {})
+  await once(socket, 'close')
+  t.equal(answer.match(/^HTTP\/1\.1 /gm)?.length, 1, 'one answer, no 408 after it')
+  t.match(answer, /^HTTP\/1\.1 200 /)
+})
+
 t.test('a client that resets its connection mid-request is owed nothing, and not logged as refused', async (t) => {
   const { app, logs } = await buildTestApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
