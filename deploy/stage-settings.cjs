@@ -32,6 +32,10 @@ const AFTER_BUDGET_MS = 5000
 // Optional runtime settings (CONTRACT 5 and README's configuration table), passed on when set.
 const PASSED_THROUGH = ['ALMA_API_URL', 'LOG_LEVEL', 'LOG_PSEUDONYM_KEY', 'ALMA_CALL_TIMEOUT_MS', 'REQUEST_BUDGET_MS', 'CORS_ORIGINS']
 
+// Read without a stage's suffix, one for every stage (CONTRACT 5 gives the key parameter once,
+// and its KMS key goes with it), beside the stage's own variables, which have one.
+const FOR_EVERY_STAGE = ['ALMA_API_KEY_NAME', 'ALMA_API_KEY_KMS_KEY_ARN', 'API_KEY_REQUIRED', 'DEPLOYMENT_BUCKET', ...PASSED_THROUGH]
+
 class DeploySettingsError extends Error {
   constructor (problems) {
     super(`Cannot deploy: ${problems.join('; ')}.`)
@@ -241,6 +245,14 @@ module.exports = async ({ options }) => {
   // The queue is the stage's, and so is its key: unsuffixed, the name would be ignored, and every send fail.
   if (text('USER_QUEUE_KMS_KEY_ARN') !== undefined) {
     problems.push(`USER_QUEUE_KMS_KEY_ARN names no stage: the queue's key is given per stage, as the queue is (USER_QUEUE_KMS_KEY_ARN${suffix})`)
+  }
+  // The converse: one of them given with this stage's suffix alone would be ignored, and the stage
+  // deployed without it (ALMA_API_KEY_KMS_KEY_ARN_PROD: no kms:Decrypt, every read of the key refused).
+  // Beside the name without a suffix (a pipeline that copies the stage's value over), it is left alone.
+  for (const name of FOR_EVERY_STAGE) {
+    if (text(name + suffix) !== undefined && text(name) === undefined) {
+      problems.push(`${name}${suffix} would be ignored: the deploy reads ${name}, one for every stage, without a suffix`)
+    }
   }
   const almaUrl = almaUrlProblem(text('ALMA_API_URL'))
   if (almaUrl !== undefined) problems.push(almaUrl)

@@ -62,6 +62,23 @@ t.test('customer-managed KMS keys of the key parameter and of the queue: used on
   t.match(noStage, { message: /^Cannot deploy: USER_QUEUE_KMS_KEY_ARN names no stage: the queue's key is given per stage, as the queue is \(USER_QUEUE_KMS_KEY_ARN_STG\)\.$/ }, 'the queue key without its stage: refused, not ignored')
 })
 
+t.test("a variable read for every stage, given with the deployed stage's suffix alone, is refused, not ignored", async (t) => {
+  const parameterKey = 'arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
+  const [parameterKeyOfProd, corsOfStg, both, otherStage] = await settingsOf([
+    { env: { ...PROD, LOG_PSEUDONYM_KEY: 'pseudonyms-of-prod-0001', ALMA_API_KEY_KMS_KEY_ARN_PROD: parameterKey }, options: { stage: 'prod', region: 'eu-west-2' } },
+    { env: { ...STG, CORS_ORIGINS_STG: 'https://app.example.ac.uk', API_KEY_REQUIRED_STG: 'false' } },
+    { env: { ...STG, ALMA_API_KEY_KMS_KEY_ARN: parameterKey, ALMA_API_KEY_KMS_KEY_ARN_STG: parameterKey } },
+    { env: { ...STG, CORS_ORIGINS_PROD: 'https://app.example.ac.uk' } }
+  ])
+  // Ignored, the role would get no kms:Decrypt on the key, and every read of the Alma key be refused.
+  t.match(parameterKeyOfProd, { message: 'Cannot deploy: ALMA_API_KEY_KMS_KEY_ARN_PROD would be ignored: the deploy reads ALMA_API_KEY_KMS_KEY_ARN, one for every stage, without a suffix.' })
+  const eachSaid = 'Cannot deploy: API_KEY_REQUIRED_STG would be ignored: the deploy reads API_KEY_REQUIRED, one for every stage, without a suffix; ' +
+    'CORS_ORIGINS_STG would be ignored: the deploy reads CORS_ORIGINS, one for every stage, without a suffix.'
+  t.match(corsOfStg, { message: eachSaid }, 'each said')
+  t.match(both, { statements: [{}, {}, {}, { Action: ['kms:Decrypt'], Resource: [parameterKey] }] }, 'beside the name without a suffix (a pipeline copying it over): deployed')
+  t.match(otherStage, { functionTimeout: 25 }, "another stage's: not this deploy's concern")
+})
+
 t.test('a budget the functions cannot keep, and a queue URL and ARN of different queues, fail the deploy', async (t) => {
   const elsewhere = { USER_QUEUE_URL_STG: 'https://sqs.us-east-1.amazonaws.com/123456789012/alma-users-stg', USER_QUEUE_ARN_STG: 'arn:aws:sqs:us-east-1:123456789012:alma-users-stg' }
   const notInRegion = ['arn:aws:ssm:us-east-1:123456789012:parameter/alma/api-key', 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:alma', 'arn:aws:ssm:eu-west-2:123456789012:parameter//alma']
