@@ -183,6 +183,12 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
   t.ok(methodIds.length >= 7 && methodIds.every((id) => deployment?.DependsOn.includes(id)), 'and for the methods, as the framework has it')
   const logGroups = resources.filter((resource) => resource.Type === 'AWS::Logs::LogGroup')
   t.ok(logGroups.length === 7 && logGroups.every((group) => group.Properties.RetentionInDays === 30), "the functions' logs kept 30 days, not forever")
+  // Lambda writes to /aws/lambda/<function name>: a group of another name would be kept 30 days and
+  // written by nothing, while the functions' own was created on first write, kept forever.
+  for (const [id, fn] of Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::Lambda::Function')) {
+    const [groupId] = [(fn as Resource & { DependsOn?: string[] }).DependsOn ?? []].flat()
+    t.equal(template.Resources[groupId as string]?.Properties.LogGroupName, `/aws/lambda/${String(fn.Properties.FunctionName)}`, `${id} waits for its own log group`)
+  }
 
   const roles = resources.filter((resource) => resource.Type === 'AWS::IAM::Role')
   t.equal(roles.length, 1, 'one role')
