@@ -90,9 +90,12 @@ function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
 
 type PathParameters = Record<string, string | undefined> | null | undefined
 
-/** A route API Gateway matched by its path: not `$default`, not greedy (`{proxy+}`). */
-const isPlainRoute = (template: string | undefined): template is string =>
-  template !== undefined && template.startsWith('/') && !template.includes('+}')
+/**
+ * A route API Gateway matched by its path: not `$default`, not greedy (`{proxy+}`).
+ * Not one at all in a hand-made event without it, or with it null.
+ */
+const isPlainRoute = (template: string | null | undefined): template is string =>
+  typeof template === 'string' && template.startsWith('/') && !template.includes('+}')
 
 function appPath (path: string, template: string | undefined, parameters: PathParameters, isDecoded: boolean): string {
   const escape = (unsafe: RegExp, sent: string) => sent.replace(unsafe, (character) => encodeURIComponent(character.toWellFormed()))

@@ -189,6 +189,9 @@ t.test('behind a custom domain, a path that carries a base path mapping is answe
   // With no route in the event (an HTTP API's $default route, a hand-made event), the path is taken as it is.
   t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default' }, lambdaContext('getUserLoan'))), expected, '$default route')
   t.strictSame(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no resource')
+  // A hand-made event may null what it does not fill in (as API Gateway nulls pathParameters): the path is taken as it is, no TypeError.
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...restApiEvent(path), resource: null as never }, lambdaContext('getUserLoan'))), expected, 'a null resource')
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: null as never }, lambdaContext('getUserLoan'))), expected, 'a null route key')
   t.equal((await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: '$default', rawPath: `/alma${path}` }, lambdaContext('getUserLoan'))).statusCode, 404, 'no route to cut it by')
   t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no route key')
   t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: undefined }, lambdaContext('getUserLoan'))), expected, 'no parameters')
