@@ -36,10 +36,13 @@ export interface InjectedFault {
   path?: RegExp
 }
 
+/** Alma's per-second threshold for an institution (alma-api.md: about 25 calls a second). */
+export const ALMA_CALLS_PER_SECOND = 25
+
 export interface AlmaSimulatorOptions {
   apiKey: string
   latencyMs?: number
-  /** Alma's per-second threshold (alma-api.md: about 25 for an institution); off unless set */
+  /** the per-second threshold past which calls get 429 PER_SECOND_THRESHOLD (Alma's is ALMA_CALLS_PER_SECOND); off unless set */
   callsPerSecond?: number
   host?: string
   port?: number

@@ -31,6 +31,8 @@ export interface EmbeddedStackOptions {
   /** the simulator's key; ignored with `realAlma` */
   almaApiKey?: string
   almaLatencyMs?: number
+  /** the simulator's per-second threshold (see AlmaSimulatorOptions); off unless set */
+  almaCallsPerSecond?: number
   /** real Alma at `almaApiUrl` with this key: no simulator */
   realAlma?: { url: string, key: string }
   /** a DynamoDB to use instead of dynalite, such as DynamoDB Local */
@@ -72,7 +74,7 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
   const queueUrl = await settingUp('SQS', sqsEndpoint, () => createQueue(sqsEndpoint, credentials))
 
   const almaApiKey = options.almaApiKey ?? 'embedded-simulator-key'
-  const alma = options.realAlma === undefined ? await AlmaSimulator.start({ apiKey: almaApiKey, latencyMs: options.almaLatencyMs }) : undefined
+  const alma = options.realAlma === undefined ? await AlmaSimulator.start({ apiKey: almaApiKey, latencyMs: options.almaLatencyMs, callsPerSecond: options.almaCallsPerSecond }) : undefined
 
   const env: Record<string, string> = {
     AWS_REGION: REGION,

@@ -117,6 +117,23 @@ t.test('Ctrl-C while requests wait on Alma: each is answered, then npm run dev e
   t.same(await exited, [0, null], 'then the process ends by itself, with status 0')
 })
 
+t.test('the simulator of npm run dev refuses calls past Alma\'s per-second threshold, as Alma does; the service waits them out', async (t) => {
+  const { child, base } = await startDev(t, { LOG_LEVEL: 'debug' })
+  let logged = ''
+  child.stdout.on('data', (chunk: Buffer) => { logged += chunk.toString() })
+  // The uncached demo user costs three Alma calls: twelve at once are 36 calls within the second.
+  const statuses = await Promise.all(Array.from({ length: 12 }, async () => {
+    const response = await request(`${base}/users/demo-alma-only`)
+    await response.body.dump()
+    return response.statusCode
+  }))
+  t.same(statuses, Array(12).fill(200), 'every refused call retried after the second, and answered')
+  const refused = logged.split('\n').filter((line) => line.includes('"Alma call"') && line.includes('"status":429')).length
+  t.ok(refused > 0, `${refused} Alma calls refused with 429`)
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+})
+
 t.test('with real Alma, the built server\'s command takes the key from the shell: never printed', async (t) => {
   const key = 'real-alma-key-never-printed-77'
   const child = spawnDev(t, {
