@@ -256,6 +256,11 @@ t.test('unusable answers are 502s', async (t) => {
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'list is not an array of objects')
   alma.injectFaults(1, { status: 200, body: '[1, 2]' })
   await t.rejects(client.item('loans', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'not an object')
+  // An error body, or an empty object, with status 200: no record to pass on as the caller's.
+  alma.injectFaults(1, { status: 200, body: '{"errorsExist":true,"errorList":{"error":[{"errorCode":"401823"}]}}' })
+  await t.rejects(client.item('loans', 'client-1', 'x1', soon()), { name: 'AlmaBadGatewayError', detail: 'status 200 with a body that has no loan_id' })
+  alma.injectFaults(1, { status: 200, body: '{"id": null, "balance": 1}' })
+  await t.rejects(client.item('fees', 'client-1', 'x1', soon()), { name: 'AlmaBadGatewayError', detail: 'status 200 with a body that has no id' })
   alma.injectFaults(1, { status: 200, body: '{"item_loan": [], "total_record_count": -1}' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'a negative total_record_count')
   alma.injectFaults(1, { status: 404, body: 'Not Found' })

@@ -175,12 +175,17 @@ export class AlmaClient implements AlmaReader {
 
   async item (kind: Kind, userID: string, itemID: string, deadline: number): Promise<AlmaRecord | undefined> {
     const path = `/users/${encodeURIComponent(userID)}/${kind}/${encodeURIComponent(itemID)}`
+    let record: AlmaRecord
     try {
-      return await this.#get({ path, query: {}, mode: 'item', deadline })
+      record = await this.#get({ path, query: {}, mode: 'item', deadline })
     } catch (error) {
       if (error instanceof NotFoundError) return undefined
       throw error
     }
+    // A record without its ID is no record (an error body sent with 200, say), not one to pass on as the caller's loan.
+    const { idField } = KIND_SPECS[kind]
+    if (idOf(record, idField) === undefined) throw new AlmaBadGatewayError(`status 200 with a body that has no ${idField}`)
+    return record
   }
 
   async close (): Promise<void> {
