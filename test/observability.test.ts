@@ -192,6 +192,14 @@ t.test('an EMF record: each cache outcome counted under its own name, latencies 
   t.same(many.AlmaLatency, Array.from({ length: 100 }, (_, index) => index), 'EMF takes 100 values of a metric at most')
 })
 
+t.test('EMF: each metric also for the service as a whole, and Errors by status alone (no alarm can sum the routes with SEARCH)', async (t) => {
+  const directives = (status: number) => (metricsRecord({ route: '/users/:userID', status, cache: status === 200 ? 'hit' : undefined, calls: newRequestCalls(), durationMs: 1, namespace: 'N' })._aws as { CloudWatchMetrics: Array<{ Dimensions: string[][], Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics
+  // t.strictSame, not t.match: t.match would take [['route']] for [['route'], []].
+  t.strictSame(directives(200).map(({ Dimensions }) => Dimensions), [[['route'], []]], 'a 200: by route, and without dimensions')
+  t.strictSame(directives(502).map(({ Dimensions }) => Dimensions), [[['route'], []], [['route', 'status'], ['status']]], 'a 502: Errors by route and status, and by status alone')
+  t.strictSame(directives(502)[1]?.Metrics.map(({ Name }) => Name), ['Errors'])
+})
+
 t.test('a client that hangs up before the answer: still one summary line and one metrics record', async (t) => {
   const lines: string[] = []
   const { app: served, logs: servedLogs } = await buildTestApp(t, { writeMetrics: (line) => { lines.push(line) } })

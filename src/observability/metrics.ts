@@ -32,12 +32,19 @@ const METRICS = [
 // EMF takes at most 100 values for one metric in one record.
 const MAX_VALUES = 100
 
+// Each metric also without the route (an empty dimension set, which EMF allows), and
+// Errors by status alone: the service as a whole, for alarms. CloudWatch alarms
+// cannot use SEARCH, and a metric-math alarm takes 10 metrics at most, under the
+// 28 that a hit ratio over the seven routes would need.
+const ROUTE_AND_SERVICE: string[][] = [['route'], []]
+const ROUTE_STATUS_AND_STATUS: string[][] = [['route', 'status'], ['status']]
+
 /**
- * The EMF record of one answered request, route as the dimension. Two metrics
+ * The EMF record of one answered request, route as the dimension (and none, above). Two metrics
  * only where they have values, since EMF wants a value for every metric declared:
  * AlmaLatency, one value per Alma round trip (so that its percentiles are those
  * of Alma's answers, not of requests that made no call); and Errors, under the
- * route and the status (errors by status, with the contract's few statuses).
+ * route and the status (errors by status, with the contract's few statuses), and the status alone.
  */
 export function metricsRecord (answered: AnsweredRequest, timestamp = Date.now()): Record<string, unknown> {
   const { route, status, cache, calls, durationMs, namespace } = answered
@@ -50,10 +57,10 @@ export function metricsRecord (answered: AnsweredRequest, timestamp = Date.now()
       CloudWatchMetrics: [
         {
           Namespace: namespace,
-          Dimensions: [['route']],
+          Dimensions: ROUTE_AND_SERVICE,
           Metrics: [...METRICS, ...(almaLatencies.length > 0 ? [{ Name: 'AlmaLatency', Unit: 'Milliseconds' }] : [])]
         },
-        ...(failed ? [{ Namespace: namespace, Dimensions: [['route', 'status']], Metrics: [{ Name: 'Errors', Unit: 'Count' }] }] : [])
+        ...(failed ? [{ Namespace: namespace, Dimensions: ROUTE_STATUS_AND_STATUS, Metrics: [{ Name: 'Errors', Unit: 'Count' }] }] : [])
       ]
     },
     route: route ?? 'none',
