@@ -127,6 +127,16 @@ t.test('what the HTTP parser refuses is logged by its code and status, not the r
   t.notMatch(JSON.stringify(refused), /rawPacket|parser-patron/)
 })
 
+t.test('a CONNECT request, which never reaches Fastify, is logged all the same', async (t) => {
+  const { app, logs } = await buildTestApp(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1', () => { socket.write('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n') })
+  socket.on('error', () => {})
+  socket.resume()
+  await once(socket, 'close')
+  t.match(logs().filter((line) => line.method === 'CONNECT'), [{ msg: 'CONNECT request refused', status: 404 }])
+})
+
 // RFC 9110, 15.5.9; 400 is the contract's status for a malformed ID.
 t.test('a request not sent whole in time is a 408, as Node and Fastify answer it, in the contract\'s shape', async (t) => {
   const { app, logs } = await buildTestApp(t)

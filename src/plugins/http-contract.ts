@@ -76,7 +76,11 @@ export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
       return reply.code(400).send(errorBody(400, 'An HTTP/1.1 request must have a Host header'))
     }
   })
-  fastify.server.on('connect', connectAnswer)
+  fastify.server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    // Never reaches Fastify, so no summary line: this one instead (the target, a host, left out).
+    fastify.log.info({ method: 'CONNECT', status: 404 }, 'CONNECT request refused')
+    connectAnswer(request, socket)
+  })
 
   // Errors that others write as text (@fastify/cors refusing an OPTIONS request
   // that is no preflight) take the contract's shape too, their text the message.
