@@ -580,6 +580,10 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
   const reads = fromSsm.rawLogs().split('\n').filter((line) => line.includes('Alma API key read from SSM'))
   t.equal(reads.length, 1, 'the read logged once')
   t.match(JSON.parse(reads[0] as string), { level: 30, parameterName: '/alma/api-key', parameterVersion: 7 }, 'with the parameter and the version read')
+  // A line of the request that read it, as every line is (in Lambda: API Gateway's and Lambda's request IDs).
+  const readBy = JSON.parse(reads[0] as string).reqId
+  t.type(readBy, 'string', 'with the request ID of the request that read it')
+  t.ok(fromSsm.rawLogs().split('\n').some((line) => line.includes('"request summary"') && line.includes('"status":200') && JSON.parse(line).reqId === readBy), 'the request answered with the key read')
   t.notOk(holdsKeyPart(fromSsm.rawLogs()), 'never the key')
   // Its client is closed once it has read: no socket kept open to SSM for the life of the process.
   for (let waited = 0; await ssm.openConnections() > 0 && waited < 2000; waited += 50) await sleep(50)

@@ -20,6 +20,11 @@ export interface RequestCalls {
    * line for each round trip, what it asked and how it went, with no identifiers
    */
   debug?: (fields: Record<string, unknown>, message: string) => void
+  /**
+   * an info line in the request's log, for what a client logs once a process but
+   * learns while serving a request (the key read from SSM): in Lambda, with both request IDs
+   */
+  info?: (fields: Record<string, unknown>, message: string) => void
 }
 
 const current = new AsyncLocalStorage<RequestCalls>()

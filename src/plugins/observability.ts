@@ -80,6 +80,7 @@ export default fp<ObservabilityOptions>(async (fastify, options) => {
     receivedAt.set(request, performance.now())
     const calls = newRequestCalls()
     calls.debug = (fields, message) => { request.log.debug(fields, message) }
+    calls.info = (fields, message) => { request.log.info(fields, message) }
     request.calls = calls
     // Everything the request does from here on runs with its counters.
     countingCalls(calls, done)
