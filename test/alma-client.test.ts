@@ -369,6 +369,54 @@ t.test('a retry is judged by how long the call took, not by its wait for a turn'
   t.same(alma.calls.map((call) => call.status), [-1, 503, 200])
 })
 
+t.test('a retry still waiting for its turn at the deadline: the refusal stands (503 with its Retry-After), not a 504', async (t) => {
+  // One connection. The first call is refused (429, come back in 1 s); a second call
+  // takes the connection meanwhile and hangs, so the retry, judged to have time, waits
+  // for a turn until the deadline: Alma was never late, it said when to come back.
+  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
+  t.teardown(() => narrow.close())
+  const id = String(records.fees[0]?.id)
+  alma.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '1' })
+  alma.hang(1)
+  const refused = narrow.item('fees', 'client-1', id, Date.now() + 2500).catch((error: unknown) => error)
+  const holding = narrow.item('fees', 'client-1', id, Date.now() + 3000).catch((error: unknown) => error)
+  const error = await refused
+  t.type(error, AlmaThrottledError)
+  t.equal((error as AlmaThrottledError).retryAfterSeconds, 1, 'what Alma asked for')
+  t.same(alma.calls.map((call) => call.status), [429, -1], 'the retry was never made')
+  t.type(await holding, AlmaTimeoutError, 'the call Alma never answered is the 504')
+  // The same for a 5xx: Alma's answer stands, a 502.
+  alma.injectFaults(1, { status: 500 })
+  alma.hang(1)
+  const failed = narrow.item('fees', 'client-1', id, Date.now() + 1500).catch((error: unknown) => error)
+  const holdingAgain = narrow.item('fees', 'client-1', id, Date.now() + 3000).catch((error: unknown) => error)
+  t.type(await failed, AlmaBadGatewayError)
+  t.type(await holdingAgain, AlmaTimeoutError)
+})
+
+t.test('a retry whose turn comes with less of the budget left than its refusal took is not made: the refusal stands', async (t) => {
+  // Every answer takes 500 ms. The first call is refused (429, come back in 1 s) with
+  // time for a retry; a second call holds the one connection until its own earlier
+  // deadline, leaving the retry a turn with about 300 ms: a call that could not be
+  // answered in time, made only to be cut off as a 504.
+  const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 500 })
+  t.teardown(() => slow.close())
+  slow.addUser({ primary_id: 'client-1', ...records })
+  const narrow = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
+  t.teardown(() => narrow.close())
+  const id = String(records.fees[0]?.id)
+  const started = Date.now()
+  slow.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '1' })
+  slow.hang(1)
+  const refused = narrow.item('fees', 'client-1', id, started + 2500).catch((error: unknown) => error)
+  const holding = narrow.item('fees', 'client-1', id, started + 2200).catch((error: unknown) => error)
+  t.type(await holding, AlmaTimeoutError)
+  const error = await refused
+  t.type(error, AlmaThrottledError, 'Alma said when to come back')
+  t.equal((error as AlmaThrottledError).retryAfterSeconds, 1)
+  t.same(slow.calls.map((call) => call.status), [429, -1], 'no retry made without the time to be answered')
+})
+
 t.test('retries after a 429 are spread out, not sent together', async (t) => {
   const spread = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, retryBaseDelayMs: 500 })
   t.teardown(() => spread.close())

@@ -7,7 +7,6 @@ import {
 import { ALMA_MAX_PAGE_SIZE, isJsonObject, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls, roundTripLine } from '../observability/request-calls.js'
-import { byDeadline } from '../by-deadline.js'
 import { DEFAULT_ALMA_CALL_TIMEOUT_MS } from '../config.js'
 
 export interface AlmaClientOptions {
@@ -193,10 +192,13 @@ export class AlmaClient implements AlmaReader {
     await (await this.#connections)?.close()
   }
 
-  /** One Alma GET with bounded retries (exponential backoff, full jitter, Retry-After honoured). */
-  async #get (call: AlmaGet, attempt = 0): Promise<AlmaRecord> {
+  /**
+   * One Alma GET with bounded retries (exponential backoff, full jitter, Retry-After honoured).
+   * `refused`: the previous attempt's answer, which stands if this retry is not made in time.
+   */
+  async #get (call: AlmaGet, attempt = 0, refused?: Retryable): Promise<AlmaRecord> {
     try {
-      return await this.#attempt(call)
+      return await this.#attempt(call, refused)
     } catch (error) {
       if (!(error instanceof Retryable)) throw error
       // The jitter comes on top of Retry-After: calls refused together (a list's
@@ -212,45 +214,57 @@ export class AlmaClient implements AlmaReader {
         // No longer wanted while waiting.
         throw error.final
       }
+      return await this.#get(call, attempt + 1, error)
     }
-    return this.#get(call, attempt + 1)
   }
 
-  async #attempt ({ path, query, mode, deadline, unwanted }: AlmaGet): Promise<AlmaRecord> {
+  async #attempt ({ path, query, mode, deadline, unwanted }: AlmaGet, refused: Retryable | undefined): Promise<AlmaRecord> {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
     const apiKey = await this.#apiKey(deadline)
     const pool = await this.#pool()
-    return bodyOrError(await this.#inTurn(deadline, () => this.#call(pool, apiKey, path, query, deadline), unwanted), mode)
+    // A retry that waited for its turn past the time it needs (other calls held every
+    // connection) is not made: Alma did not fail to answer, it said no, and when to
+    // come back; that answer stands, not a 504 (nor a call made too late to be answered).
+    const late = (): ServiceError => refused?.final ?? new AlmaTimeoutError()
+    const needsMs = refused?.attemptMs ?? 0
+    return bodyOrError(await this.#inTurn(deadline, late, () => this.#call(pool, apiKey, path, query, deadline, needsMs, late), unwanted), mode)
   }
 
   /**
    * Runs `call` in its turn among the calls in flight (at most maxConnections).
-   * A deadline that passes while it waits ends it there: a 504 in time, and no
-   * call made late (the turn, when it comes, is passed on at once); so does a
-   * call no longer wanted when its turn comes.
+   * A deadline that passes while it waits ends it there, with `late()` (a 504, or
+   * the refusal a retry was for) in time, and no call made late (the turn, when it
+   * comes, is passed on at once); so does a call no longer wanted when its turn
+   * comes. Once it has its turn, the call's own time limit, cut to the deadline,
+   * is the only one: a call made and unanswered is Alma's lateness, a 504.
    */
-  #inTurn<T> (deadline: number, call: () => Promise<T>, unwanted?: AbortSignal): Promise<T> {
-    let givenUp = false
-    const turn = this.#turns(async () => {
-      if (givenUp) throw new AlmaTimeoutError()
-      if (unwanted !== undefined) {
-        // A turn comes as the call before it ends, before that call's answer is read: once
-        // that is done (within this turn of the event loop), the list may have been lost.
-        await new Promise(setImmediate)
-        if (unwanted.aborted) throw new AlmaBadGatewayError('call no longer wanted')
-      }
-      return await call()
-    })
-    return byDeadline(deadline, turn, () => {
-      givenUp = true
-      return new AlmaTimeoutError()
+  #inTurn<T> (deadline: number, late: () => ServiceError, call: () => Promise<T>, unwanted?: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let givenUp = false
+      const waiting = setTimeout(() => {
+        givenUp = true
+        reject(late())
+      }, deadline - Date.now())
+      this.#turns(async () => {
+        clearTimeout(waiting)
+        if (givenUp) throw late()
+        if (unwanted !== undefined) {
+          // A turn comes as the call before it ends, before that call's answer is read: once
+          // that is done (within this turn of the event loop), the list may have been lost.
+          await new Promise(setImmediate)
+          if (unwanted.aborted) throw new AlmaBadGatewayError('call no longer wanted')
+        }
+        return await call()
+      }).then(resolve, reject)
     })
   }
 
-  /** The HTTP exchange of one attempt, timed from when it has its turn. */
-  async #call (pool: Connections, apiKey: string, path: string, query: Record<string, string>, deadline: number): Promise<AlmaResponse> {
+  /** The HTTP exchange of one attempt, timed from when it has its turn; not made with `needsMs` or less of the budget left. */
+  async #call (
+    pool: Connections, apiKey: string, path: string, query: Record<string, string>, deadline: number, needsMs: number, late: () => ServiceError
+  ): Promise<AlmaResponse> {
     const remaining = deadline - Date.now()
-    if (remaining <= 0) throw new AlmaTimeoutError()
+    if (remaining <= needsMs) throw late()
     const calls = requestCalls()
     const started = performance.now()
     const line = roundTripLine(calls, 'alma', 'Alma call', { path: withoutIDs(path), ...query })
