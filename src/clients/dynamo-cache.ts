@@ -107,7 +107,7 @@ export class DynamoCache implements CacheReader {
     return Item
   }
 
-  async getRows (keys: readonly CacheKey[]): Promise<CacheRows> {
+  async getRows (keys: readonly CacheKey[], signal?: AbortSignal): Promise<CacheRows> {
     const unique = new Map(keys.map((key) => [`${key.table}\0${key.id}`, key]))
     const chunks: CacheKey[][] = []
     for (const key of unique.values()) {
@@ -121,7 +121,11 @@ export class DynamoCache implements CacheReader {
     // failed, so has the read: the others are called off, the waiting ones never sent.
     const read = new AbortController()
     const limitMs = boundsMs(this.#bounds)
-    const timer = setTimeout(() => { read.abort(new CacheReadError('BatchGetItem', [...new Set([...unique.values()].map((key) => this.#tables[key.table]))], new Error(`No answer within ${limitMs} ms`))) }, limitMs)
+    const tables = () => [...new Set([...unique.values()].map((key) => this.#tables[key.table]))]
+    const timer = setTimeout(() => { read.abort(new CacheReadError('BatchGetItem', tables(), new Error(`No answer within ${limitMs} ms`))) }, limitMs)
+    // Called off by the caller (the request is answered without it): over at once, nothing left in flight.
+    const callOff = () => { read.abort(new CacheReadError('BatchGetItem', tables(), new Error('Called off'))) }
+    signal?.addEventListener('abort', callOff)
     const inTurn = pLimit(BATCHES_IN_FLIGHT)
     try {
       await Promise.all(chunks.map((chunk) => inTurn(async () => {
@@ -135,6 +139,7 @@ export class DynamoCache implements CacheReader {
       })))
     } finally {
       clearTimeout(timer)
+      signal?.removeEventListener('abort', callOff)
     }
     if (read.signal.aborted) throw read.signal.reason
     return rows

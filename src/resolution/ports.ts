@@ -12,8 +12,8 @@ export type CacheRows = ReadonlyMap<CacheTable, ReadonlyMap<string, unknown>>
 export interface CacheReader {
   /** One GetItem on the users table; undefined when there is no row. */
   getUser (userKey: string): Promise<unknown>
-  /** BatchGetItem in chunks of at most 100 keys, unprocessed keys retried. */
-  getRows (keys: readonly CacheKey[]): Promise<CacheRows>
+  /** BatchGetItem in chunks of at most 100 keys, unprocessed keys retried; called off (and failed) once `signal` aborts. */
+  getRows (keys: readonly CacheKey[], signal?: AbortSignal): Promise<CacheRows>
 }
 
 export interface AlmaReader {

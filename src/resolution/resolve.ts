@@ -1,4 +1,3 @@
-import { byDeadline } from '../by-deadline.js'
 import { isAlmaFailure, isOursToFix, itemNotFoundMessage, NotFoundError } from '../errors.js'
 import { settleAll } from '../settle-all.js'
 import { userCacheKey } from './identifiers.js'
@@ -206,9 +205,10 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
 
   // 3.7: each list Alma failed on, from the expired user record's IDs, if every item still has a copy.
   // Alma may have failed at the deadline: the copies get a short while past it, or Alma's error stands.
+  // A read not over by then is called off, not left running past the answer (into a Lambda
+  // thawed for another request, its lines logged there).
   const user = expiredUser as CachedUser
-  const reading = readRows(ctx, [...failed.keys()].flatMap((kind) => listedKeys(user, kind)))
-  const rows = await byDeadline(ctx.deadline + STALE_COPIES_GRACE_MS, reading, () => failed.values().next().value as Error)
+  const rows = await copiesByGrace(ctx, [...failed.keys()].flatMap((kind) => listedKeys(user, kind)))
   for (const [kind, error] of failed) {
     const ids = user.ids[kind]
     if (ids === undefined) throw error
@@ -216,6 +216,20 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
     sources.staleFor.set(kind, error)
   }
   return lists
+}
+
+/** The expired copies' rows, read by the request's deadline and its grace; none if the read fails or is not over by then. */
+async function copiesByGrace (ctx: ResolutionContext, keys: readonly CacheKey[]): Promise<CacheRows> {
+  const callOff = new AbortController()
+  const timer = setTimeout(() => { callOff.abort() }, ctx.deadline + STALE_COPIES_GRACE_MS - Date.now())
+  try {
+    return await ctx.cache.getRows(keys, callOff.signal)
+  } catch (error) {
+    ctx.log.warn({ err: error }, 'cache read of the expired copies failed; Alma\'s error stands')
+    return new Map()
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** 3.4: a valid item is returned; otherwise Alma's item endpoint answers. */
