@@ -578,6 +578,32 @@ t.test('a call whose answer trickles in is cut at its time limit, not at the bud
   t.ok(Date.now() - started < 2000, `cut after ${Date.now() - started} ms (limit 500 ms, budget 10 s)`)
 })
 
+t.test('a TLS handshake that never completes: cut at the deadline and at the call\'s time limit, not at undici\'s 10 s connect timeout', async (t) => {
+  // Alma's port accepts connections and then says nothing: an https connection never
+  // gets through its handshake. undici ends a request still connecting only when the
+  // connection is made or fails, whatever its abort signal says.
+  const silent = createNetServer(() => {})
+  const sockets = new Set<Socket>()
+  silent.on('connection', (socket) => { sockets.add(socket) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const socket of sockets) socket.destroy(); return new Promise((resolve) => silent.close(resolve)) })
+  const { port } = silent.address() as AddressInfo
+  // The deadline first: a 504 when it passes.
+  const patient = new AlmaClient({ baseUrl: `https://127.0.0.1:${port}`, apiKey: async () => KEY, callTimeoutMs: 2000 })
+  t.teardown(() => patient.close())
+  let started = Date.now()
+  await t.rejects(patient.item('fees', 'client-1', 'x1', Date.now() + 300), AlmaTimeoutError)
+  t.ok(Date.now() - started < 1500, `answered after ${Date.now() - started} ms (deadline 300 ms)`)
+  // The call's time limit first: a 504, not retried, as a call cut at its limit in any other phase.
+  const hurried = new AlmaClient({ baseUrl: `https://127.0.0.1:${port}`, apiKey: async () => KEY, callTimeoutMs: 300, retryBaseDelayMs: 5 })
+  t.teardown(() => hurried.close())
+  const before = sockets.size
+  started = Date.now()
+  await t.rejects(hurried.item('fees', 'client-1', 'x1', Date.now() + 20_000), AlmaTimeoutError)
+  t.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms (limit 300 ms)`)
+  t.equal(sockets.size - before, 1, 'not retried')
+})
+
 t.test('by default at most 10 calls are in flight at once, the others wait their turn', async (t) => {
   const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 100 })
   t.teardown(() => slow.close())

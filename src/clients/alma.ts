@@ -7,6 +7,7 @@ import {
 import { ALMA_MAX_PAGE_SIZE, isJsonObject, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls, roundTripLine } from '../observability/request-calls.js'
+import { byDeadline } from '../by-deadline.js'
 import { DEFAULT_ALMA_CALL_TIMEOUT_MS } from '../config.js'
 
 export interface AlmaClientOptions {
@@ -103,6 +104,9 @@ export class AlmaClient implements AlmaReader {
     if (this.#closed) return Promise.reject(new UnavailableError(1, 'The service is shutting down'))
     this.#connections ??= import('./undici-pool.js').then(({ openPool }) => openPool(this.#origin, {
       connections: this.#maxConnections,
+      // A request's abort signal does not reach a connection being made (undici waits for it,
+      // 10 s by default): a call is as long as its time limit, in the connecting too.
+      connectTimeout: this.#callTimeoutMs,
       headersTimeout: this.#callTimeoutMs,
       bodyTimeout: this.#callTimeoutMs
     }))
@@ -235,27 +239,27 @@ export class AlmaClient implements AlmaReader {
    * A deadline that passes while it waits ends it there, with `late()` (a 504, or
    * the refusal a retry was for) in time, and no call made late (the turn, when it
    * comes, is passed on at once); so does a call no longer wanted when its turn
-   * comes. Once it has its turn, the call's own time limit, cut to the deadline,
-   * is the only one: a call made and unanswered is Alma's lateness, a 504.
+   * comes. A call made and not over by the deadline is a 504, Alma's lateness: its
+   * time limit is cut to the deadline, but undici ends a request still connecting
+   * (a TLS handshake that stalls) only when the connection is made or fails.
    */
   #inTurn<T> (deadline: number, late: () => ServiceError, call: () => Promise<T>, unwanted?: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let givenUp = false
-      const waiting = setTimeout(() => {
-        givenUp = true
-        reject(late())
-      }, deadline - Date.now())
-      this.#turns(async () => {
-        clearTimeout(waiting)
-        if (givenUp) throw late()
-        if (unwanted !== undefined) {
-          // A turn comes as the call before it ends, before that call's answer is read: once
-          // that is done (within this turn of the event loop), the list may have been lost.
-          await new Promise(setImmediate)
-          if (unwanted.aborted) throw new AlmaBadGatewayError('call no longer wanted')
-        }
-        return await call()
-      }).then(resolve, reject)
+    let givenUp = false
+    let made = false
+    const turn = this.#turns(async () => {
+      if (givenUp) throw late()
+      if (unwanted !== undefined) {
+        // A turn comes as the call before it ends, before that call's answer is read: once
+        // that is done (within this turn of the event loop), the list may have been lost.
+        await new Promise(setImmediate)
+        if (unwanted.aborted) throw new AlmaBadGatewayError('call no longer wanted')
+      }
+      made = true
+      return await call()
+    })
+    return byDeadline(deadline, turn, () => {
+      givenUp = true
+      return made ? new AlmaTimeoutError() : late()
     })
   }
 
@@ -297,7 +301,8 @@ const withoutIDs = (path: string): string =>
 
 function callFailure (error: unknown, callMs: number): ServiceError | Retryable {
   const name = (error as { name?: unknown }).name
-  if (name === 'TimeoutError' || name === 'AbortError' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
+  // (A connection not made within the call's time limit too: undici's connect timeout is set to it.)
+  if (name === 'TimeoutError' || name === 'AbortError' || name === 'ConnectTimeoutError' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
     return new AlmaTimeoutError({ cause: error })
   }
   // Any other failure of the exchange (refused or reset connections, a failed name lookup
