@@ -223,12 +223,10 @@ async function copiesByGrace (ctx: ResolutionContext, keys: readonly CacheKey[])
   const callOff = new AbortController()
   const timer = setTimeout(() => { callOff.abort() }, ctx.deadline + STALE_COPIES_GRACE_MS - Date.now())
   try {
-    return await ctx.cache.getRows(keys, callOff.signal)
+    return await ctx.cache.getRows(keys, callOff.signal).finally(() => { clearTimeout(timer) })
   } catch (error) {
     ctx.log.warn({ err: error }, 'cache read of the expired copies failed; Alma\'s error stands')
     return new Map()
-  } finally {
-    clearTimeout(timer)
   }
 }
 
