@@ -114,3 +114,12 @@ t.test('to a FIFO queue: one group per user whatever its case, deduplicated by t
     { QueueUrl: fifo, MessageBody: 'fifo-user', MessageGroupId: sha256('fifo-user'), MessageDeduplicationId: sha256('fifo-user') }
   ])
 })
+
+t.test('a standard queue whose name holds "fifo" gets no FIFO fields: SQS refuses a deduplication ID on a standard queue', async (t) => {
+  received.length = 0
+  const standard = 'http://queue-host.invalid:9/000000000000/users-fifo'
+  const queue = new SqsUserQueue({ queueUrl: standard, endpointOverride: true })
+  t.teardown(() => { queue.destroy() })
+  await queue.send('Std-User')
+  t.strictSame(received, [{ QueueUrl: standard, MessageBody: 'Std-User' }])
+})
