@@ -167,3 +167,25 @@ t.test('withinBounds leaves no timer running once its send is over', async (t) =
   await t.rejects(withinBounds(bounds, async () => { throw new Error('failed') }), /failed/)
   t.equal(timers(), before, 'none of 3.5 s per AWS call left behind')
 })
+
+t.test('the batches of one read are sent side by side: ten batches each answered 200 ms late take about one batch\'s time', async (t) => {
+  const { proxy, cache } = await throughProxy(t, { maxAttempts: 1, connectionTimeoutMs: 100, requestTimeoutMs: 1000 })
+  proxy.failAll({ lateMs: 200 })
+  // 1,000 keys: ten batches. One after another they would take 2 s, past the read's limit (1.1 s).
+  const keys = Array.from({ length: 1000 }, (_, index) => ({ table: 'loans' as const, id: `parallel-${index}` }))
+  const started = Date.now()
+  const read = await cache.getRows(keys)
+  t.equal(read.get('loans')?.size ?? 0, 0, 'none of them cached')
+  t.equal(proxy.requests, 10)
+  t.ok(Date.now() - started < 1000, `read in ${Date.now() - started} ms`)
+})
+
+t.test('getRows leaves no timer running once its read is over', async (t) => {
+  const cache = new DynamoCache({ tables: stack.tables })
+  t.teardown(() => cache.destroy())
+  const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+  await cache.getRows([loanKey])
+  const before = timers()
+  await cache.getRows([loanKey, { table: 'fees', id: 'absent' }])
+  t.equal(timers(), before, 'not the read\'s 3.5 s limit left behind')
+})
