@@ -10,9 +10,16 @@ import { errorResponse } from '../src/schemas/errors.js'
 // the Lambda bundle: this lives in dev/, which src/ never imports.
 
 // What API Gateway itself answers on every route of the deployed API (deploy/gateway-responses.cjs).
+// Its 429 is also the usage plan's quota (QUOTA_EXCEEDED), in API Gateway's own words and
+// without Retry-After: a client retrying it every second would only be refused again.
+const MORE_OF_TYPE = {
+  INVALID_API_KEY: '',
+  THROTTLED: ". Or, when the usage plan's quota for the key is used up, API Gateway's own message (Limit Exceeded) " +
+    "and no Retry-After: the key's requests are refused until the quota's period (a day, a week or a month) ends"
+}
 const gatewayErrors = Object.fromEntries((['INVALID_API_KEY', 'THROTTLED'] as const).map((type) => {
   const { statusCode, message } = gatewayAnswer(type)
-  return [statusCode, errorResponse(statusCode, message, `${message} (from API Gateway, in the deployed API only)`)]
+  return [statusCode, errorResponse(statusCode, message, `${message} (from API Gateway, in the deployed API only)${MORE_OF_TYPE[type]}`)]
 }))
 
 export const openApiDocument = fp(async (fastify) => {

@@ -42,11 +42,17 @@ t.test('every route documents its params, its 200 body and its errors with examp
 
 t.test("API Gateway's own answers are documented as the deploy writes them", async (t) => {
   const document = JSON.parse(generated) as { paths: Record<string, { get: Record<string, any> }> }
-  const templates = Object.values(gatewayResponses({}) as Record<string, { Properties: { ResponseType: string, ResponseTemplates: Record<string, string> } }>)
+  const templates = Object.values(gatewayResponses({}) as Record<string, { Properties: { ResponseType: string, StatusCode: string, ResponseParameters: Record<string, string>, ResponseTemplates: Record<string, string> } }>)
   const template = (type: string) => JSON.parse(templates.find(({ Properties }) => Properties.ResponseType === type)?.Properties.ResponseTemplates['application/json'] ?? 'null')
+  // A 429 of the usage plan's quota is no throttling: it says nothing of when to retry, and a second later is refused again.
+  const quiet429s = templates.filter(({ Properties }) => Properties.StatusCode === '429' && !('gatewayresponse.header.Retry-After' in Properties.ResponseParameters))
+    .map(({ Properties }) => Properties.ResponseType)
+  t.same(quiet429s, ['QUOTA_EXCEEDED'])
   for (const { get } of Object.values(document.paths)) {
     t.strictSame(get.responses['403'].content['application/json'].example, template('INVALID_API_KEY'))
     t.strictSame(get.responses['429'].content['application/json'].example, template('THROTTLED'))
+    t.match(get.responses['429'].description, /quota[^.]*no Retry-After/, 'the quota\'s 429, which has no Retry-After')
+    t.match(get.responses['429'].headers['Retry-After'].description, /never on a 429 of a used-up quota/)
   }
 })
 

@@ -38,7 +38,19 @@ const answerHeaders = {
 /** A route's 200 answer: its body's schema, with the answer's description and headers. */
 export const answerSchema = <T extends TSchema>(body: T): T => ({ ...body, description: X_CACHE, headers: answerHeaders })
 
-/** Of an error; a 503 (and API Gateway's throttling 429) says when to try again. */
+const RETRY_AFTER = 'seconds to wait before trying again'
+
+/**
+ * Of an error; a 503 (and API Gateway's throttling 429) says when to try again.
+ * A 429 of the usage plan's quota does not: waiting a second would not help.
+ */
 export const errorHeaders = (statusCode: number) => statusCode === 503 || statusCode === 429
-  ? { ...everyAnswerHeaders, 'Retry-After': { type: 'integer', minimum: 1, description: 'seconds to wait before trying again' } }
+  ? {
+      ...everyAnswerHeaders,
+      'Retry-After': {
+        type: 'integer',
+        minimum: 1,
+        description: statusCode === 503 ? RETRY_AFTER : `${RETRY_AFTER}: on a throttling 429 only, never on a 429 of a used-up quota`
+      }
+    }
   : everyAnswerHeaders
