@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises'
+import { Ajv } from 'ajv'
 import t from 'tap'
 import { gatewayResponses } from '../deploy/gateway-responses.cjs'
+import { seedUser } from '../dev/demo-users.js'
 import { openApiJson } from '../dev/openapi-document.js'
+import { loadConfig } from '../src/config.js'
 import { EXAMPLE_ITEM_IDS } from '../src/schemas/params.js'
-import { buildTestApp, startTestStack } from './helper.js'
+import { buildTestApp, DAY, startTestStack } from './helper.js'
 
 // docs/openapi.json is generated from the route schemas (npm run openapi); a
 // route changed without regenerating it fails here.
@@ -66,4 +69,77 @@ t.test('the documented 400 and 404 examples are what the service answers', async
   t.strictSame(await answer('/users/jsmith01/fees/bad!id'), example('/users/{userID}/fees/{feeID}', '400'))
   t.strictSame(await answer(`/users/jsmith01/loans/${EXAMPLE_ITEM_IDS.loans}`), example('/users/{userID}/loans/{loanID}', '404'), 'a user Alma does not have, so no such loan either')
   t.strictSame(await answer('/users/jsmith01'), example('/users/{userID}', '404'))
+})
+
+// What an app developer's generated client checks: every answer the service gives,
+// its status, body and headers, is one the document describes. Ajv reads the
+// document's OpenAPI 3.0 schemas as they are (nullable included); it is Fastify's own
+// validator, installed with it.
+t.test('every answer of every route is as the document describes it', async (t) => {
+  const stack = await startTestStack(t)
+  const cached = await seedUser(stack, 'doc-cached', { loans: 3, requests: 2, fees: 2 }, 30 * DAY)
+  const fromAlma = await seedUser(stack, 'Doc-Alma', { loans: 4, requests: 2, fees: 2 })
+  const expired = await seedUser(stack, 'doc-expired', { loans: 2, requests: 1, fees: 1 }, -DAY)
+  // Two browser origins: every CORS header is sent, Vary too. Short Alma budgets, for the 504.
+  const { app } = await buildTestApp(t, {
+    config: { ...loadConfig(), corsOrigins: ['https://app.example.ac.uk', 'https://other.example.ac.uk'], almaCallTimeoutMs: 200, requestBudgetMs: 400 }
+  })
+  const document = JSON.parse(generated) as { paths: Record<string, { get: { responses: Record<string, any> } }> }
+  const ajv = new Ajv({ strict: false, allErrors: true })
+  // Sent by any HTTP server, on any answer: not the document's to describe.
+  const transportHeaders = new Set(['content-type', 'content-length', 'date', 'connection', 'keep-alive'])
+  const statuses: Record<string, Set<number>> = {}
+
+  async function compare (path: string, url: string, expected: number, expectedCache?: string) {
+    const response = await app.inject({ method: 'GET', url, headers: { origin: 'https://app.example.ac.uk' } })
+    t.equal(response.statusCode, expected, `${url}: status`)
+    if (expectedCache !== undefined) t.equal(response.headers['x-cache'], expectedCache, `${url}: X-Cache`)
+    ;(statuses[path] ??= new Set()).add(response.statusCode)
+    const documented = document.paths[path]?.get.responses[String(response.statusCode)]
+    if (documented === undefined) return t.fail(`${url}: ${response.statusCode} is not documented`)
+    const body: unknown = response.json()
+    t.ok(ajv.validate(documented.content['application/json'].schema, body), `${url} ${response.statusCode}: the body fits its schema`, { errors: ajv.errors, body })
+    const headers = documented.headers as Record<string, { schema: object }>
+    const sent = Object.keys(response.headers).filter((name) => !transportHeaders.has(name)).sort()
+    t.same(sent, Object.keys(headers).map((name) => name.toLowerCase()).sort(), `${url} ${response.statusCode}: the headers sent are the headers documented`)
+    for (const [name, { schema }] of Object.entries(headers)) {
+      const value = response.headers[name.toLowerCase()]
+      t.ok(ajv.validate(schema, (schema as { type?: string }).type === 'integer' ? Number(value) : value), `${url} ${response.statusCode}: ${name}: ${String(value)} fits its schema`)
+    }
+  }
+
+  const paths = Object.keys(document.paths)
+  const kindOf = (path: string) => path.split('/')[3] as 'loans' | 'requests' | 'fees' | undefined
+  const idOf = { loans: 'loan_id', requests: 'request_id', fees: 'id' } as const
+  const url = (path: string, userID: string, itemID = '') => path.replace('{userID}', userID).replace(/\{\w+ID\}$/, itemID)
+  const records = { 'doc-cached': cached, 'Doc-Alma': fromAlma, 'doc-expired': expired }
+  const anItemOf = (userID: keyof typeof records, path: string) => {
+    const kind = kindOf(path)
+    return kind === undefined ? '' : String(records[userID][kind][0]?.[idOf[kind]])
+  }
+  const isItemPath = (path: string) => /ID\}$/.test(path) && path !== '/users/{userID}'
+
+  for (const path of paths) {
+    // 200: from the cache, from Alma (a loan without renewable, a fee's user_primary_id object, nulls, numbers), and stale.
+    await compare(path, url(path, 'doc-cached', anItemOf('doc-cached', path)), 200, 'hit')
+    await compare(path, url(path, 'Doc-Alma', anItemOf('Doc-Alma', path)), 200, 'miss')
+    stack.alma.injectFaults(30, { status: 500 })
+    await compare(path, url(path, 'doc-expired', anItemOf('doc-expired', path)), 200, 'stale')
+    stack.alma.clearFaults()
+    const item = anItemOf('Doc-Alma', path)
+    await compare(path, url(path, 'bad!id', item), 400)
+    if (isItemPath(path)) await compare(path, url(path, 'Doc-Alma', 'bad!id'), 400)
+    await compare(path, url(path, 'nobody', item), 404)
+    if (isItemPath(path)) await compare(path, url(path, 'Doc-Alma', '999999'), 404)
+    stack.alma.injectFaults(30, { status: 500 })
+    await compare(path, url(path, 'Doc-Alma', item), 502)
+    stack.alma.clearFaults()
+    stack.alma.injectFaults(30, { status: 429, retryAfter: '2' })
+    await compare(path, url(path, 'Doc-Alma', item), 503)
+    stack.alma.clearFaults()
+    stack.alma.hang(30)
+    await compare(path, url(path, 'Doc-Alma', item), 504)
+    stack.alma.clearFaults()
+  }
+  t.same(Object.values(statuses).map((seen) => [...seen].sort()), paths.map(() => [200, 400, 404, 502, 503, 504]), 'every route answered each status')
 })

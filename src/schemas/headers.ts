@@ -1,4 +1,5 @@
 import type { TSchema } from '@sinclair/typebox'
+import { CORS_EXPOSED_HEADERS } from '../config.js'
 import type { CacheOutcome } from '../resolution/ports.js'
 
 // The headers of CONTRACT 2.3, for the API description (plugins/http-contract.ts
@@ -24,9 +25,19 @@ const X_CACHE = 'X-Cache says where the answer came from: ' +
  */
 export const EVERY_ANSWER_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' } as const
 
+// The CORS headers, where the deployment lets browser pages on other origins call
+// the API (CORS_ORIGINS; app.ts and, for API Gateway's own answers, deploy/stage-settings.cjs).
+const WITH_CORS = 'only where the API allows browser pages on other origins (CORS_ORIGINS)'
+const corsHeaders = {
+  'Access-Control-Allow-Origin': { type: 'string', description: `${WITH_CORS}: the calling page's origin when it is one of those allowed, or * where any is` },
+  'Access-Control-Expose-Headers': { type: 'string', enum: [CORS_EXPOSED_HEADERS.join(', ')], description: `${WITH_CORS}: the headers a page may read besides the usual few` },
+  Vary: { type: 'string', enum: ['Origin'], description: `${WITH_CORS}, unless any origin is: the answer depends on the calling page's origin` }
+}
+
 const everyAnswerHeaders = {
   'Cache-Control': { type: 'string', enum: [EVERY_ANSWER_HEADERS['Cache-Control']], description: 'on every answer: the data is personal, and no cache may keep it' },
-  'X-Content-Type-Options': { type: 'string', enum: [EVERY_ANSWER_HEADERS['X-Content-Type-Options']], description: 'on every answer: JSON, never to be read as anything else' }
+  'X-Content-Type-Options': { type: 'string', enum: [EVERY_ANSWER_HEADERS['X-Content-Type-Options']], description: 'on every answer: JSON, never to be read as anything else' },
+  ...corsHeaders
 }
 
 /** Of a 200. */
