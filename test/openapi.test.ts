@@ -71,6 +71,19 @@ t.test('the documented 400 and 404 examples are what the service answers', async
   t.strictSame(await answer('/users/jsmith01'), example('/users/{userID}', '404'))
 })
 
+t.test('every example fits its own schema, and each 200 has one', async (t) => {
+  const document = JSON.parse(generated) as { paths: Record<string, { get: { parameters: any[], responses: Record<string, any> } }> }
+  const ajv = new Ajv({ strict: false, allErrors: true })
+  for (const [path, { get }] of Object.entries(document.paths)) {
+    for (const { name, schema, example } of get.parameters) t.ok(ajv.validate(schema, example), `${path}: ${name}'s example`, { errors: ajv.errors })
+    for (const [status, response] of Object.entries(get.responses)) {
+      const { schema, example } = response.content['application/json']
+      t.not(example, undefined, `${path} ${status}: an example`)
+      t.ok(ajv.validate(schema, example), `${path} ${status}: the example fits the schema`, { errors: ajv.errors })
+    }
+  }
+})
+
 // What an app developer's generated client checks: every answer the service gives,
 // its status, body and headers, is one the document describes. Ajv reads the
 // document's OpenAPI 3.0 schemas as they are (nullable included); it is Fastify's own
