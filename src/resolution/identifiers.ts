@@ -1,7 +1,14 @@
 // CONTRACT 2.2. At least one letter or digit: `.` and `..` survive
-// percent-encoding and would walk up Alma's URL tree.
-export const USER_ID_PATTERN = /^(?=.*[A-Za-z0-9])[A-Za-z0-9._@+-]{1,255}$/
-export const ITEM_ID_PATTERN = /^(?=.*[A-Za-z0-9])[A-Za-z0-9._-]{1,64}$/
+// percent-encoding and would walk up Alma's URL tree. The patterns are in the
+// API description, where clients generated from it check IDs with them: so no
+// lookaround (RE2, the regex engine of Go and Rust, has none, and code generators
+// built on it refuse such a pattern), and the length apart, as a maximum length.
+// The first letter or digit is the first character not from the other few, so
+// matching never backtracks.
+export const USER_ID_PATTERN = /^[._@+-]*[A-Za-z0-9][A-Za-z0-9._@+-]*$/
+export const USER_ID_MAX_LENGTH = 255
+export const ITEM_ID_PATTERN = /^[._-]*[A-Za-z0-9][A-Za-z0-9._-]*$/
+export const ITEM_ID_MAX_LENGTH = 64
 
 export const USER_ID_RULE = '1 to 255 letters, digits and . _ - @ +, with at least one letter or digit'
 export const ITEM_ID_RULE = '1 to 64 letters, digits and . _ -, with at least one letter or digit'
@@ -11,7 +18,7 @@ export const invalidIDMessage = (field: string): string =>
   `Invalid ${field}: must be ${field === 'userID' ? USER_ID_RULE : ITEM_ID_RULE}`
 
 export const isItemID = (value: unknown): value is string =>
-  typeof value === 'string' && ITEM_ID_PATTERN.test(value)
+  typeof value === 'string' && value.length <= ITEM_ID_MAX_LENGTH && ITEM_ID_PATTERN.test(value)
 
 // CONTRACT 3.1 and 4: cache keys and owner attributes are lowercased IDs.
 // IDs are ASCII (2.2), so only A to Z are folded: toLowerCase would also fold
