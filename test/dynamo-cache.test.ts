@@ -190,3 +190,11 @@ t.test('getRows leaves no timer running once its read is over', async (t) => {
   await cache.getRows([loanKey, { table: 'fees', id: 'absent' }])
   t.equal(timers(), before, 'not the read\'s 3.5 s limit left behind')
 })
+
+t.test('getRows with a signal aborted already: called off before any batch is sent, not read whole', async (t) => {
+  const cache = new DynamoCache({ tables: stack.tables })
+  t.teardown(() => cache.destroy())
+  const calls = newRequestCalls()
+  await t.rejects(countingCalls(calls, () => cache.getRows([loanKey], AbortSignal.abort())), { name: 'CacheReadError', cause: { message: 'Called off' } })
+  t.equal(calls.dynamo, 0, 'no BatchGetItem sent')
+})

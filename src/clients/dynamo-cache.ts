@@ -126,6 +126,8 @@ export class DynamoCache implements CacheReader {
     // Called off by the caller (the request is answered without it): over at once, nothing left in flight.
     const callOff = () => { read.abort(new CacheReadError('BatchGetItem', tables(), new Error('Called off'))) }
     signal?.addEventListener('abort', callOff)
+    // A signal aborted already never calls its listeners: called off before any batch is sent.
+    if (signal?.aborted === true) callOff()
     const inTurn = pLimit(BATCHES_IN_FLIGHT)
     try {
       await Promise.all(chunks.map((chunk) => inTurn(async () => {
