@@ -230,8 +230,14 @@ export class AlmaClient implements AlmaReader {
     // connection) is not made: Alma did not fail to answer, it said no, and when to
     // come back; that answer stands, not a 504 (nor a call made too late to be answered).
     const late = (): ServiceError => refused?.final ?? new AlmaTimeoutError()
+    // What the refused attempt took; a first attempt needs only some time left at all.
     const needsMs = refused?.attemptMs ?? 0
-    return bodyOrError(await this.#inTurn(deadline, late, () => this.#call(pool, apiKey, path, query, deadline, needsMs, late), unwanted), mode)
+    const response = await this.#inTurn(deadline, late, () => {
+      const remainingMs = deadline - Date.now()
+      if (remainingMs <= needsMs) throw late()
+      return this.#call(pool, apiKey, path, query, remainingMs)
+    }, unwanted)
+    return bodyOrError(response, mode)
   }
 
   /**
@@ -263,12 +269,8 @@ export class AlmaClient implements AlmaReader {
     })
   }
 
-  /** The HTTP exchange of one attempt, timed from when it has its turn; not made with `needsMs` or less of the budget left. */
-  async #call (
-    pool: Connections, apiKey: string, path: string, query: Record<string, string>, deadline: number, needsMs: number, late: () => ServiceError
-  ): Promise<AlmaResponse> {
-    const remaining = deadline - Date.now()
-    if (remaining <= needsMs) throw late()
+  /** The HTTP exchange of one attempt, timed from when it has its turn, and over within `remainingMs` (what is left of the budget). */
+  async #call (pool: Connections, apiKey: string, path: string, query: Record<string, string>, remainingMs: number): Promise<AlmaResponse> {
     const calls = requestCalls()
     const started = performance.now()
     const line = roundTripLine(calls, 'alma', 'Alma call', { path: withoutIDs(path), ...query })
@@ -281,7 +283,7 @@ export class AlmaClient implements AlmaReader {
         path: `${this.#basePath}/almaws/v1${path}`,
         query,
         headers: { authorization: `apikey ${apiKey}`, accept: 'application/json' },
-        signal: AbortSignal.timeout(Math.min(this.#callTimeoutMs, remaining))
+        signal: AbortSignal.timeout(Math.min(this.#callTimeoutMs, remainingMs))
       })
       text = await response.body.text()
     } catch (error) {
