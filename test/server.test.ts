@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
-import { get, STATUS_CODES } from 'node:http'
+import { connect, type AddressInfo, type Socket } from 'node:net'
+import { get, STATUS_CODES, type Server } from 'node:http'
 import { request } from 'undici'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
@@ -118,10 +118,7 @@ t.test('a closed server leaves no signal handlers behind', async (t) => {
 t.test('what the HTTP parser refuses is logged by its code and status, not the raw request (which names the user)', async (t) => {
   const { app, logs } = await buildTestApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
-  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1', () => { socket.end('GET /users/parser-patron-42 HTTP/1.1 junk\r\nHost: x\r\n\r\n') })
-  socket.on('error', () => {})
-  socket.resume()
-  await once(socket, 'close')
+  await rawExchange(app, 'GET /users/parser-patron-42 HTTP/1.1 junk\r\nHost: x\r\n\r\n')
   const refused = logs().find((line) => line.msg === 'request refused by the HTTP parser')
   t.match(refused, { code: /^HPE_/, status: 400 })
   t.notMatch(JSON.stringify(refused), /rawPacket|parser-patron/)
@@ -130,10 +127,7 @@ t.test('what the HTTP parser refuses is logged by its code and status, not the r
 t.test('a CONNECT request, which never reaches Fastify, is logged all the same', async (t) => {
   const { app, logs } = await buildTestApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
-  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1', () => { socket.write('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n') })
-  socket.on('error', () => {})
-  socket.resume()
-  await once(socket, 'close')
+  await rawExchange(app, 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n')
   t.match(logs().filter((line) => line.method === 'CONNECT'), [{ msg: 'CONNECT request refused', status: 404 }])
 })
 
@@ -144,11 +138,7 @@ t.test('a request not sent whole in time is a 408, as Node and Fastify answer it
   // (connectionsCheckingInterval is read when the server starts listening.)
   Object.assign(app.server, { headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  let answer = ''
-  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1', () => { socket.write('GET /users/slow-patron HTTP/1.1\r\nHost: x\r\n') })
-  socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
-  socket.on('error', () => {})
-  await once(socket, 'close')
+  const answer = await rawExchange(app, 'GET /users/slow-patron HTTP/1.1\r\nHost: x\r\n')
   const [head = '', body = ''] = answer.split('\r\n\r\n')
   t.match(head, /^HTTP\/1.1 408 /)
   t.match(head, /\r\ncache-control: no-store\r\n/i)
@@ -162,13 +152,7 @@ t.test('a connection stalled in its request body gets its one answer at once, an
   t.equal(app.server.keepAliveTimeout, 72_000, 'as docs/operations.md says')
   // Shortened, for the connections made from now on.
   app.server.keepAliveTimeout = 300
-  let answer = ''
-  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1', () => {
-    socket.write('GET /users/server-1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nten bytes.')
-  })
-  socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
-  socket.on('error', () => {})
-  await once(socket, 'close')
+  const answer = await rawExchange(app, 'GET /users/server-1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nten bytes.')
   t.equal(answer.match(/^HTTP\/1\.1 /gm)?.length, 1, 'one answer, no 408 after it')
   t.match(answer, /^HTTP\/1\.1 200 /)
 })
@@ -315,6 +299,16 @@ t.test('a start that cannot listen closes what it opened and says so in one line
   const bug = new TypeError('a bug')
   t.equal(startFailure(bug), bug, 'anything else is printed whole')
 })
+
+/** Writes `request` as it is on a new connection to `app`, and returns all that comes back by the time the connection closes. */
+async function rawExchange (app: { server: Server }, request: string): Promise<string> {
+  let answer = ''
+  const socket = connect((app.server.address() as AddressInfo).port, '127.0.0.1', () => { socket.write(request) })
+  socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
+  socket.on('error', () => {})
+  await once(socket, 'close')
+  return answer
+}
 
 function rawGet (base: string, path: string): Promise<{ statusCode: number, body: string }> {
   return new Promise((resolve, reject) => {
