@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { startFauxqs } from 'fauxqs'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { queueRegion, SqsUserQueue } from '../src/clients/user-queue.js'
 
 // CONTRACT 5: with AWS_ENDPOINT_URL_SQS set, messages go to that endpoint
@@ -40,9 +40,15 @@ t.teardown(() => { process.env = saved })
 
 const QUEUE_URL = 'http://queue-host.invalid:9/000000000000/users'
 
-t.test('with an endpoint override, the message goes there, whatever host the queue URL names', async (t) => {
-  const queue = new SqsUserQueue({ queueUrl: QUEUE_URL, endpointOverride: true })
+/** A queue client sending to the override endpoint (the recording server), destroyed with the test. */
+function overriddenQueue (t: Test, queueUrl: string): SqsUserQueue {
+  const queue = new SqsUserQueue({ queueUrl, endpointOverride: true })
   t.teardown(() => { queue.destroy() })
+  return queue
+}
+
+t.test('with an endpoint override, the message goes there, whatever host the queue URL names', async (t) => {
+  const queue = overriddenQueue(t, QUEUE_URL)
   await queue.send('Queue-Override-User')
   t.same(received, [{ QueueUrl: QUEUE_URL, MessageBody: 'Queue-Override-User' }])
   const before = connections
@@ -62,8 +68,7 @@ t.test('a queue in another region than AWS_REGION is signed for its own region',
   received.length = 0
   signatures.length = 0
   const elsewhere = 'https://sqs.us-east-1.amazonaws.com/123456789012/alma-users'
-  const queue = new SqsUserQueue({ queueUrl: elsewhere, endpointOverride: true })
-  t.teardown(() => { queue.destroy() })
+  const queue = overriddenQueue(t, elsewhere)
   await queue.send('Queue-Region-User')
   t.same(received, [{ QueueUrl: elsewhere, MessageBody: 'Queue-Region-User' }])
   t.match(signatures[0], /Credential=test\/\d{8}\/us-east-1\/sqs\/aws4_request/, 'us-east-1, not eu-west-2')
@@ -104,8 +109,7 @@ t.test('a FIFO users queue gets each user once, in a group of its own', async (t
 t.test('to a FIFO queue: one group per user whatever its case, deduplicated by the ID as written, both hashed', async (t) => {
   received.length = 0
   const fifo = 'http://queue-host.invalid:9/000000000000/users.fifo'
-  const queue = new SqsUserQueue({ queueUrl: fifo, endpointOverride: true })
-  t.teardown(() => { queue.destroy() })
+  const queue = overriddenQueue(t, fifo)
   await queue.send('Fifo-User')
   await queue.send('fifo-user')
   const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
@@ -118,8 +122,7 @@ t.test('to a FIFO queue: one group per user whatever its case, deduplicated by t
 t.test('a standard queue whose name holds "fifo" gets no FIFO fields: SQS refuses a deduplication ID on a standard queue', async (t) => {
   received.length = 0
   const standard = 'http://queue-host.invalid:9/000000000000/users-fifo'
-  const queue = new SqsUserQueue({ queueUrl: standard, endpointOverride: true })
-  t.teardown(() => { queue.destroy() })
+  const queue = overriddenQueue(t, standard)
   await queue.send('Std-User')
   t.strictSame(received, [{ QueueUrl: standard, MessageBody: 'Std-User' }])
 })
