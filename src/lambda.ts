@@ -81,11 +81,20 @@ function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
   }
   const theirs = <T>(headers: Record<string, T> | null | undefined) =>
     Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !REQUEST_ID_HEADERS.includes(name.toLowerCase())))
-  const headers = { ...theirs(event.headers), ...ours }
-  return 'rawPath' in event
-    ? { ...event, headers, rawPath: appPath(event.rawPath, event.routeKey?.split(' ')[1], event.pathParameters, true) }
-    // REST events carry no version; an HTTP API's payload 1.0 does.
-    : { ...event, headers, multiValueHeaders: theirs(event.multiValueHeaders), path: appPath(event.path, event.resource, event.pathParameters, 'version' in event) }
+  if ('rawPath' in event) {
+    return { ...event, headers: { ...theirs(event.headers), ...ours }, rawPath: appPath(event.rawPath, event.routeKey?.split(' ')[1], event.pathParameters, true) }
+  }
+  // @fastify/aws-lambda reads a header from multiValueHeaders only when it holds several values:
+  // one there alone (headers null, or without it) is read as `headers` would give it, its last value.
+  const inHeaders = new Set(Object.keys(event.headers ?? {}).map((name) => name.toLowerCase()))
+  const onlyInMultiValue = Object.entries(event.multiValueHeaders ?? {})
+    .flatMap(([name, values]): Array<[string, string]> => {
+      const last = values?.at(-1)
+      return inHeaders.has(name.toLowerCase()) || last === undefined ? [] : [[name, last]]
+    })
+  const headers = { ...theirs(Object.fromEntries(onlyInMultiValue)), ...theirs(event.headers), ...ours }
+  // REST events carry no version; an HTTP API's payload 1.0 does.
+  return { ...event, headers, multiValueHeaders: theirs(event.multiValueHeaders), path: appPath(event.path, event.resource, event.pathParameters, 'version' in event) }
 }
 
 type PathParameters = Record<string, string | undefined> | null | undefined

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { seedUser } from '../dev/demo-users.js'
 import { ROUTE_NAMES, type RouteName } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
 import { answerOf, type Answer } from './support/answers.js'
 import { httpApiEvent, restApiEvent } from '../dev/api-gateway-events.js'
 import { startSsmPeer } from './support/ssm-peer.js'
@@ -160,4 +161,22 @@ t.test('in Lambda every log line names both request IDs, and each request writes
   t.equal(served.results[0]?.response?.statusCode, 200)
   const unidentified = served.lines.filter((line) => line.startsWith('{"level"')).map((line) => JSON.parse(line) as Record<string, unknown>)
   t.ok(unidentified.length > 0 && unidentified.every((line) => typeof line.reqId === 'string' && !line.reqId.includes('spoofed')), 'a request ID of its own in every line', { lines: served.lines })
+})
+
+t.test('an event whose headers are in multiValueHeaders only is read by them, as the server reads the same request', async (t) => {
+  const origin = 'https://app.example.org'
+  const { app: corsServer } = await buildTestApp(t, { config: { ...loadConfig(), corsOrigins: [origin] } })
+  const path = '/users/bundle-1/fees'
+  const fromServer = await corsServer.inject({ method: 'GET', url: path, headers: { origin } })
+  t.equal(fromServer.headers['access-control-allow-origin'], origin)
+  // headers null, each header in multiValueHeaders: a REST API's, or payload 1.0's, without the single-value copy.
+  const rest = restApiEvent(path)
+  const onlyMulti = { ...rest, headers: null, multiValueHeaders: { ...rest.multiValueHeaders, Origin: [origin] } }
+  const v1 = { ...onlyMulti, version: '1.0' }
+  const run = await invokeBundle(process.execPath, [onlyMulti, v1].map((event) => ({ handler: 'getUserFees', event })), { ...stack.env, CORS_ORIGINS: origin })
+  for (const [i, kind] of ['REST API', 'payload 1.0'].entries()) {
+    const { response } = run.results[i] ?? {}
+    t.strictSame(response === undefined ? 'no response' : answerOf(response), answerOf(fromServer), kind)
+    t.equal(response?.headers['access-control-allow-origin'], origin, `${kind}: the Origin read`)
+  }
 })
