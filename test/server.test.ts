@@ -174,7 +174,8 @@ t.test('a request that reaches the server while it closes is answered by the ser
   const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port
   stack.alma.addUser({ primary_id: 'server-slow', ...almaUserRecords('server-slow', { loans: 1, requests: 0, fees: 0 }) })
-  stack.alma.latencyMs = 400
+  // Long enough for the second request to arrive well before the first is answered, however busy the machine.
+  stack.alma.latencyMs = 1500
   t.teardown(() => { stack.alma.latencyMs = 0 })
   const socket = connect(port, '127.0.0.1')
   let received = ''
@@ -183,10 +184,12 @@ t.test('a request that reaches the server while it closes is answered by the ser
   await once(socket, 'connect')
   const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`
   // The first request waits on Alma; the server starts closing; the second arrives on the same connection.
+  // (Each step waits for the last, not for a fixed time: a test process held up longer than that would
+  // close the server before it had read the first request, and find the connection idle.)
   socket.write(get('/users/server-slow/loans'))
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  while (!stack.alma.calls.some((call) => call.path.includes('/server-slow/'))) await new Promise((resolve) => setTimeout(resolve, 5))
   const closed = app.close()
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  while (app.server.listening) await new Promise(setImmediate)
   socket.write(get('/users/server-1'))
   await closed
   await ended
