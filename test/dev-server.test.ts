@@ -1,19 +1,20 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { createServer } from 'node:http'
+import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
-import { readFile } from 'node:fs/promises'
-import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb'
 import dynalite from 'dynalite'
 import { startFauxqs } from 'fauxqs'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { loadConfig } from '../src/config.js'
+import { devCommand, spawnDev } from './support/dev-command.js'
 
 // `npm run dev` against peers it did not start (as with docker-compose.yml's
 // DynamoDB Local and SQS emulator): it makes the tables and the queue when they
 // are missing, seeds the demo users, and serves them. Started twice, to show
-// that existing tables and queue are fine.
+// that existing tables and queue are fine. (The starts that fail are in
+// dev-server-failures.test.ts: each child takes seconds to start on a busy
+// machine, and all of them in one file came near tap's 60 s for a file.)
 
 const dynamo = dynalite({ createTableMs: 0 })
 await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', resolve))
@@ -22,20 +23,7 @@ const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).por
 const sqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false })
 t.teardown(() => sqs.stop())
 
-// The very command of `npm run dev`, by this Node. It must be `node` itself: run through
-// tsx's own process, a busy server's Ctrl-C came twice (tsx re-sends a signal the child
-// has not acknowledged within 30 ms), which the server reads as "exit now".
-const devCommand = (JSON.parse(await readFile('package.json', 'utf8')) as { scripts: { dev: string } }).scripts.dev.split(' ')
 t.equal(devCommand[0], 'node', 'npm run dev runs node itself, with no process of its own between the signals and the server')
-
-/** `npm run dev` with only these variables (and PATH), killed at the end of the test at the latest. */
-function spawnDev (t: Test, env: Record<string, string>): ChildProcessWithoutNullStreams {
-  const child = spawn(process.execPath, devCommand.slice(1), {
-    env: { PATH: process.env.PATH ?? '', _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env }
-  })
-  t.teardown(() => { child.kill('SIGKILL') })
-  return child
-}
 
 /** `npm run dev` on this test's DynamoDB and SQS, once it is serving: its base URL and all it printed. */
 async function startDev (t: Test, env: Record<string, string> = {}): Promise<{ child: ChildProcessWithoutNullStreams, base: string, printed: string }> {
@@ -162,56 +150,4 @@ t.test('with real Alma, the built server\'s command takes the key from the shell
   t.notMatch(printed, key)
   child.kill('SIGTERM')
   await once(child, 'exit')
-})
-
-t.test('a bad PORT or simulator latency stops npm run dev at once, in one line', async (t) => {
-  const cases: Array<[Record<string, string>, string]> = [
-    [{ PORT: 'abc' }, 'PORT (not a port number: abc)'],
-    [{ PORT: '0', ALMA_SIMULATOR_LATENCY_MS: 'fast' }, 'ALMA_SIMULATOR_LATENCY_MS (whole milliseconds, 0 to 99999)']
-  ]
-  for (const [env, problem] of cases) {
-    const child = spawnDev(t, env)
-    let printed = ''
-    child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
-    child.stdout.on('data', (chunk: Buffer) => { printed += chunk.toString() })
-    const [code] = await once(child, 'exit')
-    t.equal(code, 1)
-    t.equal(printed.trim(), `Invalid configuration: ${problem}. See "Configuration" in docs/operations.md.`)
-  }
-})
-
-t.test('a DynamoDB or SQS endpoint where nothing answers stops npm run dev in one line saying which', async (t) => {
-  // A port just closed: nothing listens there.
-  const closed = dynalite()
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
-  const nowhere = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
-  await new Promise<void>((resolve) => { closed.close(() => resolve()) })
-  // A port held by something that takes connections and never answers (reading them, so that it sees them end).
-  const silent = createNetServer((socket) => { socket.resume() })
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { silent.close(() => resolve()) }))
-  const quiet = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
-  // Something else, answering HTTP: its status is named.
-  const other = createServer((request, response) => { response.writeHead(404).end() })
-  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { other.close(() => resolve()) }))
-  const elsewhere = `http://127.0.0.1:${(other.address() as AddressInfo).port}`
-  const cases = [
-    ['DynamoDB', nowhere, { AWS_ENDPOINT_URL_DYNAMODB: nowhere }, /ECONNREFUSED/],
-    ['SQS', nowhere, { AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint, AWS_ENDPOINT_URL_SQS: nowhere }, /ECONNREFUSED/],
-    ['DynamoDB', quiet, { AWS_ENDPOINT_URL_DYNAMODB: quiet }, /./],
-    ['DynamoDB', elsewhere, { AWS_ENDPOINT_URL_DYNAMODB: elsewhere }, /\(HTTP 404\)/]
-  ] as const
-  for (const [peer, endpoint, env, reason] of cases) {
-    const child = spawnDev(t, { PORT: '0', AWS_MAX_ATTEMPTS: '1', ...env })
-    let printed = ''
-    child.stderr.on('data', (chunk: Buffer) => { printed += chunk.toString() })
-    const [code] = await once(child, 'exit')
-    t.equal(code, 1)
-    // Last, after the AWS SDK's warning about Node 20 (see the README).
-    const last = printed.trim().split('\n').at(-1) ?? ''
-    t.match(last, new RegExp(`^Could not set up ${peer} at ${endpoint.replaceAll('.', '\\.')}: .+\\. Is it running\\? \\(docker-compose\\.yml's: docker compose up -d\\)$`), `${peer} at ${endpoint}`)
-    t.match(last, reason)
-    t.notMatch(printed, /\n\s+at /, 'no stack trace')
-  }
 })
