@@ -159,6 +159,13 @@ t.test('an event without multiValueHeaders (hand-made test events) is served', a
   t.equal((await lambda.getUserFees(event, lambdaContext('getUserFees'))).statusCode, 200)
 })
 
+t.test('an event whose headers are in multiValueHeaders only (hand-made test events), some of them empty, is answered as the server answers', async (t) => {
+  const path = '/users/lambda-1/fees'
+  const rest = restApiEvent(path)
+  const event = { ...rest, headers: null, multiValueHeaders: { ...rest.multiValueHeaders, 'X-Empty': [] } }
+  t.strictSame(answerOf(await lambda.getUserFees(event as never, lambdaContext('getUserFees'))), answerOf(await server.inject({ method: 'GET', url: path })))
+})
+
 t.test('an event without a request context, or without its request ID (hand-made test events), is answered as the server answers', async (t) => {
   const path = '/users/lambda-1/fees'
   const expected = answerOf(await server.inject({ method: 'GET', url: path }))
