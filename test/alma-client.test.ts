@@ -4,7 +4,7 @@ import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
 import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
-import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, NotFoundError, UnavailableError } from '../src/errors.js'
+import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, UnavailableError } from '../src/errors.js'
 
 // The Alma client against the simulator, over HTTP: what each Alma answer becomes.
 
@@ -576,6 +576,37 @@ t.test('a call whose answer trickles in is cut at its time limit, not at the bud
   const started = Date.now()
   await t.rejects(patient.item('fees', 'client-1', 'x1', Date.now() + 10_000), AlmaTimeoutError)
   t.ok(Date.now() - started < 2000, `cut after ${Date.now() - started} ms (limit 500 ms, budget 10 s)`)
+})
+
+t.test('an answer whose body never ends: cut at a size no Alma answer reaches, a 502 not retried, not read into memory until the time limit', async (t) => {
+  // Headers at once, then the body as fast as the connection takes it (a proxy gone wrong, say).
+  let written = 0
+  let requests = 0
+  const chunk = Buffer.alloc(1 << 20, 0x20)
+  const endless = createServer((_request, response) => {
+    requests++
+    response.writeHead(200, { 'content-type': 'application/json' })
+    response.write('{')
+    const more = () => {
+      while (!response.destroyed && response.write(chunk)) written += chunk.length
+      if (!response.destroyed) written += chunk.length
+    }
+    response.on('drain', more)
+    more()
+  })
+  await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { endless.closeAllConnections(); return new Promise((resolve) => endless.close(resolve)) })
+  // A long time limit: on a fast connection, gigabytes would arrive within it.
+  const patient = new AlmaClient({ baseUrl: `http://127.0.0.1:${(endless.address() as AddressInfo).port}`, apiKey: async () => KEY, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
+  t.teardown(() => patient.close())
+  const started = Date.now()
+  const failure = await patient.item('fees', 'client-1', 'x1', Date.now() + 10_000).catch((error: unknown) => error)
+  t.type(failure, AlmaBadGatewayError, `a 502 (${String(failure)})`)
+  t.notOk(failure instanceof AlmaUnreachableError, 'Alma answered: an unusable answer, not an unreachable Alma')
+  t.match(failure, { statusCode: 502, detail: 'a body over 16777216 bytes' }, 'the log says why')
+  t.equal(requests, 1, 'not retried: the same call would get the same answer')
+  t.ok(Date.now() - started < 4000, `cut after ${Date.now() - started} ms, before the time limit`)
+  t.ok(written < 256 * 2 ** 20, `${Math.round(written / 2 ** 20)} MB sent before the cut`)
 })
 
 t.test('a TLS handshake that never completes: cut at the deadline and at the call\'s time limit, not at undici\'s 10 s connect timeout', async (t) => {

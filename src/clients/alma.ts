@@ -38,6 +38,14 @@ const THRESHOLD_CODES = new Set(['PER_SECOND_THRESHOLD', 'DAILY_THRESHOLD'])
 const THRESHOLD_WINDOW_MS = 1000
 // A day's quota does not come back within a request; tell callers to come back much later.
 const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
+/**
+ * The largest body an Alma answer may have. A page of 100 loans is some hundreds of KB,
+ * a user's whole fee list (not paged) a few MB; an answer the service could send
+ * (a Lambda's 6 MB) comes from far less. Without a cap, a body that never ends (a proxy
+ * gone wrong) is read into memory until the call's time limit: gigabytes, and a Lambda
+ * killed for its memory, answering API Gateway's opaque 5xx, with no line in the logs.
+ */
+export const MAX_ALMA_BODY_BYTES = 16 * 2 ** 20
 
 type CallMode = 'list' | 'item'
 
@@ -108,7 +116,8 @@ export class AlmaClient implements AlmaReader {
       // 10 s by default): a call is as long as its time limit, in the connecting too.
       connectTimeout: this.#callTimeoutMs,
       headersTimeout: this.#callTimeoutMs,
-      bodyTimeout: this.#callTimeoutMs
+      bodyTimeout: this.#callTimeoutMs,
+      maxResponseSize: MAX_ALMA_BODY_BYTES
     }))
     return this.#connections
   }
@@ -306,6 +315,10 @@ function callFailure (error: unknown, callMs: number): ServiceError | Retryable 
   // (A connection not made within the call's time limit too: undici's connect timeout is set to it.)
   if (name === 'TimeoutError' || name === 'AbortError' || name === 'ConnectTimeoutError' || name === 'HeadersTimeoutError' || name === 'BodyTimeoutError') {
     return new AlmaTimeoutError({ cause: error })
+  }
+  // An answer, but one too large to be any of Alma's: asked again, it would be as large.
+  if (name === 'ResponseExceededMaxSizeError') {
+    return new AlmaBadGatewayError(`a body over ${MAX_ALMA_BODY_BYTES} bytes`, { cause: error })
   }
   // Any other failure of the exchange (refused or reset connections, a failed name lookup
   // or TLS handshake): Alma, or the way to it, is down for now; retried as a 5xx is.
