@@ -5,7 +5,8 @@
  */
 export function byDeadline<T> (deadline: number, work: Promise<T>, timedOut: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(timedOut()) }, deadline - Date.now())
+    // A deadline already past is a zero delay: Node takes a negative one as 1 ms and, from 23 on, warns.
+    const timer = setTimeout(() => { reject(timedOut()) }, Math.max(0, deadline - Date.now()))
     work.then(resolve, reject).finally(() => { clearTimeout(timer) })
   })
 }
