@@ -71,8 +71,10 @@ export function startFailure (error: unknown): unknown {
 
 /** PORT (default 3000) and HOST (default 127.0.0.1), CONTRACT 6; blank is unset, as in CONTRACT 5. */
 export function listenAddress (env: NodeJS.ProcessEnv = process.env): { port: number, host: string } {
-  const port = Number(variable(env, 'PORT') ?? 3000)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([], [`PORT (not a port number: ${env.PORT})`])
+  // Digits only: Number() would read 0x1F90 as 8080, 1e3 as 1000 and 3.0 as 3.
+  const text = variable(env, 'PORT') ?? '3000'
+  const port = Number(text)
+  if (!/^\d{1,5}$/.test(text) || port > 65535) throw new ConfigError([], [`PORT (not a port number: ${env.PORT})`])
   return { port, host: variable(env, 'HOST') ?? '127.0.0.1' }
 }
 

@@ -25,6 +25,9 @@ t.test('listenAddress', async (t) => {
   t.throws(() => listenAddress({ PORT: '65536' }), /PORT/, 'one past the last port')
   t.equal(listenAddress({ PORT: '65535' }).port, 65535, 'the last port')
   t.throws(() => listenAddress({ PORT: '-1' }), /PORT/)
+  for (const port of ['0x1F90', '1e3', '3.0', '-0', '+80', '0b11']) {
+    t.throws(() => listenAddress({ PORT: port }), /PORT/, `${port}: not a port as written, whatever Number() makes of it`)
+  }
 })
 
 t.test('serverSettings: the contract variables and the address, every problem in one message', async (t) => {
