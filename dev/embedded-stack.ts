@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { randomUUID } from 'node:crypto'
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb'
+import { CreateTableCommand, DynamoDBClient, paginateListTables, waitUntilTableExists } from '@aws-sdk/client-dynamodb'
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import dynalite from 'dynalite'
@@ -162,7 +162,9 @@ async function createQueue (endpoint: string, credentials: { accessKeyId: string
 }
 
 async function createTables (client: DynamoDBClient, tables: CacheTables): Promise<void> {
-  const { TableNames = [] } = await client.send(new ListTablesCommand({}))
+  // ListTables names 100 tables at most a call: a shared DynamoDB may hold more, ours among the later ones.
+  const TableNames: string[] = []
+  for await (const page of paginateListTables({ client }, {})) TableNames.push(...(page.TableNames ?? []))
   await Promise.all(Object.entries(tables).map(async ([table, name]) => {
     if (TableNames.includes(name)) return
     const key = CACHE_KEY_FIELDS[table as keyof CacheTables]
