@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import closeWithGrace from 'close-with-grace'
 import { buildApp, type AppOptions } from './app.js'
 import { ConfigError, loadConfig, variable, type Config } from './config.js'
+import { STALE_COPIES_GRACE_MS } from './resolution/resolve.js'
 
 export interface ServerOptions {
   config: Config
@@ -17,8 +18,11 @@ export interface ServerOptions {
 /** The local HTTP server of CONTRACT 6: the same app as the Lambdas, on one port. */
 export async function startServer ({ config, plugins, port, host, onClose }: ServerOptions) {
   const app = await buildApp({ config, plugins })
+  // A request may take its whole budget, then the grace for its expired copies: closing waits
+  // that long, and a second more for its answer to be written, before it gives up.
+  const closeDelayMs = config.requestBudgetMs + STALE_COPIES_GRACE_MS + 1000
   /* c8 ignore next 5: runs on a signal, in the spawned server of test/server.test.ts */
-  const graceful = closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  const graceful = closeWithGrace({ delay: closeDelayMs }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'server closing after an error')
     else app.log.info({ signal }, 'server closing')
     await app.close()

@@ -373,3 +373,23 @@ t.test('node dist/server.js', async (t) => {
   const [exitCode] = await once(server, 'exit')
   t.equal(exitCode, 0, 'graceful shutdown on SIGTERM')
 })
+
+t.test('node dist/server.js closing on SIGTERM waits for a request in flight as long as its budget lets it run, past 10 s', async (t) => {
+  // Slower than 10 s (close-with-grace's usual delay), within the budget set here.
+  stack.alma.addUser({ primary_id: 'server-patient', ...almaUserRecords('server-patient', { loans: 0, requests: 0, fees: 1 }) })
+  stack.alma.latencyMs = 11_000
+  t.teardown(() => { stack.alma.latencyMs = 0 })
+  const server = spawn(process.execPath, ['dist/server.js'], {
+    env: { ...process.env, ...stack.env, ...NO_COVERAGE, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ALMA_CALL_TIMEOUT_MS: '14000', REQUEST_BUDGET_MS: '15000' }
+  })
+  t.teardown(() => { server.kill('SIGKILL') })
+  const exited = once(server, 'exit')
+  const base = await waitForLine(server, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
+  const answer = request(`${base}/users/server-patient/fees`)
+  while (!stack.alma.calls.some((call) => call.path.includes('/server-patient/'))) await new Promise((resolve) => setTimeout(resolve, 5))
+  server.kill('SIGTERM')
+  const response = await answer
+  t.equal(response.statusCode, 200, 'answered')
+  t.equal((await response.body.json() as unknown[]).length, 1)
+  t.equal((await exited)[0], 0, 'then the server exits, with status 0')
+})
