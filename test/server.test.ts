@@ -90,6 +90,9 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
   // Node would answer these bare (a Host-less request) or close without a word (CONNECT).
   const answered = [
     ['an HTTP/1.1 request without Host', 'GET /users/server-1 HTTP/1.1\r\n\r\n', 400, 'An HTTP/1.1 request must have a Host header'],
+    // RFC 9112, 3.2: more than one Host is a 400 as none is; which one names the server is not for the server to guess.
+    ['a request with two Host headers', 'GET /users/server-1 HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', 400, 'A request must have one Host header, not several'],
+    ['an HTTP/1.0 request with two Host headers', 'GET /users/server-1 HTTP/1.0\r\nhost: x\r\nHOST: x\r\n\r\n', 400, 'A request must have one Host header, not several'],
     ['a CONNECT request', 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n', 404, 'No route for CONNECT 127.0.0.1:443']
   ] as const
   for (const [what, bytes, status, message] of answered) {

@@ -75,6 +75,10 @@ export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
       return reply.code(400).send(errorBody(400, 'An HTTP/1.1 request must have a Host header'))
     }
+    // And for more than one (3.2 again, any version): Node keeps the first and drops the rest.
+    if (request.raw.rawHeaders.filter((field, index) => index % 2 === 0 && field.toLowerCase() === 'host').length > 1) {
+      return reply.code(400).send(errorBody(400, 'A request must have one Host header, not several'))
+    }
   })
   fastify.server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     // Never reaches Fastify, so no summary line: this one instead (the target, a host, left out).
