@@ -39,7 +39,11 @@ export async function startServer ({ config, plugins, port, host, onClose }: Ser
   // socket's buffer, on its way to a client that reads slowly.
   let closing = false
   const answersUnderWay = new Map<Socket, number>()
-  app.server.on('request', ({ socket }: IncomingMessage, response: ServerResponse) => {
+  app.server.on('request', ({ socket, headers }: IncomingMessage, response: ServerResponse) => {
+    // No endpoint reads a body; one is drained after the answer. Fastify sets Node's
+    // requestTimeout to 0, and a body trickled in a byte at a time never lets the
+    // keep-alive timeout start: such a connection, held open for good, is closed after its answer.
+    if (headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')) response.shouldKeepAlive = false
     answersUnderWay.set(socket, (answersUnderWay.get(socket) ?? 0) + 1)
     response.once('close', () => {
       const left = (answersUnderWay.get(socket) as number) - 1
