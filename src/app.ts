@@ -114,26 +114,26 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
  * src/errors.ts set `name` to what the error is.
  */
 export function loggedError (error: Error): ReturnType<typeof stdSerializers.err> {
-  const serialized = stdSerializers.err(withoutPeerWords(error) as Error)
+  const serialized = stdSerializers.err(withoutUnreadAnswers(error) as Error)
   // Pino hands back what is not an error (a string, null) as it is; only errors are typed by name.
   return error instanceof Error ? { ...serialized, type: error.name } : serialized
 }
 
 /**
- * An AWS SDK error made from a peer's answer (DynamoDB, SQS, SSM, or whatever answers
- * in their place): its message, its stack's first line and its fields are that
- * answer's body, which may say anything, the caller's IDs included, and a body that
- * is not JSON (a proxy's page) is quoted in its message. Logged by its name (the
- * error code), fault and $metadata (status, request ID, attempts) only.
+ * An AWS SDK error made from an answer it could not read (a proxy's page, say, where
+ * DynamoDB's, SQS's or SSM's JSON was due): its message quotes that body, which may
+ * say anything, the caller's IDs included. It is logged by its name and $metadata
+ * (status, request ID, attempts) only. The services' own errors keep their words
+ * (AccessDenied's name the action and the resource), which carry no caller's data.
  */
-const isPeerAnswer = (error: Error): boolean => '$fault' in error || '$response' in error
+const isUnreadAnswer = (error: Error): boolean => '$response' in error
 
-/** `error` as logged: the same, unless it or a cause is a peer's answer, which is then cut down (isPeerAnswer). */
-function withoutPeerWords (error: unknown, seen = new Set<unknown>()): unknown {
+/** `error` as logged: the same, unless it or a cause is an unread answer, which is then cut down (isUnreadAnswer). */
+function withoutUnreadAnswers (error: unknown, seen = new Set<unknown>()): unknown {
   // (A cause chain that loops is pino's to stop: it is left as it is from where it loops.)
   if (!(error instanceof Error) || seen.has(error)) return error
   seen.add(error)
-  if (isPeerAnswer(error)) {
+  if (isUnreadAnswer(error)) {
     const { $fault, $metadata } = error as { $fault?: unknown, $metadata?: { httpStatusCode?: unknown } }
     const message = `answered with status ${String($metadata?.httpStatusCode ?? 'unknown')}`
     // The stack's first line(s) are `name: message`; its frames, after the message, are ours and
@@ -143,7 +143,7 @@ function withoutPeerWords (error: unknown, seen = new Set<unknown>()): unknown {
     const frames = at === -1 ? '' : stack.slice(at + error.message.length)
     return { name: error.name, message, stack: `${error.name}: ${message}${frames}`, $fault, $metadata }
   }
-  const cause = withoutPeerWords(error.cause, seen)
+  const cause = withoutUnreadAnswers(error.cause, seen)
   if (cause === error.cause) return error
   // A copy with the cut-down cause, keeping the error's own fields (its type is still its name: loggedError).
   return Object.assign(Object.create(Object.getPrototypeOf(error) as object) as Error, error, { name: error.name, message: error.message, stack: error.stack, cause })

@@ -114,28 +114,32 @@ t.test('logged errors are typed by their name; what is not an error is logged as
   ])
 })
 
-t.test('an AWS SDK error made from a peer\'s answer is logged by its name, fault and $metadata: its message and fields are the peer\'s body', async (t) => {
+t.test('an AWS SDK error made from an answer it could not read is logged by its name and $metadata: its message quotes that body', async (t) => {
   const { app: logging, logs: logged } = await buildTestApp(t)
-  // As the SDK makes them: a service error (the body's message and fields, $fault), and a body it could not read ($response, hidden).
-  const serviceError = Object.assign(new Error('no such user obs-peer-1'), { name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400, requestId: 'R1' }, Item: 'obs-peer-1' })
-  const unreadable = Object.defineProperty(Object.assign(new SyntaxError('Unexpected token \'<\', "<html>obs-peer-1"... is not valid JSON'), { $metadata: {} }), '$response', { value: { body: 'obs-peer-1' } })
+  // As the SDK makes them: a body it could not read ($response, hidden), quoted in the message.
+  const unread = (error: Error) => Object.defineProperty(Object.assign(error, { $metadata: { httpStatusCode: 502, requestId: 'R1' } }), '$response', { value: { body: 'obs-peer-1' } })
+  const unreadable = unread(new SyntaxError('Unexpected token \'<\', "<html>obs-peer-1"... is not valid JSON'))
   // Its message changed after its stack was taken (the SDK appends a hint to a deserialization error's).
-  const rewritten = Object.assign(new Error('first words'), { name: 'InternalError', $fault: 'server' })
+  const rewritten = unread(Object.assign(new Error('first words'), { name: 'InternalError', $fault: 'server' }))
   rewritten.message = 'then obs-peer-1'
-  const cause = Object.assign(new Error('ours'), { cause: serviceError, detail: 'kept' })
+  const cause = Object.assign(new Error('ours'), { cause: unread(new SyntaxError('obs-peer-1')), detail: 'kept' })
+  // A service's own error keeps its words: they say what failed, and carry no caller's data.
+  const serviceError = Object.assign(new Error('not authorized to perform dynamodb:BatchGetItem'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } })
   const looping: Error = new Error('loops')
   looping.cause = looping
-  logging.log.error({ err: cause }, 'ours, caused by a peer\'s')
+  logging.log.error({ err: cause }, 'ours, caused by an unread answer')
   logging.log.error({ err: unreadable }, 'unreadable')
   logging.log.error({ err: rewritten }, 'rewritten')
+  logging.log.error({ err: serviceError }, 'refused')
   logging.log.error({ err: looping }, 'looping')
   t.match(logged().map((line) => line.err), [
-    { type: 'Error', message: 'ours: answered with status 400', detail: 'kept', stack: /^Error: ours\n[^]*caused by: ValidationException: answered with status 400\n\s+at / },
-    { type: 'SyntaxError', message: 'answered with status unknown', stack: /^SyntaxError: answered with status unknown\n\s+at / },
-    { type: 'InternalError', $fault: 'server', message: 'answered with status unknown', stack: 'InternalError: answered with status unknown' },
+    { type: 'Error', message: 'ours: answered with status 502', detail: 'kept', stack: /^Error: ours\n[^]*caused by: SyntaxError: answered with status 502\n\s+at / },
+    { type: 'SyntaxError', message: 'answered with status 502', stack: /^SyntaxError: answered with status 502\n\s+at / },
+    { type: 'InternalError', $fault: 'server', message: 'answered with status 502', stack: 'InternalError: answered with status 502' },
+    { type: 'AccessDeniedException', message: 'not authorized to perform dynamodb:BatchGetItem', $fault: 'client' },
     { type: 'Error', message: /^loops/ }
   ])
-  t.notMatch(JSON.stringify(logged()), /obs-peer-1|first words|"Item"/, 'nothing of the peer\'s body')
+  t.notMatch(JSON.stringify(logged()), /obs-peer-1|first words/, 'nothing of the unread body')
 })
 
 t.test('on the HTTP server a caller cannot choose the request ID the logs show', async (t) => {
