@@ -117,12 +117,13 @@ t.test('logged errors are typed by their name; what is not an error is logged as
 t.test('an AWS SDK error made from an answer it could not read is logged by its name and $metadata: its message quotes that body', async (t) => {
   const { app: logging, logs: logged } = await buildTestApp(t)
   // As the SDK makes them: a body it could not read ($response, hidden), quoted in the message.
-  const unread = (error: Error) => Object.defineProperty(Object.assign(error, { $metadata: { httpStatusCode: 502, requestId: 'R1' } }), '$response', { value: { body: 'obs-peer-1' } })
-  const unreadable = unread(new SyntaxError('Unexpected token \'<\', "<html>obs-peer-1"... is not valid JSON'))
-  // Its message changed after its stack was taken (the SDK appends a hint to a deserialization error's).
+  const unread = <E extends Error>(error: E) => Object.defineProperty(error, '$response', { value: { body: 'obs-peer-1' } })
+  const withStatus = <E extends Error>(error: E) => Object.assign(error, { $metadata: { httpStatusCode: 502, requestId: 'R1' } })
+  const unreadable = unread(withStatus(new SyntaxError('Unexpected token \'<\', "<html>obs-peer-1"... is not valid JSON')))
+  // Its message changed after its stack was taken (the SDK appends a hint to a deserialization error's); no status.
   const rewritten = unread(Object.assign(new Error('first words'), { name: 'InternalError', $fault: 'server' }))
   rewritten.message = 'then obs-peer-1'
-  const cause = Object.assign(new Error('ours'), { cause: unread(new SyntaxError('obs-peer-1')), detail: 'kept' })
+  const cause = Object.assign(new Error('ours'), { cause: unread(withStatus(new SyntaxError('obs-peer-1'))), detail: 'kept' })
   // A service's own error keeps its words: they say what failed, and carry no caller's data.
   const serviceError = Object.assign(new Error('not authorized to perform dynamodb:BatchGetItem'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } })
   const looping: Error = new Error('loops')
@@ -135,7 +136,7 @@ t.test('an AWS SDK error made from an answer it could not read is logged by its 
   t.match(logged().map((line) => line.err), [
     { type: 'Error', message: 'ours: answered with status 502', detail: 'kept', stack: /^Error: ours\n[^]*caused by: SyntaxError: answered with status 502\n\s+at / },
     { type: 'SyntaxError', message: 'answered with status 502', stack: /^SyntaxError: answered with status 502\n\s+at / },
-    { type: 'InternalError', $fault: 'server', message: 'answered with status 502', stack: 'InternalError: answered with status 502' },
+    { type: 'InternalError', $fault: 'server', message: 'answered with status unknown', stack: 'InternalError: answered with status unknown' },
     { type: 'AccessDeniedException', message: 'not authorized to perform dynamodb:BatchGetItem', $fault: 'client' },
     { type: 'Error', message: /^loops/ }
   ])
