@@ -118,6 +118,19 @@ t.test('valid user, some items not valid: the cheaper of item calls and list pag
   t.same(stack.alma.calls[0]?.query, {}, 'an item call, not a page')
 })
 
+t.test('valid user listing exactly 100 requests, 2 not cached: one page holds all 100, so one list call beats two item calls', async (t) => {
+  const records = almaUserRecords('hundred-1', { loans: 0, requests: 100, fees: 0 })
+  stack.alma.addUser({ primary_id: 'hundred-1', ...records })
+  const rows = cacheRowsOf('hundred-1', records, nowSeconds() + DAY)
+  await stack.writeCacheRows({ user: rows.user, requests: rows.requests.slice(0, 98) })
+  stack.alma.resetCalls()
+
+  const response = await get('/users/hundred-1/requests')
+  t.equal(response.statusCode, 200)
+  t.strictSame(response.json(), recordsOf(records).requests)
+  t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/hundred-1/requests'], 'one list page, not two item calls')
+})
+
 t.test('fees come in one list call however many are cached: 2 of 150 expired, one call', async (t) => {
   const records = almaUserRecords('fees-150', { loans: 0, requests: 0, fees: 150 })
   stack.alma.addUser({ primary_id: 'fees-150', ...records })
