@@ -1,5 +1,6 @@
 import { createServer } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
@@ -536,6 +537,19 @@ t.test('Retry-After as an HTTP date is honoured', async (t) => {
   const started = Date.now()
   t.ok(await client.item('fees', 'client-1', String(records.fees[0]?.id), soon()))
   t.ok(Date.now() - started >= 900, 'waited for the date')
+})
+
+t.test('a refusal passed on with a Retry-After date tells callers to come back no sooner than the date: its seconds rounded up', async (t) => {
+  const once = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxRetries: 0, callTimeoutMs: 500 })
+  t.teardown(() => once.close())
+  // Half a second into a second, a date in whole seconds four seconds on is 3.5 s away: 3 would be too soon.
+  await sleep((1500 - (Date.now() % 1000)) % 1000)
+  const date = Date.now() - (Date.now() % 1000) + 4000
+  alma.injectFaults(1, { status: 429, retryAfter: new Date(date).toUTCString() })
+  const error = await once.item('fees', 'client-1', String(records.fees[0]?.id), soon()).catch((error: unknown) => error)
+  t.type(error, AlmaThrottledError)
+  const seconds = (error as AlmaThrottledError).retryAfterSeconds
+  t.ok(seconds * 1000 >= date - Date.now(), `Retry-After ${seconds} s, the date ${date - Date.now()} ms away`)
 })
 
 t.test('a 5xx with Retry-After is retried no sooner than it says', async (t) => {
