@@ -136,12 +136,9 @@ function withoutUnreadAnswers (error: unknown, seen = new Set<unknown>()): unkno
   if (isUnreadAnswer(error)) {
     const { $fault, $metadata } = error as { $fault?: unknown, $metadata?: { httpStatusCode?: unknown } }
     const message = `answered with status ${String($metadata?.httpStatusCode ?? 'unknown')}`
-    // The stack's first line(s) are `name: message`; its frames, after the message, are ours and
-    // the SDK's. A stack that does not hold the message as it now reads is left out.
-    const stack = String(error.stack)
-    const at = stack.indexOf(error.message)
-    const frames = at === -1 ? '' : stack.slice(at + error.message.length)
-    return { name: error.name, message, stack: `${error.name}: ${message}${frames}`, $fault, $metadata }
+    // The stack's first lines are `name: message`, the message as it read then; its frames are ours and the SDK's.
+    const frames = String(error.stack).split('\n').filter((line) => /^\s+at /.test(line))
+    return { name: error.name, message, stack: [`${error.name}: ${message}`, ...frames].join('\n'), $fault, $metadata }
   }
   const cause = withoutUnreadAnswers(error.cause, seen)
   if (cause === error.cause) return error
