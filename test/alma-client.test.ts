@@ -296,6 +296,16 @@ t.test('on a list, an item\'s not-found code is not "no such user": 502', async 
   t.equal(alma.calls.length, 4, 'none of them retried')
 })
 
+t.test('only an error code of the form of Alma\'s goes into the log: the field is an upstream body\'s, which may say anything', async (t) => {
+  alma.injectFaults(1, { status: 500, errorCode: 'no loans for client-1' })
+  alma.injectFaults(1, { status: 500, errorCode: '401652' })
+  const tooSpoken = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxRetries: 0, callTimeoutMs: 500 })
+  t.teardown(() => tooSpoken.close())
+  const details = []
+  for (let i = 0; i < 2; i++) details.push(await tooSpoken.list('loans', 'client-1', soon()).catch((error: unknown) => (error as AlmaBadGatewayError).detail))
+  t.strictSame(details, ['status 500', 'status 500 code 401652'])
+})
+
 t.test('Alma error bodies in their variants', async (t) => {
   alma.injectFaults(1, { status: 400, body: '{"errorsExist":true,"errorList":{"error":{"errorCode":"401861","errorMessage":"no user"}}}' })
   await t.rejects(client.list('loans', 'client-1', soon()), NotFoundError, 'a single error as an object, not a list')

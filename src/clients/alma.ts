@@ -353,6 +353,13 @@ function xmlAlmaError (text: string): AlmaError | undefined {
   return errorCode === undefined || errorCode === '' ? {} : { errorCode }
 }
 
+/**
+ * The form of Alma's error codes: numbers (401861) and upper-case names
+ * (PER_SECOND_THRESHOLD). The field is an upstream body's, and goes into the log;
+ * anything else there is not Alma's code, and is read as none.
+ */
+const ALMA_ERROR_CODE = /^[A-Z0-9_]{1,64}$/
+
 /** A record's ID; undefined when it has none (missing or null). */
 const idOf = (record: AlmaRecord, idField: string): unknown => record[idField] ?? undefined
 
@@ -373,7 +380,7 @@ function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: Cal
     throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
   }
   const almaError = firstAlmaError(body) ?? xmlAlmaError(text)
-  const code = typeof almaError?.errorCode === 'string' ? almaError.errorCode : undefined
+  const code = typeof almaError?.errorCode === 'string' && ALMA_ERROR_CODE.test(almaError.errorCode) ? almaError.errorCode : undefined
   const retryAfterMs = parseRetryAfter(headers['retry-after'])
 
   if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
