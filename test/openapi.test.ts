@@ -3,6 +3,7 @@ import { Ajv } from 'ajv'
 import t from 'tap'
 import { gatewayResponses } from '../deploy/gateway-responses.cjs'
 import { seedUser } from '../dev/demo-users.js'
+import { apiDocsPage } from '../dev/api-docs.js'
 import { openApiJson } from '../dev/openapi-document.js'
 import { loadConfig } from '../src/config.js'
 import { EXAMPLE_ITEM_IDS } from '../src/schemas/params.js'
@@ -72,6 +73,15 @@ t.test('the documented 400 and 404 examples are what the service answers', async
   t.strictSame(await answer('/users/jsmith01/fees/bad!id'), example('/users/{userID}/fees/{feeID}', '400'))
   t.strictSame(await answer(`/users/jsmith01/loans/${EXAMPLE_ITEM_IDS.loans}`), example('/users/{userID}/loans/{loanID}', '404'), 'a user Alma does not have, so no such loan either')
   t.strictSame(await answer('/users/jsmith01'), example('/users/{userID}', '404'))
+})
+
+t.test("the dev server's API page, its files and its JSON have the headers of every answer", async (t) => {
+  await startTestStack(t)
+  const { app } = await buildTestApp(t, { plugins: [apiDocsPage] })
+  for (const url of ['/docs', '/docs/static/index.html', '/docs/static/swagger-ui.css', '/docs/json']) {
+    const response = await app.inject({ method: 'GET', url })
+    t.match(response, { statusCode: /^[23]/, headers: { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } }, url)
+  }
 })
 
 t.test('every example fits its own schema, and each 200 has one', async (t) => {

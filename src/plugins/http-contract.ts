@@ -68,7 +68,6 @@ export interface HttpContractOptions {
 /** CONTRACT 2.3: JSON errors without internals, and `Cache-Control: no-store` (and nosniff) on every answer. */
 export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
   fastify.addHook('onRequest', async (request, reply) => {
-    reply.headers(EVERY_ANSWER_HEADERS)
     // HTTP/1.1 wants a 400 for a request without Host (RFC 9112, 3.2). Node's server
     // would send it bare (no body, no no-store): it lets such requests through
     // (requireHostHeader, app.ts) for this one to say it. API Gateway always sends Host.
@@ -86,10 +85,13 @@ export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
     connectAnswer(request, socket)
   })
 
-  // Errors that others write as text (@fastify/cors refusing an OPTIONS request
+  // The headers of every answer, set as it is sent, so that no plugin's own
+  // (@fastify/static's Cache-Control under the dev server's /docs) replaces them.
+  // And errors that others write as text (@fastify/cors refusing an OPTIONS request
   // that is no preflight) take the contract's shape too, their text the message.
   // A plugin's words, not an upstream's: a 4xx's are safe to pass on.
   fastify.addHook('onSend', async (_request, reply, payload) => {
+    reply.headers(EVERY_ANSWER_HEADERS)
     if (reply.statusCode < 400 || String(reply.getHeader('content-type')).startsWith('application/json')) return payload
     reply.type('application/json; charset=utf-8')
     const said = reply.statusCode < 500 && typeof payload === 'string' && payload !== '' ? payload : undefined
