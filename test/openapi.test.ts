@@ -73,6 +73,16 @@ t.test('the documented 400 and 404 examples are what the service answers', async
   t.strictSame(await answer('/users/jsmith01/fees/bad!id'), example('/users/{userID}/fees/{feeID}', '400'))
   t.strictSame(await answer(`/users/jsmith01/loans/${EXAMPLE_ITEM_IDS.loans}`), example('/users/{userID}/loans/{loanID}', '404'), 'a user Alma does not have, so no such loan either')
   t.strictSame(await answer('/users/jsmith01'), example('/users/{userID}', '404'))
+  // What the router refuses before the IDs are read (an ID over 512 characters, percent-encoding
+  // that does not decode) is a 400 too, and its message is one the document names.
+  for (const path of Object.keys(document.paths)) {
+    for (const id of ['a'.repeat(600), 'a%E9']) {
+      const url = path.replace('{userID}', id).replace(/\{\w+ID\}$/, EXAMPLE_ITEM_IDS.loans)
+      const refused = await answer(url)
+      t.equal(refused.statusCode, 400, `${path}: ${id.slice(0, 8)}`)
+      t.ok(document.paths[path]?.get.responses['400'].description.includes(refused.message), `${path}: the 400's message "${String(refused.message)}" is documented`)
+    }
+  }
 })
 
 t.test("the dev server's API page, its files and its JSON have the headers of every answer", async (t) => {

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin'
 import { AnswerTooLargeError, INTERNAL_ERROR_MESSAGE, ServiceError, UnavailableError } from '../errors.js'
 import { errorBody } from '../schemas/errors.js'
 import { EVERY_ANSWER_HEADERS } from '../schemas/headers.js'
-import { invalidIDMessage, ITEM_ID_RULE, USER_ID_RULE } from '../resolution/identifiers.js'
+import { invalidIDMessage, MALFORMED_PATH_MESSAGE } from '../resolution/identifiers.js'
 
 /**
  * For Fastify's `frameworkErrors` option: what Fastify refuses before any hook of
@@ -15,7 +15,7 @@ import { invalidIDMessage, ITEM_ID_RULE, USER_ID_RULE } from '../resolution/iden
  */
 export function malformedPathAnswer (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return reply.code(400).headers(EVERY_ANSWER_HEADERS)
-    .send(errorBody(400, `Malformed path: a user ID is ${USER_ID_RULE}; a loan, request or fee ID ${ITEM_ID_RULE}; either percent-encoded`))
+    .send(errorBody(400, MALFORMED_PATH_MESSAGE))
 }
 
 /**

@@ -17,6 +17,12 @@ export const ITEM_ID_RULE = '1 to 64 letters, digits and . _ -, with at least on
 export const invalidIDMessage = (field: string): string =>
   `Invalid ${field}: must be ${field === 'userID' ? USER_ID_RULE : ITEM_ID_RULE}`
 
+/**
+ * The 400 for a path refused before its parameters are read: an ID over the
+ * router's 512 characters (app.ts), or percent-encoding that does not decode.
+ */
+export const MALFORMED_PATH_MESSAGE = `Malformed path: a user ID is ${USER_ID_RULE}; a loan, request or fee ID ${ITEM_ID_RULE}; either percent-encoded`
+
 export const isItemID = (value: unknown): value is string =>
   typeof value === 'string' && value.length <= ITEM_ID_MAX_LENGTH && ITEM_ID_PATTERN.test(value)
 
