@@ -39,6 +39,18 @@ t.test('more than 100 keys, repeated keys read once', async (t) => {
   t.equal(read.get('fees')?.get('absent'), undefined)
 })
 
+t.test('the same ID in two tables: two keys, each table\'s row read', async (t) => {
+  // Alma's loan and request IDs are numbers of their own: one may well be the other's.
+  const loanID = String(rows.loans[1]?.loan_id)
+  const [request] = cacheRowsOf('dynamo-1', almaUserRecords('dynamo-1', { loans: 0, requests: 1, fees: 0 }), nowSeconds() + DAY).requests
+  await stack.writeCacheRows({ requests: [{ ...request, request_id: loanID }] })
+  const cache = new DynamoCache({ tables: stack.tables })
+  t.teardown(() => cache.destroy())
+  const read = await cache.getRows([{ table: 'loans', id: loanID }, { table: 'requests', id: loanID }])
+  t.same(read.get('loans')?.get(loanID), rows.loans[1])
+  t.same(read.get('requests')?.get(loanID), { ...request, request_id: loanID })
+})
+
 t.test('unprocessed keys are asked for again', async (t) => {
   const cache = new DynamoCache({ tables: stack.tables })
   t.teardown(() => cache.destroy())
