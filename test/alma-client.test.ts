@@ -481,6 +481,9 @@ t.test('the daily threshold is not retried', async (t) => {
     const now = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
     t.equal((now as AlmaThrottledError).retryAfterSeconds, 3600, `not "now" for a day's quota (Retry-After: ${retryAfter})`)
   }
+  alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '1' })
+  const inASecond = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+  t.equal((inASecond as AlmaThrottledError).retryAfterSeconds, 1, 'one second is not "now": what Alma says')
   alma.clearFaults()
   alma.injectFaults(3, { status: 429, body: 'Too Many Requests' })
   const bare = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
