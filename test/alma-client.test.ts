@@ -753,6 +753,7 @@ t.test('closing the client ends its keep-alive connections to Alma', async (t) =
 t.test('parseRetryAfter', async (t) => {
   t.equal(parseRetryAfter('2'), 2000)
   t.equal(parseRetryAfter(['3']), 3000)
+  t.equal(parseRetryAfter(['3', '5']), 3000, 'sent twice: the first')
   t.equal(parseRetryAfter('0'), 0, 'now, not "not said"')
   t.equal(parseRetryAfter(undefined), undefined)
   t.equal(parseRetryAfter(' '), undefined)
