@@ -18,11 +18,20 @@ function handlerFor (route: RouteName): Handler {
       // Not remembered: the next event tries again (a misconfiguration stays visible as Lambda errors).
       proxy = undefined
       // What went wrong (a configuration error, mostly), as the app's own lines read, with both request IDs.
-      logStartFailure(event, context, error)
+      logFailure(event, context, error, 'could not start')
       throw error
     })
     try {
-      return await (await proxy)(forTheApp(event, context), context)
+      const serve = await proxy
+      let appEvent: ProxyEvent
+      try {
+        appEvent = forTheApp(event, context)
+      } catch (error) {
+        // Never reaches the app, so no summary line: this one instead, as for a failed start.
+        logFailure(event, context, error, 'not an API Gateway proxy event')
+        throw error
+      }
+      return await serve(appEvent, context)
     } finally {
       await outputWritten()
     }
@@ -30,13 +39,16 @@ function handlerFor (route: RouteName): Handler {
 }
 
 /**
- * Written whatever LOG_LEVEL says (the app, whose logger reads it, did not
- * start). An event that is not API Gateway's (a test event of the console)
- * has no request ID; the error is logged all the same.
+ * An invocation that fails outside the app (it did not start, or the event is
+ * not API Gateway's), as one error line. Written whatever LOG_LEVEL says (the
+ * app's logger reads it, and may not have started). An event that is not API
+ * Gateway's (a test event of the console) has no request ID; the error is
+ * logged all the same.
  */
-function logStartFailure (event: Partial<ProxyEvent> | undefined, context: Context, error: unknown): void {
+function logFailure (event: Partial<ProxyEvent> | null | undefined, context: Context, error: unknown, message: string): void {
+  const requestId: unknown = typeof event === 'object' ? event?.requestContext?.requestId : undefined
   pino({ serializers: { err: loggedError } }, process.stdout)
-    .error({ reqId: event?.requestContext?.requestId, awsRequestId: context.awsRequestId, err: error }, 'could not start')
+    .error({ reqId: typeof requestId === 'string' ? requestId : undefined, awsRequestId: context.awsRequestId, err: error }, message)
 }
 
 /**

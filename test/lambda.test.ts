@@ -234,7 +234,16 @@ t.test('an HTTP API decodes %2F into a separator: an ID holding /users/ never re
 t.test('an event that is not API Gateway\'s (the console\'s test event) fails with a clear error', async (t) => {
   for (const notProxy of [{ key1: 'value1' }, null, 'text', { rawPath: 42, path: '/users/lambda-1/fees' }]) {
     const event = notProxy as unknown as Parameters<typeof lambda.getUserFees>[0]
-    await t.rejects(lambda.getUserFees(event, lambdaContext('getUserFees')), { name: 'TypeError', message: /^Not an API Gateway proxy event/ }, JSON.stringify(notProxy))
+    const context = lambdaContext('getUserFees')
+    const [logsBefore, metricsBefore] = [logLines.length, metricsLines.length]
+    await t.rejects(lambda.getUserFees(event, context), { name: 'TypeError', message: /^Not an API Gateway proxy event/ }, JSON.stringify(notProxy))
+    // It never reaches the app (no summary line, no metrics record: Lambda counts it in its Errors),
+    // but it is logged, as a failed start is, whatever LOG_LEVEL says (silent here).
+    t.match(logLines.slice(logsBefore).map((line) => JSON.parse(line)), [{
+      level: 50, msg: 'not an API Gateway proxy event', awsRequestId: context.awsRequestId, err: { type: 'TypeError' }
+    }], `${JSON.stringify(notProxy)}: an error line with Lambda's request ID`)
+    t.equal(logLines.length - logsBefore, 1, 'one line')
+    t.equal(metricsLines.length, metricsBefore, 'no metrics record')
   }
 })
 
