@@ -22,16 +22,15 @@ function handlerFor (route: RouteName): Handler {
       throw error
     })
     try {
+      // Started first: a console test event sent to a misconfigured function is told what to fix.
       const serve = await proxy
-      let appEvent: ProxyEvent
-      try {
-        appEvent = forTheApp(event, context)
-      } catch (error) {
+      if (!isProxyEvent(event)) {
+        const error = new TypeError('Not an API Gateway proxy event: no path (REST API) or rawPath (HTTP API)')
         // Never reaches the app, so no summary line: this one instead, as for a failed start.
         logFailure(event, context, error, 'not an API Gateway proxy event')
         throw error
       }
-      return await serve(appEvent, context)
+      return await serve(forTheApp(event, context), context)
     } finally {
       await outputWritten()
     }
@@ -83,7 +82,6 @@ function isProxyEvent (event: unknown): event is ProxyEvent {
 
 /** The event as the app should see it: the path encoded, the two request IDs in headers. */
 function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
-  if (!isProxyEvent(event)) throw new TypeError('Not an API Gateway proxy event: no path (REST API) or rawPath (HTTP API)')
   // A hand-made event (the console's test events) may lack the request context:
   // Fastify then makes a request ID of its own, and the request is served all the same.
   const apiGatewayRequestId: unknown = (event as Partial<ProxyEvent>).requestContext?.requestId
