@@ -110,12 +110,14 @@ function kmsKeyProblem (name, value, region, partition, of) {
 /**
  * The role's use of a customer-managed KMS key, only through the service that
  * holds what the key encrypts: it cannot decrypt other ciphertexts with it directly.
+ * KMS names the service `<service>.<region>.amazonaws.com` in every partition, China's
+ * included (KMS's own condition keys' page): not with the partition's domain.
  */
-const kmsKeyUse = (actions, keyArn, service, region, partition) => ({
+const kmsKeyUse = (actions, keyArn, service, region) => ({
   Effect: 'Allow',
   Action: actions,
   Resource: [keyArn],
-  Condition: { StringEquals: { 'kms:ViaService': `${service}.${region}.${partition.dnsSuffix}` } }
+  Condition: { StringEquals: { 'kms:ViaService': `${service}.${region}.amazonaws.com` } }
 })
 
 /**
@@ -331,9 +333,9 @@ module.exports = async ({ options }) => {
       },
       { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [values.userQueueArn] },
       { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [parameterArn] },
-      ...(parameterKey === undefined ? [] : [kmsKeyUse(['kms:Decrypt'], parameterKey, 'ssm', region, partition)]),
+      ...(parameterKey === undefined ? [] : [kmsKeyUse(['kms:Decrypt'], parameterKey, 'ssm', region)]),
       // Sending to a queue encrypted with a key of the account's own takes both (SQS's documentation).
-      ...(queueKey === undefined ? [] : [kmsKeyUse(['kms:GenerateDataKey', 'kms:Decrypt'], queueKey, 'sqs', queueRegion, partition)])
+      ...(queueKey === undefined ? [] : [kmsKeyUse(['kms:GenerateDataKey', 'kms:Decrypt'], queueKey, 'sqs', queueRegion)])
     ],
     apiKeyRequired: apiKeyRequired === 'true',
     // API Gateway answers the preflight requests (never cached by a shared cache, as
