@@ -110,14 +110,18 @@ function kmsKeyProblem (name, value, region, partition, of) {
 /**
  * The role's use of a customer-managed KMS key, only through the service that
  * holds what the key encrypts: it cannot decrypt other ciphertexts with it directly.
- * KMS names the service `<service>.<region>.amazonaws.com` in every partition, China's
- * included (KMS's own condition keys' page): not with the partition's domain.
+ * KMS's pages write the service as `<service>.<region>.amazonaws.com`; outside the
+ * `aws` partition, where AWS names some services with the partition's own domain
+ * (`amazonaws.com.cn`) and which form KMS uses there could not be checked from
+ * here, both forms are allowed: either names the same service in the same region.
  */
-const kmsKeyUse = (actions, keyArn, service, region) => ({
+const kmsKeyUse = (actions, keyArn, service, region, partition) => ({
   Effect: 'Allow',
   Action: actions,
   Resource: [keyArn],
-  Condition: { StringEquals: { 'kms:ViaService': `${service}.${region}.amazonaws.com` } }
+  Condition: {
+    StringEquals: { 'kms:ViaService': [...new Set(['amazonaws.com', partition.dnsSuffix])].map((domain) => `${service}.${region}.${domain}`) }
+  }
 })
 
 /**
@@ -333,9 +337,9 @@ module.exports = async ({ options }) => {
       },
       { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [values.userQueueArn] },
       { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [parameterArn] },
-      ...(parameterKey === undefined ? [] : [kmsKeyUse(['kms:Decrypt'], parameterKey, 'ssm', region)]),
+      ...(parameterKey === undefined ? [] : [kmsKeyUse(['kms:Decrypt'], parameterKey, 'ssm', region, partition)]),
       // Sending to a queue encrypted with a key of the account's own takes both (SQS's documentation).
-      ...(queueKey === undefined ? [] : [kmsKeyUse(['kms:GenerateDataKey', 'kms:Decrypt'], queueKey, 'sqs', queueRegion)])
+      ...(queueKey === undefined ? [] : [kmsKeyUse(['kms:GenerateDataKey', 'kms:Decrypt'], queueKey, 'sqs', queueRegion, partition)])
     ],
     apiKeyRequired: apiKeyRequired === 'true',
     // API Gateway answers the preflight requests (never cached by a shared cache, as

@@ -240,7 +240,7 @@ t.test('prod, with an existing deployment bucket, no API key, CORS for one origi
     Effect: 'Allow',
     Action: ['kms:Decrypt'],
     Resource: ['arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
-    Condition: { StringEquals: { 'kms:ViaService': 'ssm.eu-west-1.amazonaws.com' } }
+    Condition: { StringEquals: { 'kms:ViaService': ['ssm.eu-west-1.amazonaws.com'] } }
   }], "the key parameter's KMS key, through SSM only")
   t.same([...new Set(resources.map((resource) => resource.Type))].filter((type) => !ALLOWED_TYPES.has(type)), [], 'not even a bucket')
   const fn = resources.find((resource) => resource.Properties.FunctionName === 'alma-cache-api-prod-get-user-fees')

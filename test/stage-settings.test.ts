@@ -50,16 +50,16 @@ t.test('customer-managed KMS keys of the key parameter and of the queue: used on
     { env: { ...STG, USER_QUEUE_KMS_KEY_ARN: parameterKey } }
   ])
   t.same((both as StageSettings).statements.slice(3), [
-    { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [parameterKey], Condition: { StringEquals: { 'kms:ViaService': 'ssm.eu-west-2.amazonaws.com' } } },
-    { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: [queueKey], Condition: { StringEquals: { 'kms:ViaService': 'sqs.us-east-1.amazonaws.com' } } }
+    { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [parameterKey], Condition: { StringEquals: { 'kms:ViaService': ['ssm.eu-west-2.amazonaws.com'] } } },
+    { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: [queueKey], Condition: { StringEquals: { 'kms:ViaService': ['sqs.us-east-1.amazonaws.com'] } } }
   ], 'each key through its own service, in the region of what it encrypts')
-  // KMS names the calling service with .amazonaws.com in every partition: with China's domain, the condition never holds.
+  // KMS's pages name the calling service with .amazonaws.com; China's own domain is allowed beside it, unverified there.
   const chinaKey = 'arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
   const china = await settingsWith({ ...CHINA, ALMA_API_KEY_KMS_KEY_ARN: chinaKey, USER_QUEUE_KMS_KEY_ARN_STG: chinaKey }, { stage: 'stg', region: 'cn-north-1' })
   t.same(china.statements.slice(3).map((statement) => (statement as { Condition: unknown }).Condition), [
-    { StringEquals: { 'kms:ViaService': 'ssm.cn-north-1.amazonaws.com' } },
-    { StringEquals: { 'kms:ViaService': 'sqs.cn-north-1.amazonaws.com' } }
-  ], 'in China too, the services as KMS names them')
+    { StringEquals: { 'kms:ViaService': ['ssm.cn-north-1.amazonaws.com', 'ssm.cn-north-1.amazonaws.com.cn'] } },
+    { StringEquals: { 'kms:ViaService': ['sqs.cn-north-1.amazonaws.com', 'sqs.cn-north-1.amazonaws.com.cn'] } }
+  ], 'in China, the services in either form, each only in its region')
   t.equal((none as StageSettings).statements.length, 3, 'without them, no KMS statement')
   t.equal((prodOnly as StageSettings).statements.length, 3, "prod's queue key is not stg's")
   t.match(alias, { message: /^Cannot deploy: ALMA_API_KEY_KMS_KEY_ARN is not the ARN of a KMS key \(arn:aws:kms:eu-west-2:<account>:key\/<key ID>; an alias's ARN does not do\)\.$/ }, 'an alias')
