@@ -46,10 +46,10 @@ interface Answer {
  */
 export function recordAnswer (request: FastifyRequest, reply: FastifyReply, options: ObservabilityOptions): void {
   const header = reply.getHeader('x-cache')
-  record(request, { status: reply.statusCode, cache: header === undefined ? undefined : String(header), durationMs: reply.elapsedTime }, options)
+  logSummaryAndMetrics(request, { status: reply.statusCode, cache: header === undefined ? undefined : String(header), durationMs: reply.elapsedTime }, options)
 }
 
-function record (request: FastifyRequest, { status, cache, durationMs }: Answer, { writeMetrics, pseudonymKey, metricsNamespace }: ObservabilityOptions): void {
+function logSummaryAndMetrics (request: FastifyRequest, { status, cache, durationMs }: Answer, { writeMetrics, pseudonymKey, metricsNamespace }: ObservabilityOptions): void {
   const { userID } = (request.params ?? {}) as { userID?: unknown }
   const route = request.routeOptions.url
   const calls = request.calls ?? newRequestCalls()
@@ -93,6 +93,6 @@ export default fp<ObservabilityOptions>(async (fastify, options) => {
   fastify.addHook('onRequestAbort', async (request) => {
     /* c8 ignore next: Fastify listens for the abort only once onRequest has run */
     const durationMs = performance.now() - (receivedAt.get(request) ?? performance.now())
-    record(request, { status: CLIENT_CLOSED_REQUEST, cache: undefined, durationMs }, options)
+    logSummaryAndMetrics(request, { status: CLIENT_CLOSED_REQUEST, cache: undefined, durationMs }, options)
   })
 }, { name: 'observability' })
