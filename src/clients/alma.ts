@@ -45,7 +45,7 @@ const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
  * gone wrong) is read into memory until the call's time limit: gigabytes, and a Lambda
  * killed for its memory, answering API Gateway's opaque 5xx, with no line in the logs.
  */
-export const MAX_ALMA_BODY_BYTES = 16 * 2 ** 20
+const MAX_ALMA_BODY_BYTES = 16 * 2 ** 20
 
 type CallMode = 'list' | 'item'
 

@@ -46,7 +46,7 @@ export function clientErrorAnswer (this: FastifyInstance, error: Error & { code?
  * method) to its listeners, and closes the connection without a word where there
  * are none. Answered as any other method no route takes.
  */
-export function connectAnswer (request: IncomingMessage, socket: Duplex): void {
+function connectAnswer (request: IncomingMessage, socket: Duplex): void {
   socket.end(lastAnswer(404, `No route for CONNECT ${String(request.url)}`))
 }
 
