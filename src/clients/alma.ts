@@ -7,7 +7,7 @@ import {
 import { ALMA_MAX_PAGE_SIZE, isJsonObject, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls, roundTripLine } from '../observability/request-calls.js'
-import { byDeadline } from '../by-deadline.js'
+import { byDeadline, msUntil } from '../by-deadline.js'
 import { DEFAULT_ALMA_CALL_TIMEOUT_MS } from '../config.js'
 
 export interface AlmaClientOptions {
@@ -476,7 +476,7 @@ export function parseRetryAfter (value: string | string[] | undefined): number |
   } else if (IMF_OR_RFC850_DATE.test(text) || ASCTIME_DATE.test(text)) {
     const date = Date.parse(ASCTIME_DATE.test(text) ? `${text} GMT` : text)
     if (Number.isNaN(date)) return undefined
-    ms = Math.max(0, date - Date.now())
+    ms = msUntil(date)
   } else {
     return undefined
   }

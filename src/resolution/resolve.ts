@@ -1,3 +1,4 @@
+import { msUntil } from '../by-deadline.js'
 import { isAlmaFailure, isOursToFix, itemNotFoundMessage, NotFoundError } from '../errors.js'
 import { settleAll } from '../settle-all.js'
 import { userCacheKey } from './identifiers.js'
@@ -221,8 +222,7 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
 /** The expired copies' rows, read by the request's deadline and its grace; none if the read fails or is not over by then. */
 async function copiesByGrace (ctx: ResolutionContext, keys: readonly CacheKey[]): Promise<CacheRows> {
   const callOff = new AbortController()
-  // (Past already, it is called off at once: Node from 23 on warns of a negative delay.)
-  const timer = setTimeout(() => { callOff.abort() }, Math.max(0, ctx.deadline + STALE_COPIES_GRACE_MS - Date.now()))
+  const timer = setTimeout(() => { callOff.abort() }, msUntil(ctx.deadline + STALE_COPIES_GRACE_MS))
   try {
     return await ctx.cache.getRows(keys, callOff.signal).finally(() => { clearTimeout(timer) })
   } catch (error) {
