@@ -7,12 +7,8 @@ import type { CacheKey, CacheReader, CacheRows, CacheTable } from '../resolution
 import { requestCalls, roundTripLine } from '../observability/request-calls.js'
 import { boundedClient, boundsMs, fastPeerBounds, withinBounds, type CallBounds } from './aws-requests.js'
 
-export interface CacheTables {
-  users: string
-  loans: string
-  requests: string
-  fees: string
-}
+/** The table name of each cache table (CONTRACT 4). */
+export type CacheTables = Record<CacheTable, string>
 
 export interface DynamoCacheOptions {
   tables: CacheTables

@@ -1,5 +1,6 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Fee, Loan, Request } from '../schemas/records.js'
+import type { CacheTable } from './ports.js'
 
 export type Kind = 'loans' | 'requests' | 'fees'
 export const KINDS: readonly Kind[] = ['loans', 'requests', 'fees']
@@ -121,7 +122,7 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
 }
 
 /** The key attribute of each cache table (CONTRACT 4). */
-export const CACHE_KEY_FIELDS: Readonly<Record<'users' | Kind, string>> = {
+export const CACHE_KEY_FIELDS: Readonly<Record<CacheTable, string>> = {
   users: USER_KEY_FIELD,
   loans: KIND_SPECS.loans.idField,
   requests: KIND_SPECS.requests.idField,
