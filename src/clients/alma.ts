@@ -47,6 +47,9 @@ const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
  */
 const MAX_ALMA_BODY_BYTES = 16 * 2 ** 20
 
+/** Reads of a list whose pages do not fit one another (see misfitOf), before the answer is a 502. */
+const MAX_LIST_READS = 3
+
 type CallMode = 'list' | 'item'
 
 /** One Alma GET, with what is needed to try it again. */
@@ -362,9 +365,6 @@ const ALMA_ERROR_CODE = /^[A-Z0-9_]{1,64}$/
 
 /** A record's ID; undefined when it has none (missing or null). */
 const idOf = (record: AlmaRecord, idField: string): unknown => record[idField] ?? undefined
-
-/** Reads of a list whose pages do not fit one another (see misfitOf), before the answer is a 502. */
-const MAX_LIST_READS = 3
 
 /**
  * Alma's answer, read: the body of a 200, or the error it means (retryable or
