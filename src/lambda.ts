@@ -1,8 +1,9 @@
 import awsLambdaFastify, { type LambdaResponse } from '@fastify/aws-lambda'
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda'
 import { pino } from 'pino'
-import { buildApp, loggedError, type RouteName } from './app.js'
+import { buildApp, type RouteName } from './app.js'
 import { loadConfig } from './config.js'
+import { loggedError } from './observability/logged-error.js'
 
 // The seven Lambda handlers of CONTRACT 6. Each container serves one route: it
 // builds the app with that route only, on its first event, and keeps it for
