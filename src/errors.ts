@@ -1,4 +1,4 @@
-import type { Kind } from './resolution/kinds.js'
+import { KIND_SPECS, type Kind } from './resolution/kinds.js'
 
 // Errors that carry their CONTRACT 2.3 status. Their messages are what the
 // caller reads, so they never hold internals; the cause and the detail hold
@@ -24,11 +24,9 @@ export const KEY_LATE_MESSAGE = `${KEY_UNREADABLE_MESSAGE} in time`
 /** The 404 of a user Alma does not know. */
 export const USER_NOT_FOUND_MESSAGE = 'User not found'
 
-const singular: Record<Kind, string> = { loans: 'loan', requests: 'request', fees: 'fee' }
-
 /** The 404 of an item route. */
 export const itemNotFoundMessage = (kind: Kind, itemID: string, userID: string): string =>
-  `No ${singular[kind]} ${itemID} for user ${userID}`
+  `No ${KIND_SPECS[kind].singular} ${itemID} for user ${userID}`
 
 export const ALMA_UNUSABLE_MESSAGE = 'Alma answered with an unusable response'
 export const ALMA_UNREACHABLE_MESSAGE = 'Alma could not be reached'

@@ -13,6 +13,8 @@ export const isJsonObject = (value: unknown): value is AlmaRecord =>
 
 /** The users table's key attribute (CONTRACT 4): the user ID, lowercased. */
 export const USER_KEY_FIELD = 'primary_id'
+/** The users row's validity number (unix seconds; CONTRACT 3.1). */
+export const USER_VALIDITY_FIELD = 'expiry_date'
 
 /** Alma's largest `limit` on the paged list calls (alma-api.md). */
 export const ALMA_MAX_PAGE_SIZE = 100
@@ -20,6 +22,8 @@ export const ALMA_MAX_PAGE_SIZE = 100
 // Everything that differs between loans, requests and fees, in one table, so
 // that the rules of CONTRACT 3 are written once for all three kinds.
 export interface KindSpec {
+  /** one record of the kind, as messages name it */
+  singular: string
   /** item ID field, in the cache key and in Alma's records (CONTRACT 4) */
   idField: string
   /** attribute of the users row listing this kind's IDs */
@@ -76,6 +80,7 @@ const checkerOf = (schema: typeof Loan | typeof Request | typeof Fee) => {
 
 export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
   loans: {
+    singular: 'loan',
     idField: 'loan_id',
     userIdsField: 'loan_ids',
     ownerOf: (row) => row.user_id,
@@ -92,6 +97,7 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     hasExpectedTypes: checkerOf(Loan)
   },
   requests: {
+    singular: 'request',
     idField: 'request_id',
     userIdsField: 'request_ids',
     ownerOf: (row) => row.user_primary_id,
@@ -103,6 +109,7 @@ export const KIND_SPECS: Readonly<Record<Kind, KindSpec>> = {
     hasExpectedTypes: checkerOf(Request)
   },
   fees: {
+    singular: 'fee',
     idField: 'id',
     userIdsField: 'fee_ids',
     ownerOf: (row) => {

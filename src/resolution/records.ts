@@ -1,5 +1,5 @@
 import { isItemID, userCacheKey } from './identifiers.js'
-import { isJsonObject, KIND_SPECS, KINDS, USER_KEY_FIELD, type AlmaRecord, type Kind, type KindSpec } from './kinds.js'
+import { isJsonObject, KIND_SPECS, KINDS, USER_KEY_FIELD, USER_VALIDITY_FIELD, type AlmaRecord, type Kind, type KindSpec } from './kinds.js'
 
 /**
  * The record of CONTRACT 2.1, from a cached row or an Alma record alike: only
@@ -61,7 +61,7 @@ export interface CachedUser {
 export function readCachedUser (row: unknown, userID: string, now: number): CachedUser | undefined {
   if (!isJsonObject(row)) return undefined
   if (row[USER_KEY_FIELD] !== userCacheKey(userID)) return undefined
-  const expiry = validityNumber(row.expiry_date)
+  const expiry = validityNumber(row[USER_VALIDITY_FIELD])
   if (expiry === undefined) return undefined
   const ids = {} as Record<Kind, string[] | undefined>
   for (const kind of KINDS) {
