@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda'
+import type { Kind } from '../src/resolution/kinds.js'
+import { ITEM_PARAMS } from '../src/schemas/params.js'
 
 // Lambda proxy events as API Gateway sends them (the shapes AWS documents for
 // REST APIs, payload 1.0, and HTTP APIs, payload 2.0), for one GET of a CONTRACT 2 path.
@@ -11,7 +13,7 @@ const STAGE = 'stg'
 /** The API Gateway resource for a concrete path: /users/alice/loans/1 -> /users/{userID}/loans/{loanID} */
 function resourceOf (path: string): { resource: string, pathParameters: Record<string, string> } {
   const [, , userID = '', kind, itemID] = path.split('/')
-  const itemParam = kind === undefined ? undefined : ({ loans: 'loanID', requests: 'requestID', fees: 'feeID' } as Record<string, string>)[kind]
+  const itemParam = kind === undefined ? undefined : ITEM_PARAMS[kind as Kind]?.name
   const decode = (segment: string) => { try { return decodeURIComponent(segment) } catch { return segment } }
   const pathParameters: Record<string, string> = { userID: decode(userID) }
   let resource = '/users/{userID}'

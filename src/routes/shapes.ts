@@ -6,7 +6,7 @@ import type { Kind } from '../resolution/kinds.js'
 import type { Resolved } from '../resolution/ports.js'
 import { errorResponses } from '../schemas/errors.js'
 import { answerSchema } from '../schemas/headers.js'
-import { UserParams } from '../schemas/params.js'
+import { ITEM_PARAMS, UserParams } from '../schemas/params.js'
 
 // The three list routes and the three item routes differ only by kind, so
 // each file names its kind and these build it.
@@ -44,7 +44,8 @@ export function listRoute ({ kind, record, summary, operationId }: RouteShape): 
   }
 }
 
-export function itemRoute ({ kind, record, summary, operationId, params, itemParam }: RouteShape & { params: TObject, itemParam: string }): FastifyPluginAsyncTypebox {
+export function itemRoute ({ kind, record, summary, operationId }: RouteShape): FastifyPluginAsyncTypebox {
+  const { name: itemParam, schema: params } = ITEM_PARAMS[kind]
   return async (fastify) => {
     fastify.get(`/users/:userID/${kind}/:${itemParam}`, {
       schema: {

@@ -23,6 +23,13 @@ const ItemID = (description: string, example: string) => Type.String({
 export const EXAMPLE_ITEM_IDS: Readonly<Record<Kind, string>> = { loans: '1234567890001', requests: '9876543210001', fees: '5551234560001' }
 
 export const UserParams = Type.Object({ userID: UserID })
-export const LoanParams = Type.Object({ userID: UserID, loanID: ItemID('Alma loan ID', EXAMPLE_ITEM_IDS.loans) })
-export const RequestParams = Type.Object({ userID: UserID, requestID: ItemID('Alma request ID', EXAMPLE_ITEM_IDS.requests) })
-export const FeeParams = Type.Object({ userID: UserID, feeID: ItemID('Alma fee ID', EXAMPLE_ITEM_IDS.fees) })
+
+/** An item route's parameters: the user's ID and the item's, named for its kind (loanID, requestID, feeID). */
+const itemParams = (name: string, description: string, kind: Kind) =>
+  ({ name, schema: Type.Object({ userID: UserID, [name]: ItemID(description, EXAMPLE_ITEM_IDS[kind]) }) })
+
+export const ITEM_PARAMS = {
+  loans: itemParams('loanID', 'Alma loan ID', 'loans'),
+  requests: itemParams('requestID', 'Alma request ID', 'requests'),
+  fees: itemParams('feeID', 'Alma fee ID', 'fees')
+} as const satisfies Record<Kind, unknown>
