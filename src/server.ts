@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.js'
 import { ConfigError, loadConfig, variable, type Config } from './config.js'
 import { STALE_COPIES_GRACE_MS } from './resolution/resolve.js'
@@ -18,6 +19,21 @@ export interface ServerOptions {
 /** The local HTTP server of CONTRACT 6: the same app as the Lambdas, on one port. */
 export async function startServer ({ config, plugins, port, host, onClose }: ServerOptions) {
   const app = await buildApp({ config, plugins })
+  closeOnSignals(app, config, onClose)
+  closeAfterAnswerWhenSentABody(app)
+  endBusyConnectionsWhenClosing(app)
+  try {
+    await app.listen({ port, host })
+  } catch (error) {
+    // Nothing may stay open (the embedded stack of npm run dev, the signal handlers) once the start has failed.
+    await app.close()
+    throw error
+  }
+  return app
+}
+
+/** On SIGINT, SIGTERM or a crash, the app closes: the requests under way are answered first, within a bound. */
+function closeOnSignals (app: FastifyInstance, config: Config, onClose: ServerOptions['onClose']): void {
   // A request may take its whole budget, then the grace for its expired copies: closing waits
   // that long, and a second more for its answer to be written, before it gives up.
   const closeDelayMs = config.requestBudgetMs + STALE_COPIES_GRACE_MS + 1000
@@ -31,19 +47,31 @@ export async function startServer ({ config, plugins, port, host, onClose }: Ser
     graceful.uninstall()
     await onClose?.()
   })
-  // Closing, the server ends the keep-alive connections that are idle, once; a
-  // connection busy then would stay open after its answer until its client let it
-  // go, and the close wait for it, ending at close-with-grace's delay with status 1.
-  // So while closing, a connection is ended once its last answer under way is done
-  // (a response's 'close'). Ended, not destroyed: an answer may still be in the
-  // socket's buffer, on its way to a client that reads slowly.
+}
+
+/**
+ * No endpoint reads a body; one is drained after the answer. Fastify sets Node's
+ * requestTimeout to 0, and a body trickled in a byte at a time never lets the
+ * keep-alive timeout start: such a connection, held open for good, is closed after its answer.
+ */
+function closeAfterAnswerWhenSentABody (app: FastifyInstance): void {
+  app.server.on('request', ({ headers }: IncomingMessage, response: ServerResponse) => {
+    if (headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')) response.shouldKeepAlive = false
+  })
+}
+
+/**
+ * Closing, the server ends the keep-alive connections that are idle, once; a
+ * connection busy then would stay open after its answer until its client let it
+ * go, and the close wait for it, ending at close-with-grace's delay with status 1.
+ * So while closing, a connection is ended once its last answer under way is done
+ * (a response's 'close'). Ended, not destroyed: an answer may still be in the
+ * socket's buffer, on its way to a client that reads slowly.
+ */
+function endBusyConnectionsWhenClosing (app: FastifyInstance): void {
   let closing = false
   const answersUnderWay = new Map<Socket, number>()
-  app.server.on('request', ({ socket, headers }: IncomingMessage, response: ServerResponse) => {
-    // No endpoint reads a body; one is drained after the answer. Fastify sets Node's
-    // requestTimeout to 0, and a body trickled in a byte at a time never lets the
-    // keep-alive timeout start: such a connection, held open for good, is closed after its answer.
-    if (headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')) response.shouldKeepAlive = false
+  app.server.on('request', ({ socket }: IncomingMessage, response: ServerResponse) => {
     answersUnderWay.set(socket, (answersUnderWay.get(socket) ?? 0) + 1)
     response.once('close', () => {
       const left = (answersUnderWay.get(socket) as number) - 1
@@ -56,14 +84,6 @@ export async function startServer ({ config, plugins, port, host, onClose }: Ser
     })
   })
   app.addHook('preClose', async () => { closing = true })
-  try {
-    await app.listen({ port, host })
-  } catch (error) {
-    // Nothing may stay open (the embedded stack of npm run dev, the signal handlers) once the start has failed.
-    await app.close()
-    throw error
-  }
-  return app
 }
 
 // A port taken or not ours to take, a host that names no address of this machine.
