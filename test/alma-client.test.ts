@@ -719,6 +719,11 @@ t.test('a base URL with a path keeps it', async (t) => {
   t.same(alma.calls.map((call) => call.path), ['/proxy/almaws/v1/users/client-1/fees/x1'])
 })
 
+t.test('both IDs are percent-encoded by the client itself, whatever reaches it (the routes let through only IDs encoding leaves alone)', async (t) => {
+  t.equal(await client.item('loans', 'a b/c', 'x/../y?z#w', soon()), undefined)
+  t.same(alma.calls.map((call) => call.path), ['/almaws/v1/users/a%20b%2Fc/loans/x%2F..%2Fy%3Fz%23w'])
+})
+
 t.test('a closed client opens no connections, even for a call that was waiting for its key', async (t) => {
   let keyAsked!: () => void
   let giveKey!: (key: string) => void
