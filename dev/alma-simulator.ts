@@ -221,8 +221,11 @@ export class AlmaSimulator {
     if (String(request.headers.accept).includes('application/json') || query.format === 'json') {
       return reply.type('application/json').send(JSON.stringify(body))
     }
-    // Without asking for JSON, Alma answers XML.
-    return reply.type('application/xml').send(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result total_record_count="${String(body.total_record_count ?? '')}"/>`)
+    // Without asking for JSON, Alma answers XML: its errors as web_service_result, with their codes.
+    const xml = body.errorsExist === true
+      ? `<web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans"><errorsExist>true</errorsExist><errorList>${xmlErrors(body)}</errorList><result/></web_service_result>`
+      : `<web_service_result total_record_count="${String(body.total_record_count ?? '')}"/>`
+    return reply.type('application/xml').send(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>${xml}`)
   }
 
   #user (kind: ListKind, request: FastifyRequest): SimulatedUser {
@@ -291,4 +294,13 @@ function integerParameter (text: string | undefined, fallback: number, max: numb
   const value = Number(text)
   if (!/^\d+$/.test(text) || value > max) throw new AlmaAnswer(400, '401666', `Invalid parameter value: ${text}`)
   return value
+}
+
+const xmlText = (value: unknown): string =>
+  String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+function xmlErrors (body: AlmaRecord): string {
+  const { error } = body.errorList as { error: AlmaRecord[] }
+  return error.map(({ errorCode, errorMessage, trackingId }) =>
+    `<error><errorCode>${xmlText(errorCode)}</errorCode><errorMessage>${xmlText(errorMessage)}</errorMessage><trackingId>${xmlText(trackingId)}</trackingId></error>`).join('')
 }

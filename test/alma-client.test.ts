@@ -724,6 +724,21 @@ t.test('both IDs are percent-encoded by the client itself, whatever reaches it (
   t.same(alma.calls.map((call) => call.path), ['/almaws/v1/users/a%20b%2Fc/loans/x%2F..%2Fy%3Fz%23w'])
 })
 
+t.test('the simulator, asked without Accept, answers XML as Alma does: its errors with their codes', async (t) => {
+  const get = async (path: string, headers: Record<string, string>) => {
+    const response = await fetch(`${alma.url}/almaws/v1${path}`, { headers })
+    return { status: response.status, type: response.headers.get('content-type'), text: await response.text() }
+  }
+  const keyed = { authorization: `apikey ${KEY}` }
+  t.match(await get('/users/client-1/fees', keyed), { status: 200, type: /^application\/xml/, text: /^<\?xml .*total_record_count="\d+"/ })
+  t.match(await get('/users/a%3Cb/loans', keyed), {
+    status: 400,
+    type: /^application\/xml/,
+    text: /<web_service_result [^>]*><errorsExist>true<\/errorsExist><errorList><error><errorCode>401861<\/errorCode><errorMessage>User with identifier a&lt;b was not found\.<\/errorMessage>/
+  })
+  t.match(await get('/users/client-1/loans', {}), { status: 401, type: /^application\/xml/, text: /<errorCode>UNAUTHORIZED<\/errorCode>/ })
+})
+
 t.test('a closed client opens no connections, even for a call that was waiting for its key', async (t) => {
   let keyAsked!: () => void
   let giveKey!: (key: string) => void
