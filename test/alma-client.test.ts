@@ -12,7 +12,7 @@ import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeo
 const KEY = 'client-test-key'
 const alma = await AlmaSimulator.start({ apiKey: KEY })
 t.teardown(() => alma.close())
-const client = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, retryBaseDelayMs: 5, callTimeoutMs: 500 })
+const client = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 5, callTimeoutMs: 500 })
 t.teardown(() => client.close())
 const soon = () => Date.now() + 5000
 
@@ -73,7 +73,7 @@ t.test('a page that does not fit fails its read, whatever pages answer after it'
   })
   await new Promise<void>((resolve) => moving.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise((resolve) => moving.close(resolve)))
-  const pair = new AlmaClient({ baseUrl: `http://127.0.0.1:${(moving.address() as AddressInfo).port}`, apiKey: async () => KEY, maxConnections: 2 })
+  const pair = new AlmaClient({ baseUrl: `http://127.0.0.1:${(moving.address() as AddressInfo).port}`, readApiKey: async () => KEY, maxConnections: 2 })
   t.teardown(() => pair.close())
   t.same(await pair.list('loans', 'client-moving', soon()), loans, 'the second read, whole')
   t.equal(reads, 2, 'read twice')
@@ -109,7 +109,7 @@ t.test('short pages are what Alma has: the pages after them are read all the sam
   t.teardown(() => timed.close())
   const loans = almaUserRecords('client-short', { loans: 450, requests: 0, fees: 0 }).loans
   timed.addUser({ primary_id: 'client-short', loans, requests: [], fees: [] })
-  const wide = new AlmaClient({ baseUrl: timed.url, apiKey: async () => KEY })
+  const wide = new AlmaClient({ baseUrl: timed.url, readApiKey: async () => KEY })
   t.teardown(() => wide.close())
   timed.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: loans.slice(0, 90), total_record_count: 450 }) })
   t.same(await wide.list('loans', 'client-short', soon()), [...loans.slice(0, 90), ...loans.slice(100)], 'what Alma gave, each once')
@@ -133,7 +133,7 @@ t.test('a call waiting for a free connection does not spend its time limit waiti
   t.teardown(() => slow.close())
   const four = almaUserRecords('client-4', { loans: 350, requests: 0, fees: 0 })
   slow.addUser({ primary_id: 'client-4', ...four })
-  const narrow = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 450 })
+  const narrow = new AlmaClient({ baseUrl: slow.url, readApiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 450 })
   t.teardown(() => narrow.close())
   t.same(await narrow.list('loans', 'client-4', soon()), four.loans)
   t.equal(slow.calls.length, 4)
@@ -150,7 +150,7 @@ t.test('a list is paged however long it is', async (t) => {
 
 t.test('pages that do not bear out the first page\'s total are not all asked for', async (t) => {
   // Two in flight at a time, so that the calls made are certain.
-  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 500 })
+  const narrow = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 500 })
   t.teardown(() => narrow.close())
   const claimed = { item_loan: records.loans.slice(0, 3), total_record_count: 1_000_000 }
 
@@ -195,7 +195,7 @@ t.test('pages that do not bear out the first page\'s total are not all asked for
 })
 
 t.test('after a page fails, the pages still waiting are not asked for', async (t) => {
-  const single = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 1, maxRetries: 0, callTimeoutMs: 500 })
+  const single = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxConnections: 1, maxRetries: 0, callTimeoutMs: 500 })
   t.teardown(() => single.close())
   alma.addUser({ primary_id: 'client-5', ...almaUserRecords('client-5', { loans: 450, requests: 0, fees: 0 }) })
   // The second page fails: the three after it are turned away, and the error is the page's own.
@@ -207,7 +207,7 @@ t.test('after a page fails, the pages still waiting are not asked for', async (t
 })
 
 t.test('a page waiting for its turn behind other calls is not made once the list is lost', async (t) => {
-  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 3000 })
+  const narrow = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 3000 })
   t.teardown(() => narrow.close())
   // Another request's call holds one of the two connections throughout.
   alma.hang(1)
@@ -225,7 +225,7 @@ t.test('a page waiting for its turn behind other calls is not made once the list
 })
 
 t.test('a page waiting to retry is not waited for once another page has failed the list', async (t) => {
-  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 500 })
+  const narrow = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxConnections: 2, retryBaseDelayMs: 5, callTimeoutMs: 500 })
   t.teardown(() => narrow.close())
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 300 }) })
   // Of the two pages in flight, one is told to come back in 4 s, the other fails for good.
@@ -239,7 +239,7 @@ t.test('a page waiting to retry is not waited for once another page has failed t
 })
 
 t.test('a failed page answers only once the other pages are over', async (t) => {
-  const once = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxRetries: 0, callTimeoutMs: 300 })
+  const once = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxRetries: 0, callTimeoutMs: 300 })
   t.teardown(() => once.close())
   // A first page announcing three; of the next two, one fails at once and one never answers.
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: records.loans.slice(0, 100), total_record_count: 300 }) })
@@ -299,7 +299,7 @@ t.test('on a list, an item\'s not-found code is not "no such user": 502', async 
 t.test('only an error code of the form of Alma\'s goes into the log: the field is an upstream body\'s, which may say anything', async (t) => {
   alma.injectFaults(1, { status: 500, errorCode: 'no loans for client-1' })
   alma.injectFaults(1, { status: 500, errorCode: '401652' })
-  const tooSpoken = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxRetries: 0, callTimeoutMs: 500 })
+  const tooSpoken = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxRetries: 0, callTimeoutMs: 500 })
   t.teardown(() => tooSpoken.close())
   const details = []
   for (let i = 0; i < 2; i++) details.push(await tooSpoken.list('loans', 'client-1', soon()).catch((error: unknown) => (error as AlmaBadGatewayError).detail))
@@ -341,7 +341,7 @@ t.test('a call still waiting for its turn at its deadline: 504 then, and no call
   const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 1000 })
   t.teardown(() => slow.close())
   slow.addUser({ primary_id: 'client-1', ...records })
-  const narrow = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 2000 })
+  const narrow = new AlmaClient({ baseUrl: slow.url, readApiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 2000 })
   t.teardown(() => narrow.close())
   const id = String(records.fees[0]?.id)
   const first = narrow.item('fees', 'client-1', id, soon())
@@ -355,7 +355,7 @@ t.test('a call still waiting for its turn at its deadline: 504 then, and no call
 t.test('a call abandoned at its deadline frees its turn and its connection then', async (t) => {
   // One connection, and a call budget longer than both deadlines: only the
   // request's deadline can end the first call in time for the second.
-  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
+  const narrow = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
   t.teardown(() => narrow.close())
   const id = String(records.fees[0]?.id)
   alma.hang(1)
@@ -367,7 +367,7 @@ t.test('a call abandoned at its deadline frees its turn and its connection then'
 })
 
 t.test('a retry is judged by how long the call took, not by its wait for a turn', async (t) => {
-  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 1500, retryBaseDelayMs: 5 })
+  const narrow = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 1500, retryBaseDelayMs: 5 })
   t.teardown(() => narrow.close())
   const id = String(records.fees[0]?.id)
   // The first call holds the only connection for 1.5 s; the second, refused once in a few
@@ -384,7 +384,7 @@ t.test('a retry still waiting for its turn at the deadline: the refusal stands (
   // One connection. The first call is refused (429, come back in 1 s); a second call
   // takes the connection meanwhile and hangs, so the retry, judged to have time, waits
   // for a turn until the deadline: Alma was never late, it said when to come back.
-  const narrow = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
+  const narrow = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
   t.teardown(() => narrow.close())
   const id = String(records.fees[0]?.id)
   alma.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '1' })
@@ -413,7 +413,7 @@ t.test('a retry whose turn comes with less of the budget left than its refusal t
   const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 500 })
   t.teardown(() => slow.close())
   slow.addUser({ primary_id: 'client-1', ...records })
-  const narrow = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
+  const narrow = new AlmaClient({ baseUrl: slow.url, readApiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
   t.teardown(() => narrow.close())
   const id = String(records.fees[0]?.id)
   const started = Date.now()
@@ -429,7 +429,7 @@ t.test('a retry whose turn comes with less of the budget left than its refusal t
 })
 
 t.test('retries after a 429 are spread out, not sent together', async (t) => {
-  const spread = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, retryBaseDelayMs: 500 })
+  const spread = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 500 })
   t.teardown(() => spread.close())
   alma.injectFaults(10, { status: 429, errorCode: 'PER_SECOND_THRESHOLD' })
   const id = String(records.fees[0]?.id)
@@ -447,7 +447,7 @@ t.test('a list longer than Alma\'s per-second threshold: the refused pages wait 
   const long = almaUserRecords('client-long', { loans: 3000, requests: 0, fees: 0 })
   strict.addUser({ primary_id: 'client-long', ...long })
   // The client's defaults: retries wait out a refused second (a 429 here has no Retry-After), plus jitter.
-  const throttled = new AlmaClient({ baseUrl: strict.url, apiKey: async () => KEY })
+  const throttled = new AlmaClient({ baseUrl: strict.url, readApiKey: async () => KEY })
   t.teardown(() => throttled.close())
   t.same(await throttled.list('loans', 'client-long', soon()), long.loans)
   const refused = strict.calls.filter((call) => call.status === 429).length
@@ -457,7 +457,7 @@ t.test('a list longer than Alma\'s per-second threshold: the refused pages wait 
 t.test('no retry without time left for its answer: the 429 stands, a 503', async (t) => {
   const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 300 })
   t.teardown(() => slow.close())
-  const hurried = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY, retryBaseDelayMs: 5 })
+  const hurried = new AlmaClient({ baseUrl: slow.url, readApiKey: async () => KEY, retryBaseDelayMs: 5 })
   t.teardown(() => hurried.close())
   slow.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD' })
   // 300 ms for the refusal and 1 s of waiting leave less than the 300 ms a retry would need.
@@ -553,7 +553,7 @@ t.test('Retry-After as an HTTP date is honoured', async (t) => {
 })
 
 t.test('a refusal passed on with a Retry-After date tells callers to come back no sooner than the date: its seconds rounded up', async (t) => {
-  const once = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY, maxRetries: 0, callTimeoutMs: 500 })
+  const once = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, maxRetries: 0, callTimeoutMs: 500 })
   t.teardown(() => once.close())
   // Half a second into a second, a date in whole seconds four seconds on is 3.5 s away: 3 would be too soon.
   await sleep((1500 - (Date.now() % 1000)) % 1000)
@@ -574,7 +574,7 @@ t.test('a 5xx with Retry-After is retried no sooner than it says', async (t) => 
 })
 
 t.test('by default a 5xx is retried after up to 250 ms, then up to 500 ms (full jitter)', async (t) => {
-  const defaults = new AlmaClient({ baseUrl: alma.url, apiKey: async () => KEY })
+  const defaults = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY })
   t.teardown(() => defaults.close())
   // The jitter at its largest: the waits are the backoff's bounds.
   const random = Math.random
@@ -598,7 +598,7 @@ t.test('a call whose answer trickles in is cut at its time limit, not at the bud
   })
   await new Promise<void>((resolve) => trickling.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { trickling.closeAllConnections(); return new Promise((resolve) => trickling.close(resolve)) })
-  const patient = new AlmaClient({ baseUrl: `http://127.0.0.1:${(trickling.address() as AddressInfo).port}`, apiKey: async () => KEY, callTimeoutMs: 500 })
+  const patient = new AlmaClient({ baseUrl: `http://127.0.0.1:${(trickling.address() as AddressInfo).port}`, readApiKey: async () => KEY, callTimeoutMs: 500 })
   t.teardown(() => patient.close())
   const started = Date.now()
   await t.rejects(patient.item('fees', 'client-1', 'x1', Date.now() + 10_000), AlmaTimeoutError)
@@ -624,7 +624,7 @@ t.test('an answer whose body never ends: cut at a size no Alma answer reaches, a
   await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { endless.closeAllConnections(); return new Promise((resolve) => endless.close(resolve)) })
   // A long time limit: on a fast connection, gigabytes would arrive within it.
-  const patient = new AlmaClient({ baseUrl: `http://127.0.0.1:${(endless.address() as AddressInfo).port}`, apiKey: async () => KEY, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
+  const patient = new AlmaClient({ baseUrl: `http://127.0.0.1:${(endless.address() as AddressInfo).port}`, readApiKey: async () => KEY, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
   t.teardown(() => patient.close())
   const started = Date.now()
   const failure = await patient.item('fees', 'client-1', 'x1', Date.now() + 10_000).catch((error: unknown) => error)
@@ -647,13 +647,13 @@ t.test('a TLS handshake that never completes: cut at the deadline and at the cal
   t.teardown(() => { for (const socket of sockets) socket.destroy(); return new Promise((resolve) => silent.close(resolve)) })
   const { port } = silent.address() as AddressInfo
   // The deadline first: a 504 when it passes.
-  const patient = new AlmaClient({ baseUrl: `https://127.0.0.1:${port}`, apiKey: async () => KEY, callTimeoutMs: 2000 })
+  const patient = new AlmaClient({ baseUrl: `https://127.0.0.1:${port}`, readApiKey: async () => KEY, callTimeoutMs: 2000 })
   t.teardown(() => patient.close())
   let started = Date.now()
   await t.rejects(patient.item('fees', 'client-1', 'x1', Date.now() + 300), AlmaTimeoutError)
   t.ok(Date.now() - started < 1500, `answered after ${Date.now() - started} ms (deadline 300 ms)`)
   // The call's time limit first: a 504, not retried, as a call cut at its limit in any other phase.
-  const hurried = new AlmaClient({ baseUrl: `https://127.0.0.1:${port}`, apiKey: async () => KEY, callTimeoutMs: 300, retryBaseDelayMs: 5 })
+  const hurried = new AlmaClient({ baseUrl: `https://127.0.0.1:${port}`, readApiKey: async () => KEY, callTimeoutMs: 300, retryBaseDelayMs: 5 })
   t.teardown(() => hurried.close())
   const before = sockets.size
   started = Date.now()
@@ -666,7 +666,7 @@ t.test('by default at most 10 calls are in flight at once, the others wait their
   const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 100 })
   t.teardown(() => slow.close())
   slow.addUser({ primary_id: 'client-1', ...records })
-  const capped = new AlmaClient({ baseUrl: slow.url, apiKey: async () => KEY })
+  const capped = new AlmaClient({ baseUrl: slow.url, readApiKey: async () => KEY })
   t.teardown(() => capped.close())
   const id = String(records.fees[0]?.id)
   const answers = await Promise.all(Array.from({ length: 40 }, () => capped.item('fees', 'client-1', id, soon())))
@@ -681,7 +681,7 @@ t.test('a spent budget makes no call', async (t) => {
 })
 
 t.test('a key read that outlasts the budget spends it: no call, 504', async (t) => {
-  const slowKey = new AlmaClient({ baseUrl: alma.url, apiKey: () => new Promise((resolve) => setTimeout(resolve, 60, KEY)) })
+  const slowKey = new AlmaClient({ baseUrl: alma.url, readApiKey: () => new Promise((resolve) => setTimeout(resolve, 60, KEY)) })
   t.teardown(() => slowKey.close())
   await t.rejects(slowKey.item('fees', 'client-1', 'x1', Date.now() + 30), AlmaTimeoutError)
   t.equal(alma.calls.length, 0)
@@ -692,7 +692,7 @@ t.test('Alma unreachable: retried, then 502', async (t) => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   await new Promise((resolve) => server.close(resolve))
-  const down = new AlmaClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: async () => KEY, retryBaseDelayMs: 5 })
+  const down = new AlmaClient({ baseUrl: `http://127.0.0.1:${port}`, readApiKey: async () => KEY, retryBaseDelayMs: 5 })
   t.teardown(() => down.close())
   await t.rejects(down.list('fees', 'client-1', soon()), { statusCode: 502, message: 'Alma could not be reached', detail: 'could not reach Alma', name: 'AlmaUnreachableError' })
 })
@@ -706,14 +706,14 @@ t.test('connections reset by Alma: retried, then 502', async (t) => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise((resolve) => server.close(resolve)))
   const { port } = server.address() as AddressInfo
-  const reset = new AlmaClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: async () => KEY, retryBaseDelayMs: 5, maxRetries: 2 })
+  const reset = new AlmaClient({ baseUrl: `http://127.0.0.1:${port}`, readApiKey: async () => KEY, retryBaseDelayMs: 5, maxRetries: 2 })
   t.teardown(() => reset.close())
   await t.rejects(reset.item('fees', 'client-1', 'x1', soon()), { statusCode: 502, message: 'Alma could not be reached' })
   t.equal(connections, 3, 'the first attempt and two retries')
 })
 
 t.test('a base URL with a path keeps it', async (t) => {
-  const prefixed = new AlmaClient({ baseUrl: `${alma.url}/proxy/`, apiKey: async () => KEY })
+  const prefixed = new AlmaClient({ baseUrl: `${alma.url}/proxy/`, readApiKey: async () => KEY })
   t.teardown(() => prefixed.close())
   await prefixed.item('fees', 'client-1', 'x1', soon()).catch(() => undefined)
   t.same(alma.calls.map((call) => call.path), ['/proxy/almaws/v1/users/client-1/fees/x1'])
@@ -743,7 +743,7 @@ t.test('a closed client opens no connections, even for a call that was waiting f
   let keyAsked!: () => void
   let giveKey!: (key: string) => void
   const asked = new Promise<void>((resolve) => { keyAsked = resolve })
-  const closing = new AlmaClient({ baseUrl: alma.url, apiKey: () => { keyAsked(); return new Promise((resolve) => { giveKey = resolve }) } })
+  const closing = new AlmaClient({ baseUrl: alma.url, readApiKey: () => { keyAsked(); return new Promise((resolve) => { giveKey = resolve }) } })
   const call = closing.item('loans', 'client-1', 'x1', soon())
   await asked
   await closing.close()
@@ -762,7 +762,7 @@ t.test('closing the client ends its keep-alive connections to Alma', async (t) =
   peer.keepAliveTimeout = 600_000
   await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise((resolve) => { peer.closeAllConnections(); peer.close(resolve) }))
-  const closing = new AlmaClient({ baseUrl: `http://127.0.0.1:${(peer.address() as AddressInfo).port}`, apiKey: async () => KEY })
+  const closing = new AlmaClient({ baseUrl: `http://127.0.0.1:${(peer.address() as AddressInfo).port}`, readApiKey: async () => KEY })
   await closing.item('fees', 'client-1', 'x1', soon()).catch(() => undefined)
   t.equal(sockets.size, 1, 'the connection stays open after the answer')
   await closing.close()

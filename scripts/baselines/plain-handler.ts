@@ -28,7 +28,7 @@ export function plainLoanHandler (makeAwsClients: (config: Config) => AwsClients
       context: {
         cache,
         queue,
-        alma: new AlmaClient({ baseUrl: config.almaApiUrl, apiKey: almaKey, callTimeoutMs: config.almaCallTimeoutMs }),
+        alma: new AlmaClient({ baseUrl: config.almaApiUrl, readApiKey: almaKey, callTimeoutMs: config.almaCallTimeoutMs }),
         now: () => Math.floor(Date.now() / 1000)
       },
       budgetMs: config.requestBudgetMs

@@ -14,7 +14,7 @@ export interface AlmaClientOptions {
   /** ALMA_API_URL */
   baseUrl: string
   /** resolves the key (from the environment or SSM) by the request's deadline; may reject, and is asked again next call */
-  apiKey: (deadline: number) => Promise<string>
+  readApiKey: (deadline: number) => Promise<string>
   /** budget of one HTTP call, from connect to the end of the body (ALMA_CALL_TIMEOUT_MS's default when unset) */
   callTimeoutMs?: number
   /** retries after the first attempt, of 429s, 5xx and failed exchanges (not timeouts) */
@@ -90,7 +90,7 @@ export class AlmaClient implements AlmaReader {
   #connections: Promise<Connections> | undefined
   #closed = false
   readonly #basePath: string
-  readonly #apiKey: (deadline: number) => Promise<string>
+  readonly #readApiKey: (deadline: number) => Promise<string>
   readonly #callTimeoutMs: number
   readonly #maxRetries: number
   readonly #retryBaseDelayMs: number
@@ -98,7 +98,7 @@ export class AlmaClient implements AlmaReader {
   constructor (options: AlmaClientOptions) {
     const base = new URL(options.baseUrl)
     this.#basePath = base.pathname.replace(/\/+$/, '')
-    this.#apiKey = options.apiKey
+    this.#readApiKey = options.readApiKey
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_ALMA_CALL_TIMEOUT_MS
     this.#maxRetries = options.maxRetries ?? 2
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 250
@@ -236,7 +236,7 @@ export class AlmaClient implements AlmaReader {
 
   async #attempt ({ path, query, mode, deadline, unwanted }: AlmaGet, refused: Retryable | undefined): Promise<AlmaRecord> {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
-    const apiKey = await this.#apiKey(deadline)
+    const apiKey = await this.#readApiKey(deadline)
     const pool = await this.#pool()
     // A retry that waited for its turn past the time it needs (other calls held every
     // connection) is not made: Alma did not fail to answer, it said no, and when to
