@@ -38,13 +38,15 @@ export const Loan = Type.Object({
   })
 }, { title: 'Loan' })
 
-// The cache's tables hold the owner lowercased (CONTRACT 4), and the record is served as the cache has it.
-const OWNER_CASE = 'as Alma has it, but lowercased when the record comes from the cache, which keeps it so: compare it case-insensitively'
+// The record is served as the cache has it. CONTRACT 4 has the requests table hold the owner
+// lowercased; of the fees table's owner (user_primary_id.value) it says no case.
+const REQUESTER_CASE = 'as Alma has it, but lowercased when the record comes from the cache, which keeps it so: compare it case-insensitively'
+const FEE_OWNER_CASE = 'as Alma has it, or as the cache holds it when the record comes from there, in a case that need not be Alma\'s: compare it case-insensitively'
 
 export const Request = Type.Object({
   request_id: Type.String({ description: 'Alma request ID' }),
   ...optional({
-    user_primary_id: text(`primary ID of the requester, ${OWNER_CASE}`),
+    user_primary_id: text(`primary ID of the requester, ${REQUESTER_CASE}`),
     request_type: text('HOLD, DIGITIZATION, BOOKING, ...'),
     request_sub_type: code('request sub-type code'),
     request_status: text('NOT_STARTED, IN_PROCESS, ON_HOLD_SHELF, ...'),
@@ -69,7 +71,7 @@ export const Request = Type.Object({
 export const Fee = Type.Object({
   id: Type.String({ description: 'Alma fee ID' }),
   ...optional({
-    user_primary_id: Type.Union([Type.Object({ value: Type.String(), link: Type.Optional(text('the user in the Users API')) }), Type.String(), Type.Null()], { description: `the fee owner: its value ${OWNER_CASE}` }),
+    user_primary_id: Type.Union([Type.Object({ value: Type.String(), link: Type.Optional(text('the user in the Users API')) }), Type.String(), Type.Null()], { description: `the fee owner: its value ${FEE_OWNER_CASE}` }),
     type: code('fee type code'),
     status: code('fee status code'),
     balance: amount('amount still owed'),
