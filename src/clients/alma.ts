@@ -4,7 +4,7 @@ import type { Connections } from './undici-pool.js'
 import {
   AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE
 } from '../errors.js'
-import { ALMA_MAX_PAGE_SIZE, isJsonObject, KIND_SPECS, type AlmaRecord, type Kind, type KindSpec } from '../resolution/kinds.js'
+import { ALMA_MAX_PAGE_SIZE, isJsonObject, KIND_SPECS, type AlmaRecord, type JsonObject, type Kind, type KindSpec } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
 import { requestCalls, roundTripLine } from '../observability/request-calls.js'
 import { byDeadline, msUntil } from '../by-deadline.js'
@@ -150,10 +150,10 @@ export class AlmaClient implements AlmaReader {
    * page fails the read. Either way the pages not yet asked for are not: the calls
    * spent, and the work done, follow the pages read, never the total Alma claims.
    */
-  async #readPages (kind: Kind, page: PageReader): Promise<{ pages: AlmaRecord[] } | { misfit: string }> {
+  async #readPages (kind: Kind, page: PageReader): Promise<{ pages: JsonObject[] } | { misfit: string }> {
     const first = await page(0)
     const total = totalOf(first, kind)
-    const pages: AlmaRecord[] = [first]
+    const pages: JsonObject[] = [first]
     const seen = new Set<unknown>()
     let misfit = misfitOf(first, 0, total, kind, seen)
     let failure: { reason: unknown } | undefined
@@ -212,7 +212,7 @@ export class AlmaClient implements AlmaReader {
    * One Alma GET with bounded retries (exponential backoff, full jitter, Retry-After honoured).
    * `refused`: the previous attempt's answer, which stands if this retry is not made in time.
    */
-  async #get (call: AlmaGet, attempt = 0, refused?: Retryable): Promise<AlmaRecord> {
+  async #get (call: AlmaGet, attempt = 0, refused?: Retryable): Promise<JsonObject> {
     try {
       return await this.#attempt(call, refused)
     } catch (error) {
@@ -234,7 +234,7 @@ export class AlmaClient implements AlmaReader {
     }
   }
 
-  async #attempt ({ path, query, mode, deadline, unwanted }: AlmaGet, refused: Retryable | undefined): Promise<AlmaRecord> {
+  async #attempt ({ path, query, mode, deadline, unwanted }: AlmaGet, refused: Retryable | undefined): Promise<JsonObject> {
     // The key first: reading it (from SSM, on a cold start) spends the same budget.
     const apiKey = await this.#readApiKey(deadline)
     const pool = await this.#pool()
@@ -328,7 +328,7 @@ function callFailure (error: unknown, callMs: number): ServiceError | Retryable 
   return new Retryable(new AlmaUnreachableError({ cause: error }), undefined, callMs)
 }
 
-function recordsOf (body: AlmaRecord, listField: string): AlmaRecord[] {
+function recordsOf (body: JsonObject, listField: string): AlmaRecord[] {
   // alma-api.md: with zero records the list key may be absent altogether.
   const records = body[listField] ?? []
   if (!Array.isArray(records) || !records.every(isJsonObject)) {
@@ -372,7 +372,7 @@ const idOf = (record: AlmaRecord, idField: string): unknown => record[idField] ?
  * what they mean (alma-api.md). An item's NotFoundError is the client's own
  * signal (item() answers undefined for it), never a caller's message.
  */
-function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: CallMode): AlmaRecord {
+function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: CallMode): JsonObject {
   const body = parseJSON(text)
 
   if (status === 200) {
@@ -408,10 +408,10 @@ function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: Cal
 }
 
 /** One page of a paged list, at `offset`; `unwanted` turns it away once the read is lost. */
-type PageReader = (offset: number, unwanted?: AbortSignal) => Promise<AlmaRecord>
+type PageReader = (offset: number, unwanted?: AbortSignal) => Promise<JsonObject>
 
 /** A list's records from its pages; a record twice on one page (a page is one answer: nothing moved) is kept once. */
-function onceEach (pages: readonly AlmaRecord[], spec: KindSpec): AlmaRecord[] {
+function onceEach (pages: readonly JsonObject[], spec: KindSpec): AlmaRecord[] {
   const kept = new Set<unknown>()
   return pages.flatMap((body) => recordsOf(body, spec.almaListField)).filter((record) => {
     const id = idOf(record, spec.idField)
@@ -422,7 +422,7 @@ function onceEach (pages: readonly AlmaRecord[], spec: KindSpec): AlmaRecord[] {
   })
 }
 
-function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
+function totalOf (body: JsonObject | undefined, kind: Kind): number {
   const total = body?.total_record_count
   if (typeof total !== 'number' || !Number.isInteger(total) || total < 0) {
     throw new AlmaBadGatewayError(`list of ${kind} without a usable total_record_count`)
@@ -442,7 +442,7 @@ function totalOf (body: AlmaRecord | undefined, kind: Kind): number {
  * misfit: a short page is what Alma has, and the pages after it are read all the
  * same. `seen` collects the IDs of the pages read so far.
  */
-function misfitOf (body: AlmaRecord, offset: number, total: number, kind: Kind, seen: Set<unknown>): string | undefined {
+function misfitOf (body: JsonObject, offset: number, total: number, kind: Kind, seen: Set<unknown>): string | undefined {
   const pageTotal = totalOf(body, kind)
   if (pageTotal !== total) return `its total went from ${total} to ${pageTotal}`
   const { almaListField, idField } = KIND_SPECS[kind]

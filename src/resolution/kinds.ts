@@ -5,10 +5,13 @@ import type { CacheTable } from './ports.js'
 export type Kind = 'loans' | 'requests' | 'fees'
 export const KINDS: readonly Kind[] = ['loans', 'requests', 'fees']
 
-export type AlmaRecord = Record<string, unknown>
-
 /** A JSON object: what a record, a cache row or an Alma body must be before its fields are read. */
-export const isJsonObject = (value: unknown): value is AlmaRecord =>
+export type JsonObject = Record<string, unknown>
+
+/** A loan, request or fee: Alma's record, or the contract's record made of its fields (CONTRACT 2.1). */
+export type AlmaRecord = JsonObject
+
+export const isJsonObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** The users table's key attribute (CONTRACT 4): the user ID, lowercased. */
@@ -29,7 +32,7 @@ export interface KindSpec {
   /** attribute of the users row listing this kind's IDs */
   userIdsField: string
   /** owner of a cached row (CONTRACT 4), compared with the user ID case-insensitively (3.2) */
-  ownerOf: (row: AlmaRecord) => unknown
+  ownerOf: (row: JsonObject) => unknown
   /** cache validity number (unix seconds) */
   validityField: string
   /** key of the records array in Alma's list body */
