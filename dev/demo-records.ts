@@ -5,6 +5,10 @@ import type { AlmaRecord } from '../src/resolution/kinds.js'
 // wild"), and the cache rows the webhook writer and bulk updater make of them
 // (CONTRACT 4). Shared by the demo seed, the tests and the benchmark.
 
+// Cache validity numbers are unix seconds (CONTRACT 3.1).
+export const DAY = 24 * 60 * 60
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000)
+
 const pad = (n: number) => String(n).padStart(4, '0')
 // Eight digits from a hash of the user ID: different users never share item IDs
 // (a sum of character codes did, for load-hit-01 and load-hit-10).

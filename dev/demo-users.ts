@@ -1,4 +1,4 @@
-import { almaUserRecords, cacheRowsOf, type AlmaUserRecords } from './demo-records.js'
+import { almaUserRecords, cacheRowsOf, DAY, nowSeconds, type AlmaUserRecords } from './demo-records.js'
 import type { EmbeddedStack } from './embedded-stack.js'
 
 export interface DemoUser {
@@ -7,8 +7,6 @@ export interface DemoUser {
   /** item paths worth trying, relative to /users/{userID}/ */
   items: string[]
 }
-
-const DAY = 24 * 60 * 60
 
 /**
  * A user with these many records in Alma (the simulator) and, with `cachedFor`
@@ -19,7 +17,7 @@ export async function seedUser (
 ): Promise<AlmaUserRecords> {
   const records = almaUserRecords(userID, counts)
   stack.alma?.addUser({ primary_id: userID, ...records })
-  if (cachedFor !== undefined) await stack.writeCacheRows(cacheRowsOf(userID, records, Math.floor(Date.now() / 1000) + cachedFor))
+  if (cachedFor !== undefined) await stack.writeCacheRows(cacheRowsOf(userID, records, nowSeconds() + cachedFor))
   return records
 }
 

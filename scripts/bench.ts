@@ -14,7 +14,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build as bundle } from 'esbuild'
 import { restApiEvent } from '../dev/api-gateway-events.js'
-import { cacheRowsOf } from '../dev/demo-records.js'
+import { cacheRowsOf, DAY, nowSeconds } from '../dev/demo-records.js'
 import { seedUser } from '../dev/demo-users.js'
 import { startEmbeddedStack } from '../dev/embedded-stack.js'
 import { startFaultyProxy, type Span } from '../dev/peer-proxy.js'
@@ -24,8 +24,6 @@ import { lambdaBundleOptions } from './bundles.mjs'
 
 const ALMA_LATENCY_MS = Number(process.env.BENCH_ALMA_LATENCY_MS ?? 100)
 const COLD_START_RUNS = Number(process.env.BENCH_COLD_START_RUNS ?? 15)
-const DAY = 86_400
-const now = () => Math.floor(Date.now() / 1000)
 
 // --- the stack, with DynamoDB behind a timing proxy --------------------------------------
 const stack = await startEmbeddedStack({ almaLatencyMs: ALMA_LATENCY_MS })
@@ -56,8 +54,8 @@ const cachedUser = await seedUser(stack, 'bench-cached', { loans: 30, requests: 
 await seedUser(stack, 'bench-250', { loans: 250, requests: 0, fees: 0 }, DAY)
 await seedUser(stack, 'bench-uncached', { loans: 145, requests: 23, fees: 4 })
 const twelve = await seedUser(stack, 'bench-partial', { loans: 12, requests: 0, fees: 0 })
-const fresh = cacheRowsOf('bench-partial', twelve, now() + DAY)
-const expired = cacheRowsOf('bench-partial', twelve, now() - DAY)
+const fresh = cacheRowsOf('bench-partial', twelve, nowSeconds() + DAY)
+const expired = cacheRowsOf('bench-partial', twelve, nowSeconds() - DAY)
 // 7 valid, 3 expired, 2 missing.
 await stack.writeCacheRows({ user: fresh.user, loans: [...fresh.loans.slice(0, 7), ...expired.loans.slice(7, 10)] })
 const cachedLoan = String(cachedUser.loans[0]?.loan_id)

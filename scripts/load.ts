@@ -30,7 +30,7 @@ import { loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
 import autocannon, { type Instance, type Request, type Result } from 'autocannon'
-import { almaUserRecords, cacheRowsOf, type AlmaUserRecords } from '../dev/demo-records.js'
+import { almaUserRecords, cacheRowsOf, DAY, nowSeconds, type AlmaUserRecords } from '../dev/demo-records.js'
 import { startEmbeddedStack, type EmbeddedStack } from '../dev/embedded-stack.js'
 import { KIND_SPECS, KINDS, type Kind } from '../src/resolution/kinds.js'
 
@@ -53,7 +53,6 @@ const ALMA_LATENCY_MS = 10
 // over 30 000 requests there (the report prints each path's exact threshold).
 const RSS_GROWTH_BOUND_MIB = 64
 
-const DAY = 24 * 60 * 60
 // A field each record of a kind carries exactly once, and records of the other kinds never.
 const MARKER: Record<Kind, string> = { loans: '"loan_id":', requests: '"request_id":', fees: '"original_vat_amount":' }
 
@@ -78,7 +77,7 @@ const pagedUser = user('load-paged', 145, 23, 4)
 const expiredUsers = numbered('load-expired', 4, (id) => user(id, 2, 1, 1))
 
 async function seed (stack: EmbeddedStack): Promise<void> {
-  const now = Math.floor(Date.now() / 1000)
+  const now = nowSeconds()
   const everyone = [...cachedUsers, bigCachedUser, ...almaOnlyUsers, pagedUser, ...expiredUsers]
   // Two users sharing a record ID would overwrite each other's cache rows and turn hits into misses.
   const owners = new Map<string, string>()

@@ -54,5 +54,4 @@ export async function buildTestApp (t: Test, overrides: Partial<AppOptions> = {}
   }
 }
 
-export const DAY = 24 * 60 * 60
-export const nowSeconds = () => Math.floor(Date.now() / 1000)
+export { DAY, nowSeconds } from '../dev/demo-records.js'
