@@ -15,20 +15,20 @@ import { resolveItem } from '../../src/resolution/resolve.js'
 export interface AwsClients {
   cache: CacheReader
   queue: UserQueue
-  almaKey: (deadline: number) => Promise<string>
+  readApiKey: (deadline: number) => Promise<string>
 }
 
 export function plainLoanHandler (makeAwsClients: (config: Config) => AwsClients) {
   let made: ReturnType<typeof make> | undefined
   function make () {
     const config = loadConfig()
-    const { cache, queue, almaKey } = makeAwsClients(config)
+    const { cache, queue, readApiKey } = makeAwsClients(config)
     return {
       logger: pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: true })),
       context: {
         cache,
         queue,
-        alma: new AlmaClient({ baseUrl: config.almaApiUrl, readApiKey: almaKey, callTimeoutMs: config.almaCallTimeoutMs }),
+        alma: new AlmaClient({ baseUrl: config.almaApiUrl, readApiKey, callTimeoutMs: config.almaCallTimeoutMs }),
         now: () => Math.floor(Date.now() / 1000)
       },
       budgetMs: config.requestBudgetMs

@@ -34,7 +34,7 @@ export const getUserLoan = plainLoanHandler((config) => {
         await awsJsonClient({ service: 'sqs', target: 'AmazonSQS', version: '1.0', endpoint: process.env.AWS_ENDPOINT_URL_SQS ?? new URL(config.userQueueUrl).origin })('SendMessage', { QueueUrl: config.userQueueUrl, MessageBody: userID })
       }
     },
-    almaKey: 'key' in almaKey
+    readApiKey: 'key' in almaKey
       ? async () => almaKey.key
       : async () => {
         const { Parameter } = await awsJsonClient({ service: 'ssm', target: 'AmazonSSM', version: '1.1', endpoint: endpoint('ssm') })('GetParameter', { Name: almaKey.parameterName, WithDecryption: true })

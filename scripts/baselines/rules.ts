@@ -8,5 +8,5 @@ import { plainLoanHandler } from './plain-handler.js'
 export const getUserLoan = plainLoanHandler((config) => ({
   cache: new DynamoCache({ tables: config.tables }),
   queue: new SqsUserQueue({ queueUrl: config.userQueueUrl, endpointOverride: config.sqsEndpointOverride }),
-  almaKey: almaKeyProvider(config.almaKey)
+  readApiKey: almaKeyProvider(config.almaKey)
 }))
