@@ -33,7 +33,7 @@ export interface EmbeddedStackOptions {
   almaLatencyMs?: number
   /** the simulator's per-second threshold (see AlmaSimulatorOptions); off unless set */
   almaCallsPerSecond?: number
-  /** real Alma at `almaApiUrl` with this key: no simulator */
+  /** real Alma at this URL, with this key: no simulator */
   realAlma?: { url: string, key: string }
   /** a DynamoDB to use instead of dynalite, such as DynamoDB Local */
   dynamoEndpoint?: string
