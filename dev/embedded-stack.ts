@@ -18,7 +18,7 @@ type FauxqsApp = ReturnType<typeof buildFauxqs>
 // given by its endpoint; its tables and queue are made when missing. Everything
 // the app learns of them, it learns from the CONTRACT 5 variables in `env`.
 
-export const TABLES: CacheTables = {
+const TABLES: CacheTables = {
   users: 'alma-users',
   loans: 'alma-loans',
   requests: 'alma-requests',
