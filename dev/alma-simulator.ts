@@ -1,13 +1,12 @@
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import type { AlmaRecord, JsonObject } from '../src/resolution/kinds.js'
 
 // A stand-in for Ex Libris Alma's Users API, speaking the HTTP behaviour of
 // shared/alma-api.md: the key check, JSON only on request, paging (default 10,
 // at most 100) with total_record_count, list keys absent when empty, loans'
 // `renewable` only with expand=renewable, Alma's error bodies and codes, faults on
 // demand (429, 5xx, silence, latency), and, when asked, the per-second threshold.
-
-export type AlmaRecord = Record<string, unknown>
 
 export interface SimulatedUser {
   primary_id: string
@@ -157,7 +156,7 @@ export class AlmaSimulator {
     await this.#server.close()
   }
 
-  async #answer (request: FastifyRequest, reply: FastifyReply, work: () => AlmaRecord): Promise<FastifyReply | undefined> {
+  async #answer (request: FastifyRequest, reply: FastifyReply, work: () => JsonObject): Promise<FastifyReply | undefined> {
     const [path = ''] = request.url.split('?')
     const call: AlmaCall = { method: request.method, path, query: { ...(request.query as Record<string, string>) }, status: 0, startedAt: performance.now(), endedAt: Number.NaN }
     this.calls.push(call)
@@ -170,7 +169,7 @@ export class AlmaSimulator {
     if (this.latencyMs > 0) await this.#sleep(this.latencyMs)
 
     let status = 200
-    let body: AlmaRecord
+    let body: JsonObject
     try {
       if (request.headers.authorization !== `apikey ${this.#apiKey}`) {
         throw new AlmaAnswer(401, 'UNAUTHORIZED', 'API-key not defined or not configured to allow this API.')
@@ -215,7 +214,7 @@ export class AlmaSimulator {
     return reply.type('application/json').send(JSON.stringify(this.#errorBody(code, message)))
   }
 
-  #send (request: FastifyRequest, reply: FastifyReply, status: number, body: AlmaRecord): FastifyReply {
+  #send (request: FastifyRequest, reply: FastifyReply, status: number, body: JsonObject): FastifyReply {
     reply.code(status)
     const query = request.query as Record<string, string>
     if (String(request.headers.accept).includes('application/json') || query.format === 'json') {
@@ -238,9 +237,9 @@ export class AlmaSimulator {
     return user
   }
 
-  #list (kind: ListKind, request: FastifyRequest): AlmaRecord {
+  #list (kind: ListKind, request: FastifyRequest): JsonObject {
     const records = (this.#user(kind, request)[kind] ?? []).filter(ACTIVE[kind])
-    const body: AlmaRecord = { total_record_count: records.length }
+    const body: JsonObject = { total_record_count: records.length }
     let page = records
     if (kind === 'fees') {
       body.total_sum = records.reduce((sum, fee) => sum + (typeof fee.balance === 'number' ? fee.balance : 0), 0)
@@ -269,7 +268,7 @@ export class AlmaSimulator {
     throw new AlmaAnswer(400, code, message)
   }
 
-  #errorBody (errorCode: string, errorMessage: string): AlmaRecord {
+  #errorBody (errorCode: string, errorMessage: string): JsonObject {
     this.#trackingId++
     return {
       errorsExist: true,
@@ -299,8 +298,8 @@ function integerParameter (text: string | undefined, fallback: number, max: numb
 const xmlText = (value: unknown): string =>
   String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
-function xmlErrors (body: AlmaRecord): string {
-  const { error } = body.errorList as { error: AlmaRecord[] }
+function xmlErrors (body: JsonObject): string {
+  const { error } = body.errorList as { error: JsonObject[] }
   return error.map(({ errorCode, errorMessage, trackingId }) =>
     `<error><errorCode>${xmlText(errorCode)}</errorCode><errorMessage>${xmlText(errorMessage)}</errorMessage><trackingId>${xmlText(trackingId)}</trackingId></error>`).join('')
 }
