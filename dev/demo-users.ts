@@ -8,17 +8,19 @@ export interface DemoUser {
   items: string[]
 }
 
-/**
- * A user with these many records in Alma (the simulator) and, with `cachedFor`
- * seconds, in the cache too, valid for that long. The records, for assertions.
- */
+/** A user with these many records, seeded as seedRecords seeds them. The records, for assertions. */
 export async function seedUser (
   stack: EmbeddedStack, userID: string, counts: { loans: number, requests: number, fees: number }, cachedFor?: number
 ): Promise<AlmaUserRecords> {
   const records = almaUserRecords(userID, counts)
+  await seedRecords(stack, userID, records, cachedFor)
+  return records
+}
+
+/** These records in Alma (the simulator) and, with `cachedFor` seconds, in the cache too, valid for that long. */
+export async function seedRecords (stack: EmbeddedStack, userID: string, records: AlmaUserRecords, cachedFor?: number): Promise<void> {
   stack.alma?.addUser({ primary_id: userID, ...records })
   if (cachedFor !== undefined) await stack.writeCacheRows(cacheRowsOf(userID, records, nowSeconds() + cachedFor))
-  return records
 }
 
 /** The demo users of `npm run dev`, in Alma (the simulator) and in the cache. */

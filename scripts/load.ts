@@ -30,7 +30,8 @@ import { loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs'
 import autocannon, { type Instance, type Request, type Result } from 'autocannon'
-import { almaUserRecords, cacheRowsOf, DAY, nowSeconds, type AlmaUserRecords } from '../dev/demo-records.js'
+import { almaUserRecords, DAY, type AlmaUserRecords } from '../dev/demo-records.js'
+import { seedRecords } from '../dev/demo-users.js'
 import { startEmbeddedStack, type EmbeddedStack } from '../dev/embedded-stack.js'
 import { KIND_SPECS, KINDS, type Kind } from '../src/resolution/kinds.js'
 
@@ -77,7 +78,6 @@ const pagedUser = user('load-paged', 145, 23, 4)
 const expiredUsers = numbered('load-expired', 4, (id) => user(id, 2, 1, 1))
 
 async function seed (stack: EmbeddedStack): Promise<void> {
-  const now = nowSeconds()
   const everyone = [...cachedUsers, bigCachedUser, ...almaOnlyUsers, pagedUser, ...expiredUsers]
   // Two users sharing a record ID would overwrite each other's cache rows and turn hits into misses.
   const owners = new Map<string, string>()
@@ -91,9 +91,9 @@ async function seed (stack: EmbeddedStack): Promise<void> {
       }
     }
   }
-  for (const { userID, records } of everyone) stack.alma?.addUser({ primary_id: userID, ...records })
-  for (const { userID, records } of [...cachedUsers, bigCachedUser]) await stack.writeCacheRows(cacheRowsOf(userID, records, now + 30 * DAY))
-  for (const { userID, records } of expiredUsers) await stack.writeCacheRows(cacheRowsOf(userID, records, now - DAY))
+  for (const { userID, records } of [...almaOnlyUsers, pagedUser]) await seedRecords(stack, userID, records)
+  for (const { userID, records } of [...cachedUsers, bigCachedUser]) await seedRecords(stack, userID, records, 30 * DAY)
+  for (const { userID, records } of expiredUsers) await seedRecords(stack, userID, records, -DAY)
 }
 
 // ---------------------------------------------------------------- what to ask, what to expect
