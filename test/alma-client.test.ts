@@ -262,6 +262,16 @@ t.test('unusable answers are 502s', async (t) => {
   await t.rejects(client.item('loans', 'client-1', 'x1', soon()), { name: 'AlmaBadGatewayError', detail: 'status 200 with a body that has no loan_id' })
   alma.injectFaults(1, { status: 200, body: '{"id": null, "balance": 1}' })
   await t.rejects(client.item('fees', 'client-1', 'x1', soon()), { name: 'AlmaBadGatewayError', detail: 'status 200 with a body that has no id' })
+  // Nested deeper than any record of Alma's: the answer's JSON.stringify would overflow its stack (a 500) some thousands of levels down.
+  const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels)
+  alma.injectFaults(1, { status: 200, body: `{"loan_id": "x1", "title": ${nested(5000)}}` })
+  await t.rejects(client.item('loans', 'client-1', 'x1', soon()), { name: 'AlmaBadGatewayError', detail: 'status 200 with a body nested over 64 levels deep' })
+  alma.injectFaults(1, { status: 200, body: `{"item_loan": [{"loan_id": "1", "title": ${nested(63)}}], "total_record_count": 1}` })
+  await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'a list body: 65 levels with the page around the record')
+  // 64 levels, and brackets and escaped quotes inside strings, which nest nothing.
+  const deepest = { loan_id: 'x1', title: '[[{{"\\"[{', description: JSON.parse(nested(63)) as unknown }
+  alma.injectFaults(1, { status: 200, body: JSON.stringify(deepest) })
+  t.strictSame(await client.item('loans', 'client-1', 'x1', soon()), deepest, '64 levels are kept')
   alma.injectFaults(1, { status: 200, body: '{"item_loan": [], "total_record_count": -1}' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'a negative total_record_count')
   alma.injectFaults(1, { status: 404, body: 'Not Found' })

@@ -47,6 +47,14 @@ const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
  */
 const MAX_ALMA_BODY_BYTES = 16 * 2 ** 20
 
+/**
+ * The deepest nesting of arrays and objects an Alma body may have. Alma's records
+ * nest a few levels (a fee's transactions' codes: five, with the list around
+ * them); the answer's JSON.stringify recurses, and a body a few thousand levels
+ * deep (some KB) would overflow its stack: a 500 for what is Alma's fault.
+ */
+const MAX_ALMA_BODY_DEPTH = 64
+
 /** Reads of a list whose pages do not fit one another (see misfitOf), before the answer is a 502. */
 const MAX_LIST_READS = 3
 
@@ -376,8 +384,9 @@ function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: Cal
   const body = parseJSON(text)
 
   if (status === 200) {
-    if (isJsonObject(body)) return body
-    throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
+    if (!isJsonObject(body)) throw new AlmaBadGatewayError(`status 200 with a body that is not a JSON object (${text.length} bytes)`)
+    if (!nestsWithin(text, MAX_ALMA_BODY_DEPTH)) throw new AlmaBadGatewayError(`status 200 with a body nested over ${MAX_ALMA_BODY_DEPTH} levels deep`)
+    return body
   }
   const almaError = firstAlmaError(body) ?? xmlAlmaError(text)
   const code = typeof almaError?.errorCode === 'string' && ALMA_ERROR_CODE.test(almaError.errorCode) ? almaError.errorCode : undefined
@@ -481,6 +490,27 @@ export function parseRetryAfter (value: string | string[] | undefined): number |
     return undefined
   }
   return Math.min(ms, LONGEST_RETRY_AFTER_MS)
+}
+
+/** Whether a JSON text (one JSON.parse took) nests its arrays and objects no deeper than `maxDepth`; brackets inside strings do not count. */
+function nestsWithin (text: string, maxDepth: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]
+    if (inString) {
+      // A backslash escapes the next character, a quote among them.
+      if (char === '\\') i++
+      else if (char === '"') inString = false
+    } else if (char === '"') {
+      inString = true
+    } else if (char === '[' || char === '{') {
+      if (++depth > maxDepth) return false
+    } else if (char === ']' || char === '}') {
+      depth--
+    }
+  }
+  return true
 }
 
 function parseJSON (text: string): unknown {
