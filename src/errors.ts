@@ -32,6 +32,8 @@ export const ALMA_UNUSABLE_MESSAGE = 'Alma answered with an unusable response'
 export const ALMA_UNREACHABLE_MESSAGE = 'Alma could not be reached'
 export const ALMA_REFUSING_MESSAGE = 'Alma is refusing requests for now; retry later'
 export const ALMA_LATE_MESSAGE = 'Alma did not answer in time'
+/** The 503 of an Alma call asked for while the local server closes. */
+export const SHUTTING_DOWN_MESSAGE = 'The service is shutting down'
 
 /** The 502 of an answer larger than the service's transport carries (a Lambda's response). */
 export const ANSWER_TOO_LARGE_MESSAGE = 'The answer is larger than the API can send'

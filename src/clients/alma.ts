@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { Connections } from './undici-pool.js'
 import {
-  AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, ServiceError, UnavailableError, USER_NOT_FOUND_MESSAGE
+  AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, ServiceError, SHUTTING_DOWN_MESSAGE, UnavailableError, USER_NOT_FOUND_MESSAGE
 } from '../errors.js'
 import { ALMA_MAX_PAGE_SIZE, isJsonObject, KIND_SPECS, type AlmaRecord, type JsonObject, type Kind, type KindSpec } from '../resolution/kinds.js'
 import type { AlmaReader } from '../resolution/ports.js'
@@ -120,7 +120,7 @@ export class AlmaClient implements AlmaReader {
   #pool (): Promise<Connections> {
     // A call still waiting for the key when the app closes must not open a pool nothing will close.
     // (Another instance, or this one restarted, can take the retry.)
-    if (this.#closed) return Promise.reject(new UnavailableError(1, 'The service is shutting down'))
+    if (this.#closed) return Promise.reject(new UnavailableError(1, SHUTTING_DOWN_MESSAGE))
     this.#connections ??= import('./undici-pool.js').then(({ openPool }) => openPool(this.#origin, {
       connections: this.#maxConnections,
       // A request's abort signal does not reach a connection being made (undici waits for it,

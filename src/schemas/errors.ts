@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import { Type, type Static } from '@sinclair/typebox'
 import {
-  ALMA_LATE_MESSAGE, ALMA_REFUSING_MESSAGE, ANSWER_TOO_LARGE_MESSAGE, ALMA_UNREACHABLE_MESSAGE, ALMA_UNUSABLE_MESSAGE, INTERNAL_ERROR_MESSAGE, itemNotFoundMessage, KEY_LATE_MESSAGE, KEY_UNREADABLE_MESSAGE, USER_NOT_FOUND_MESSAGE
+  ALMA_LATE_MESSAGE, ALMA_REFUSING_MESSAGE, ANSWER_TOO_LARGE_MESSAGE, ALMA_UNREACHABLE_MESSAGE, ALMA_UNUSABLE_MESSAGE, INTERNAL_ERROR_MESSAGE, itemNotFoundMessage, KEY_LATE_MESSAGE, KEY_UNREADABLE_MESSAGE, SHUTTING_DOWN_MESSAGE, USER_NOT_FOUND_MESSAGE
 } from '../errors.js'
 import { invalidIDMessage, MALFORMED_PATH_MESSAGE } from '../resolution/identifiers.js'
 import type { Kind } from '../resolution/kinds.js'
@@ -39,7 +39,7 @@ export function errorResponses (item?: { kind: Kind, param: string }) {
     404: errorResponse(404, item === undefined ? USER_NOT_FOUND_MESSAGE : itemNotFoundMessage(item.kind, EXAMPLE_ITEM_IDS[item.kind], EXAMPLE_USER_ID)),
     500: errorResponse(500, INTERNAL_ERROR_MESSAGE, 'A bug: the answer says nothing about it, the log does'),
     502: errorResponse(502, ALMA_UNUSABLE_MESSAGE, `${ALMA_UNUSABLE_MESSAGE}; or ${ALMA_UNREACHABLE_MESSAGE} (connections refused or reset, a failed name lookup or TLS handshake); or ${KEY_UNREADABLE_MESSAGE} (from SSM); or ${ANSWER_TOO_LARGE_MESSAGE} (deployed: over the 6 MB a Lambda returns)`),
-    503: errorResponse(503, ALMA_REFUSING_MESSAGE),
+    503: errorResponse(503, ALMA_REFUSING_MESSAGE, `${ALMA_REFUSING_MESSAGE}; or ${SHUTTING_DOWN_MESSAGE} (the local server, asked for Alma while it closes)`),
     504: errorResponse(504, ALMA_LATE_MESSAGE, `${ALMA_LATE_MESSAGE}; or ${KEY_LATE_MESSAGE} (from SSM)`)
   }
 }
