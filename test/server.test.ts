@@ -87,8 +87,9 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
     t.match(head, /\r\nconnection: close(\r\n|$)/i, `${what}: the connection closed`)
     t.match(head, new RegExp(`\\r\\ncontent-length: ${Buffer.byteLength(body)}(\\r\\n|$)`, 'i'), `${what}: the body's length`)
   }
-  // Node would answer these bare (a Host-less request) or close without a word (CONNECT).
+  // Node would answer these bare (a Host-less request, an Expect other than 100-continue) or close without a word (CONNECT).
   const answered = [
+    ['a request expecting what the server does not meet', 'GET /users/server-1 HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n', 417, 'The only expectation this server meets is 100-continue'],
     ['an HTTP/1.1 request without Host', 'GET /users/server-1 HTTP/1.1\r\n\r\n', 400, 'An HTTP/1.1 request must have a Host header'],
     // RFC 9112, 3.2: more than one Host is a 400 as none is; which one names the server is not for the server to guess.
     ['a request with two Host headers', 'GET /users/server-1 HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', 400, 'A request must have one Host header, not several'],
@@ -103,6 +104,9 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
     t.match(head, new RegExp(`\\r\\ncontent-length: ${Buffer.byteLength(body)}(\\r\\n|$)`, 'i'), `${what}: the body's length`)
   }
   t.match(await exchange('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n'), /\r\nconnection: close\r\n/i, 'CONNECT: the connection closed, and the client told so')
+  t.match(await exchange('GET /users/server-1 HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nContent-Length: 5\r\n\r\n', (socket) => { setTimeout(() => socket.destroy(), 2000).unref() }), /\r\nconnection: close\r\n/i, 'Expect: the connection closed, the body held back never waited for')
+  // 100-continue is met (Node's own interim answer), and the request served.
+  t.match(await exchange('GET /users/server-1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n', () => {}), /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 /, 'Expect: 100-continue')
   // RFC 9112 allows an empty Host (a URI with no authority): it is there, and served.
   t.match(await exchange('GET /users/server-1 HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n', () => {}), /^HTTP\/1.1 200 /, 'an empty Host is a Host')
   // (The connection left open: HTTP/1.0 closes it after the answer.)
@@ -135,6 +139,15 @@ t.test('a CONNECT request, which never reaches Fastify, is logged all the same',
   await app.listen({ port: 0, host: '127.0.0.1' })
   await rawExchange(app, 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n')
   t.match(logs().filter((line) => line.method === 'CONNECT'), [{ msg: 'CONNECT request refused', status: 404 }])
+})
+
+t.test('a request with an Expect the server does not meet, which never reaches Fastify, is logged all the same', async (t) => {
+  const { app, logs } = await buildTestApp(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  await rawExchange(app, 'GET /users/expecting-patron HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nConnection: close\r\n\r\n')
+  const refused = logs().filter((line) => line.msg === 'request with an unmet Expect refused')
+  t.match(refused, [{ method: 'GET', status: 417 }])
+  t.notMatch(JSON.stringify(refused), /expecting-patron/)
 })
 
 // RFC 9110, 15.5.9; 400 is the contract's status for a malformed ID.

@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -50,11 +50,27 @@ function connectAnswer (request: IncomingMessage, socket: Duplex): void {
   socket.end(lastAnswer(404, `No route for CONNECT ${String(request.url)}`))
 }
 
+/**
+ * For the server's 'checkExpectation' event: Node answers a request whose Expect
+ * names anything but 100-continue with a bare 417 (no body, no no-store) where
+ * there are no listeners. Answered with the same status, in the contract's shape;
+ * the connection is closed, as a body the client may be holding back is never read.
+ */
+function expectationAnswer (response: ServerResponse): void {
+  const { json, headers } = lastAnswerParts(417, 'The only expectation this server meets is 100-continue')
+  response.writeHead(417, headers).end(json)
+}
+
+/** An error answer in the contract's shape, for a connection closed after it: its body and headers. */
+function lastAnswerParts (statusCode: number, message: string): { json: string, headers: Record<string, string | number> } {
+  const json = JSON.stringify(errorBody(statusCode, message))
+  return { json, headers: { 'Content-Type': 'application/json; charset=utf-8', ...EVERY_ANSWER_HEADERS, 'Content-Length': Buffer.byteLength(json), Connection: 'close' } }
+}
+
 /** An error answer in the contract's shape, written straight to a connection it closes. */
 function lastAnswer (statusCode: number, message: string): string {
-  const json = JSON.stringify(errorBody(statusCode, message))
-  const headers = Object.entries({ 'Content-Type': 'application/json; charset=utf-8', ...EVERY_ANSWER_HEADERS, 'Content-Length': Buffer.byteLength(json), Connection: 'close' })
-  return `HTTP/1.1 ${statusCode} ${String(STATUS_CODES[statusCode])}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${json}`
+  const { json, headers } = lastAnswerParts(statusCode, message)
+  return `HTTP/1.1 ${statusCode} ${String(STATUS_CODES[statusCode])}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${json}`
 }
 
 export interface HttpContractOptions {
@@ -83,6 +99,11 @@ export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
     // Never reaches Fastify, so no summary line: this one instead (the target, a host, left out).
     fastify.log.info({ method: 'CONNECT', status: 404 }, 'CONNECT request refused')
     connectAnswer(request, socket)
+  })
+  fastify.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    // Never reaches Fastify either: a line of its own, as for CONNECT.
+    fastify.log.info({ method: request.method, status: 417 }, 'request with an unmet Expect refused')
+    expectationAnswer(response)
   })
 
   // The headers of every answer, set as it is sent, so that no plugin's own
