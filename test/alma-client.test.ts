@@ -290,6 +290,14 @@ t.test('unusable answers are 502s', async (t) => {
   await t.rejects(client.item('fees', 'client-1', 'x1', soon()), AlmaBadGatewayError)
 })
 
+t.test('a JSON array is no record: not an item body, nor a record in a list', async (t) => {
+  // An array is an object to typeof: read as a record, it would pass for one with no fields.
+  alma.injectFaults(1, { status: 200, body: '[]' })
+  await t.rejects(client.item('fees', 'client-1', 'x1', soon()), { name: 'AlmaBadGatewayError', detail: 'status 200 with a body that is not a JSON object (2 bytes)' })
+  alma.injectFaults(1, { status: 200, body: '{"fee": [[]], "total_record_count": 1}' })
+  await t.rejects(client.list('fees', 'client-1', soon()), { name: 'AlmaBadGatewayError', detail: 'list body whose fee is not an array of objects' })
+})
+
 t.test('on a list, an item\'s not-found code is not "no such user": 502', async (t) => {
   for (const code of ['401823', '401665', '401907']) {
     alma.injectFaults(1, { status: 400, errorCode: code })
