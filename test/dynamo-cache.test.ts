@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { getEventListeners } from 'node:events'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { CacheReadError, DynamoCache, type DynamoCacheOptions } from '../src/clients/dynamo-cache.js'
 import { withinBounds } from '../src/clients/aws-requests.js'
@@ -209,4 +210,22 @@ t.test('getRows with a signal aborted already: called off before any batch is se
   const calls = newRequestCalls()
   await t.rejects(countingCalls(calls, () => cache.getRows([loanKey], AbortSignal.abort())), { name: 'CacheReadError', cause: { message: 'Called off' } })
   t.equal(calls.dynamo, 0, 'no BatchGetItem sent')
+})
+
+t.test('getRows called off while its batch waits for an answer: over at once, not at the batch\'s time limit', async (t) => {
+  const { proxy, cache } = await throughProxy(t, { maxAttempts: 1, requestTimeoutMs: 3000 })
+  proxy.failAll({ hang: true })
+  const caller = new AbortController()
+  setTimeout(() => { caller.abort() }, 100)
+  const started = Date.now()
+  await t.rejects(cache.getRows([loanKey], caller.signal), { name: 'CacheReadError', cause: { message: 'Called off' } })
+  t.ok(Date.now() - started < 1500, `called off after ${Date.now() - started} ms, not at the unanswered batch's own time limit (3 s)`)
+})
+
+t.test('getRows leaves no listener on the caller\'s signal once its read is over', async (t) => {
+  const cache = new DynamoCache({ tables: stack.tables })
+  t.teardown(() => cache.destroy())
+  const caller = new AbortController()
+  await cache.getRows([loanKey], caller.signal)
+  t.equal(getEventListeners(caller.signal, 'abort').length, 0, 'a long-lived signal gathers none, read after read')
 })
