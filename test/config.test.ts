@@ -57,6 +57,7 @@ t.test('every value that cannot work is named in the same error, as invalid', as
     t.same(invalid({ METRICS_NAMESPACE: namespace }), ['METRICS_NAMESPACE (a CloudWatch namespace: letters, digits, spaces and . _ / # : -, not starting AWS/)'], namespace)
   }
   t.same(invalid({ ALMA_API_KEY: 'l7xx\u200bkey' }), ['ALMA_API_KEY (printable ASCII without blanks)'], 'a zero-width space pasted along')
+  t.same(invalid({ ALMA_API_KEY: 'l7xx key' }), ['ALMA_API_KEY (printable ASCII without blanks)'], 'a blank inside the key (blanks around it are trimmed)')
   t.same(invalid({ CORS_ORIGINS: 'https://app.example.org, app.example.org,https://App.example.org,https://app.example.org/,https://*.example.org,capacitor://,capacitor://localhost/,ionic://localhost/app' }),
     ['CORS_ORIGINS (origins as browsers send them, like https://app.example.org or capacitor://localhost, or *; not app.example.org https://App.example.org https://app.example.org/ https://*.example.org capacitor:// capacitor://localhost/ ionic://localhost/app)'])
 
