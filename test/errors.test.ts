@@ -89,9 +89,12 @@ t.test('400: identifiers that break 2.2 never reach the cache or Alma', async (t
   t.equal(longest.statusCode, 404, 'a 255-character ID is valid (and unknown to Alma)')
 })
 
-t.test('a user ID may start with any of . _ - @ + before its first letter or digit (2.2)', async (t) => {
+t.test('a user ID may start with any of . _ - @ +, an item ID with any of . _ -, before the first letter or digit (2.2)', async (t) => {
   for (const userID of ['+447700900123', '@lib-user', '.x1', '_x1', '-x1']) {
     t.equal((await get(`/users/${userID}`)).statusCode, 404, `${userID}: valid (and unknown to Alma), not a 400`)
+  }
+  for (const itemID of ['-x1', '.x1', '_x1']) {
+    t.equal((await get(`/users/ok/loans/${itemID}`)).statusCode, 404, `loan ${itemID}: valid (and unknown to Alma), not a 400`)
   }
 })
 
