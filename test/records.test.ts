@@ -140,3 +140,7 @@ t.test('inactiveInAlma: what Alma\'s lists leave out', async (t) => {
   t.notOk(fees.inactiveInAlma?.({ id: '1', status: null }), 'a null status: kept')
   t.equal(requests.inactiveInAlma, undefined, 'requests: alma-api.md documents no status of the history list')
 })
+
+t.test('user keys fold every capital, A to Z', async (t) => {
+  t.same(readCachedUser({ primary_id: 'zz-top-az', expiry_date: NOW }, 'ZZ-Top-AZ', NOW)?.valid, true, 'Z is folded as A is')
+})
