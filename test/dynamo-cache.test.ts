@@ -229,3 +229,18 @@ t.test('getRows leaves no listener on the caller\'s signal once its read is over
   await cache.getRows([loanKey], caller.signal)
   t.equal(getEventListeners(caller.signal, 'abort').length, 0, 'a long-lived signal gathers none, read after read')
 })
+
+t.test('getRows called off during its pause before unprocessed keys are asked for again: over at once, not after the pause', async (t) => {
+  const { proxy, cache } = await throughProxy(t, { unprocessedRetries: 5 })
+  const unprocessed = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
+  proxy.failNext(6, { status: 200, body: unprocessed })
+  // The jitter at its top: pauses of 100, 200, 400, 800 ms; called off at 800 ms, in the fourth (until about 1.5 s).
+  const random = Math.random
+  Math.random = () => 0.999
+  t.teardown(() => { Math.random = random })
+  const caller = new AbortController()
+  setTimeout(() => { caller.abort() }, 800)
+  const started = Date.now()
+  await t.rejects(cache.getRows([loanKey], caller.signal), { name: 'CacheReadError', cause: { message: 'Called off' } })
+  t.ok(Date.now() - started < 1200, `called off after ${Date.now() - started} ms, not at the end of the pause`)
+})
