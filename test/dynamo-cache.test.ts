@@ -231,16 +231,24 @@ t.test('getRows leaves no listener on the caller\'s signal once its read is over
 })
 
 t.test('getRows called off during its pause before unprocessed keys are asked for again: over at once, not after the pause', async (t) => {
-  const { proxy, cache } = await throughProxy(t, { unprocessedRetries: 5 })
+  const { proxy, cache } = await throughProxy(t, { unprocessedRetries: 6 })
   const unprocessed = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
-  proxy.failNext(6, { status: 200, body: unprocessed })
-  // The jitter at its top: pauses of 100, 200, 400, 800 ms; called off at 800 ms, in the fourth (until about 1.5 s).
+  proxy.failNext(7, { status: 200, body: unprocessed })
+  // The jitter at its top: the pause after the fifth round is 1.6 s.
   const random = Math.random
   Math.random = () => 0.999
   t.teardown(() => { Math.random = random })
   const caller = new AbortController()
-  setTimeout(() => { caller.abort() }, 800)
-  const started = Date.now()
+  let calledOffAt = Number.NaN
+  const watch = setInterval(() => {
+    if (Number.isFinite(proxy.spans[4]?.endedAt)) {
+      clearInterval(watch)
+      calledOffAt = Date.now()
+      caller.abort()
+    }
+  }, 5)
+  t.teardown(() => { clearInterval(watch) })
   await t.rejects(cache.getRows([loanKey], caller.signal), { name: 'CacheReadError', cause: { message: 'Called off' } })
-  t.ok(Date.now() - started < 1200, `called off after ${Date.now() - started} ms, not at the end of the pause`)
+  t.equal(proxy.spans.length, 5, 'no sixth round asked for')
+  t.ok(Date.now() - calledOffAt < 800, `over ${Date.now() - calledOffAt} ms after it was called off, not at the end of the pause`)
 })
