@@ -179,6 +179,12 @@ t.test('stg: seven functions, their endpoints, least privilege, nothing else', a
   t.ok(Object.values(byType).every((response) => !('gatewayresponse.header.Access-Control-Allow-Origin' in response.ResponseParameters)), 'no CORS header without CORS_ORIGINS')
   const [deployment] = resources.filter((resource) => resource.Type === 'AWS::ApiGateway::Deployment') as Array<Resource & { DependsOn: string[] }>
   t.ok(gatewayResponses.every(([id]) => deployment?.DependsOn.includes(id)), 'the deployment waits for them')
+  // A gateway response names its API by the RestApi's logical ID: a Ref to anything else fails the deploy.
+  const restApiIds = Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::ApiGateway::RestApi').map(([id]) => id)
+  t.equal(restApiIds.length, 1, 'one API')
+  t.ok(gatewayResponses.every(([, resource]) => resource.Properties.RestApiId?.Ref === restApiIds[0]), "each gateway response is the API's own")
+  // CloudFormation refuses a template with a logical ID of anything but letters and digits (GatewayResponseACCESS_DENIED).
+  t.same(Object.keys(template.Resources).filter((id) => !/^[A-Za-z0-9]+$/.test(id)), [], 'every logical ID alphanumeric')
   const methodIds = Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::ApiGateway::Method').map(([id]) => id)
   t.ok(methodIds.length >= 7 && methodIds.every((id) => deployment?.DependsOn.includes(id)), 'and for the methods, as the framework has it')
   const logGroups = resources.filter((resource) => resource.Type === 'AWS::Logs::LogGroup')
