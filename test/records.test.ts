@@ -98,6 +98,11 @@ t.test('readCachedItem: ownership, validity and types', async (t) => {
   t.strictSame(readCachedItem(KIND_SPECS.fees, nullTexts, 'owner', NOW)?.record.owner, { value: 'MAIN', desc: null }, 'a code with a null description is a usable row, the null kept')
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, owner: { value: 'MAIN', desc: 7 } }, 'owner', NOW), undefined, 'a code with a numeric description is not')
   t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, owner: null }, 'owner', NOW)?.record.owner, null, 'a null code is served as null')
+  t.strictSame(readCachedItem(KIND_SPECS.fees, { ...fee, type: { desc: 'Overdue fine' } }, 'owner', NOW)?.record.type, { desc: 'Overdue fine' }, 'a code without its value, as it is')
+  // Null where a number or a date belongs is a usable row, the null served as it is (2.1), not a miss.
+  t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, balance: null }, 'owner', NOW)?.record.balance, null, 'a null amount')
+  t.equal(readCachedItem(KIND_SPECS.fees, { ...fee, creation_time: null }, 'owner', NOW)?.record.creation_time, null, 'a null creation time')
+  t.equal(readCachedItem(KIND_SPECS.loans, { ...row, due_date: null }, 'owner', NOW)?.record.due_date, null, 'a null due date')
   t.equal(readCachedItem(KIND_SPECS.requests, { ...request, material_type: 'BOOK' }, 'owner', NOW)?.record.material_type, 'BOOK', 'a code as plain text')
 
   // What the document client makes of DynamoDB sets and binaries: not JSON, so not served.
