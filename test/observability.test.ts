@@ -210,7 +210,9 @@ t.test('an EMF record: each cache outcome counted under its own name, latencies 
   t.same(outcomes(record(undefined)), [0, 0, 0, 0])
   t.equal(record('hit').Latency, 13)
   const units = Object.fromEntries((record('miss', [3])._aws as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string, Unit: string }> }> }).CloudWatchMetrics[0]?.Metrics.map(({ Name, Unit }) => [Name, Unit]) ?? [])
-  t.match(units, { Latency: 'Milliseconds', AlmaLatency: 'Milliseconds', AlmaCalls: 'Count' }, 'units as the values are')
+  // t.strictSame: a metric left undeclared is a value in the line that CloudWatch never makes a metric of.
+  const counts = ['CacheHit', 'CachePartial', 'CacheMiss', 'CacheStale', 'AlmaCalls', 'DynamoDBCalls', 'QueueSends', 'ClientErrors', 'ServerErrors']
+  t.strictSame(units, { ...Object.fromEntries(counts.map((name) => [name, 'Count'])), Latency: 'Milliseconds', AlmaLatency: 'Milliseconds' }, 'every metric declared, its unit as the values are')
   t.equal((metricsRecord({ route: undefined, status: 200, cache: 'hit', calls: newRequestCalls(), durationMs: 1, namespace: 'N' }, 1_700_000_000_123)._aws as { Timestamp: number }).Timestamp, 1_700_000_000_123, 'EMF timestamps are epoch milliseconds')
   const byStatus = (status: number) => metricsRecord({ route: undefined, status, cache: undefined, calls: newRequestCalls(), durationMs: 1, namespace: 'N' })
   t.match(byStatus(499), { ClientErrors: 1, ServerErrors: 0, Errors: 1 })
@@ -222,11 +224,12 @@ t.test('an EMF record: each cache outcome counted under its own name, latencies 
 })
 
 t.test('EMF: each metric also for the service as a whole, and Errors by status alone (no alarm can sum the routes with SEARCH)', async (t) => {
-  const directives = (status: number) => (metricsRecord({ route: '/users/:userID', status, cache: status === 200 ? 'hit' : undefined, calls: newRequestCalls(), durationMs: 1, namespace: 'N' })._aws as { CloudWatchMetrics: Array<{ Dimensions: string[][], Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics
+  const directives = (status: number) => (metricsRecord({ route: '/users/:userID', status, cache: status === 200 ? 'hit' : undefined, calls: newRequestCalls(), durationMs: 1, namespace: 'N' })._aws as { CloudWatchMetrics: Array<{ Namespace: string, Dimensions: string[][], Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics
   // t.strictSame, not t.match: t.match would take [['route']] for [['route'], []].
   t.strictSame(directives(200).map(({ Dimensions }) => Dimensions), [[['route'], []]], 'a 200: by route, and without dimensions')
   t.strictSame(directives(502).map(({ Dimensions }) => Dimensions), [[['route'], []], [['route', 'status'], ['status']]], 'a 502: Errors by route and status, and by status alone')
   t.strictSame(directives(502)[1]?.Metrics.map(({ Name }) => Name), ['Errors'])
+  t.strictSame(directives(502).map(({ Namespace }) => Namespace), ['N', 'N'], 'Errors in the namespace given too, where the stage\'s alarms look')
 })
 
 t.test('a client that hangs up before the answer: still one summary line and one metrics record', async (t) => {
