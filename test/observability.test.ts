@@ -106,11 +106,14 @@ t.test('logged errors are typed by their name; what is not an error is logged as
   logging.log.error({ err: Object.assign(new Error('throttled'), { name: 'ThrottlingException' }) }, 'a named error')
   logging.log.error({ err: 'a string' }, 'a string')
   logging.log.error({ err: null }, 'nothing')
+  // As undici fails a connection to every address of a host: the errors it holds (not enumerable) are logged too.
+  logging.log.error({ err: new AggregateError([Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })], 'connect failed') }, 'aggregate')
   t.match(logged().map((line) => [line.msg, line.err]), [
     ['an error', { type: 'AlmaTimeoutError', message: 'Alma did not answer in time', stack: String }],
     ['a named error', { type: 'ThrottlingException', message: 'throttled' }],
     ['a string', 'a string'],
-    ['nothing', null]
+    ['nothing', null],
+    ['aggregate', { type: 'AggregateError', aggregateErrors: [{ type: 'Error', message: 'refused', code: 'ECONNREFUSED' }] }]
   ])
 })
 
@@ -135,7 +138,7 @@ t.test('an AWS SDK error made from an answer it could not read is logged by its 
   logging.log.error({ err: looping }, 'looping')
   t.match(logged().map((line) => line.err), [
     { type: 'Error', message: 'ours: answered with status 502', detail: 'kept', stack: /^Error: ours\n[^]*caused by: SyntaxError: answered with status 502\n\s+at / },
-    { type: 'SyntaxError', message: 'answered with status 502', stack: /^SyntaxError: answered with status 502\n\s+at / },
+    { type: 'SyntaxError', message: 'answered with status 502', stack: /^SyntaxError: answered with status 502\n\s+at /, $metadata: { httpStatusCode: 502, requestId: 'R1' } },
     { type: 'InternalError', $fault: 'server', message: 'answered with status unknown', stack: 'InternalError: answered with status unknown' },
     { type: 'AccessDeniedException', message: 'not authorized to perform dynamodb:BatchGetItem', $fault: 'client' },
     { type: 'Error', message: /^loops/ }
