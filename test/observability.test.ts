@@ -75,6 +75,8 @@ t.test('get-user not cached: one DynamoDB read, four Alma pages, queued', async 
   t.match(summary, { cache: 'miss', dynamoCalls: 1, almaCalls: 4, queued: true })
   t.equal(stack.alma.calls.length, 4, 'as the simulator counted')
   t.ok((summary.almaMs as number) >= 4 * 25, `almaMs ${String(summary.almaMs)}: the four calls' time, added up`)
+  // Each call timed to a fraction of a millisecond: the sum rounded once, as durationMs is.
+  t.ok(Number.isInteger(summary.almaMs), `almaMs in whole milliseconds (${String(summary.almaMs)})`)
   // A list's first page, then its second: two rounds of 25 ms one after the other.
   t.ok((summary.durationMs as number) >= 2 * 25, `durationMs ${String(summary.durationMs)}: the time the request took`)
 })
