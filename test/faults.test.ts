@@ -195,6 +195,10 @@ t.test('an answer from DynamoDB or SQS that is not theirs (a proxy\'s page) stay
     'cache read failed; answering from Alma CacheReadError 502',
     'could not queue the user for a cache refresh SyntaxError 400'
   ], 'each failure logged, by its name and status')
+  // Lines of the request, as all its lines are (in Lambda: with API Gateway's request ID), not of the process.
+  const reqId = logs().find((line) => line.msg === 'request summary')?.reqId
+  t.type(reqId, 'string')
+  t.strictSame(logs().filter((line) => (line.level as number) >= 40).map((line) => line.reqId), [reqId, reqId], 'each failure logged with the request\'s ID')
   t.notMatch(rawLogs(), /fault-1/, 'no user ID from the page')
   t.notMatch(rawLogs(), /<html>/, 'not a piece of it')
 })
