@@ -110,6 +110,16 @@ t.test('a record valid until this very second is still valid (3.1, 3.2: at least
   t.equal((await stack.queuedUserIDs()).length, queued, 'the user record valid: not queued')
 })
 
+t.test('a value of a type the schemas do not list is sent as Alma gave it (2.1: nothing coerced), not refused by a serializer', async (t) => {
+  // The schemas list the types Alma is known to send; Alma's JSON varies across versions and institutions.
+  const [fee] = almaUserRecords('item-odd', { loans: 0, requests: 0, fees: 1 }).fees
+  stack.alma.addUser({ primary_id: 'item-odd', fees: [{ ...fee, balance: '12.50', title: 1984 }] })
+  const response = await get(`/users/item-odd/fees/${String(fee?.id)}`)
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'miss')
+  t.strictSame([response.json().balance, response.json().title], ['12.50', 1984])
+})
+
 t.test('Alma answering "General Error" for a missing item is still 404', async (t) => {
   // The simulator answers 401652 for IDs starting with g, as real Alma sometimes does.
   const response = await get('/users/item-owner/loans/g12345')
