@@ -465,6 +465,22 @@ t.test('a wrong Alma key is 502 with an alarm line, and the key appears nowhere'
   t.notOk(holdsKeyPart(rawLogs()), 'nor the good key, in all the failures above')
 })
 
+t.test('closing the app closes its keep-alive connections to Alma', async (t) => {
+  const alma = createServer((_request, response) => { response.writeHead(200, { 'content-type': 'application/json' }).end('{"total_record_count":0}') })
+  // Idle connections kept far longer than the test waits: only the app's closing ends them.
+  alma.keepAliveTimeout = 60_000
+  await new Promise<void>((resolve) => alma.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => { alma.closeAllConnections(); alma.close(resolve) }))
+  const open = () => new Promise<number>((resolve, reject) => { alma.getConnections((error, count) => { if (error === null) resolve(count); else reject(error) }) })
+  const almaApiUrl = `http://127.0.0.1:${(alma.address() as AddressInfo).port}`
+  const { app: closing } = await buildTestApp(t, { config: { ...loadConfig(), almaApiUrl, almaKey: { key: ALMA_TEST_KEY } } })
+  t.equal((await closing.inject({ method: 'GET', url: '/users/faults-closing/fees' })).statusCode, 200)
+  t.equal(await open(), 1, 'the connection kept alive after the call')
+  await closing.close()
+  for (let waited = 0; await open() > 0 && waited < 2000; waited += 50) await sleep(50)
+  t.equal(await open(), 0, 'none left open once the app is closed')
+})
+
 t.test('Alma unreachable (a closed port, connections reset): 502, or the expired copies; the key appears nowhere', async (t) => {
   const key = 'Ur3achQx8Zk2Lw7Tm5Pv9Bd4'
   const resetting = createNetServer((socket) => { socket.destroy() })
