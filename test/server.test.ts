@@ -197,6 +197,18 @@ t.test('a connection whose body trickles in is closed after its answer: no reque
   t.equal(answer.match(/^HTTP\/1\.1 /gm)?.length, 1, 'one answer')
 })
 
+t.test('a request with an empty body (Content-Length: 0, as some clients send on a GET) keeps its connection for the next', async (t) => {
+  const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  // Pipelined: the second request asks for the connection to close after it, so the exchange ends.
+  const get = (header: string) => `GET /users/server-1 HTTP/1.1\r\nHost: x\r\n${header}\r\n\r\n`
+  const answers = (await rawExchange(app, get('Content-Length: 0') + get('Connection: close'))).split(/(?=HTTP\/1\.1 )/)
+  t.equal(answers.length, 2, 'both answered on the one connection')
+  t.match(answers[0], /^HTTP\/1\.1 200 /)
+  t.match(answers[0], /\r\nconnection: keep-alive\r\n/i, 'no body to drain: kept alive')
+  t.match(answers[1], /^HTTP\/1\.1 200 /)
+})
+
 t.test('a client that resets its connection mid-request is owed nothing, and not logged as refused', async (t) => {
   const { app, logs } = await buildTestApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
