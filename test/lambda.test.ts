@@ -203,6 +203,10 @@ t.test('behind a custom domain, a path that carries a base path mapping is answe
   t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), routeKey: undefined as never }, lambdaContext('getUserLoan'))), expected, 'no route key')
   t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: undefined }, lambdaContext('getUserLoan'))), expected, 'no parameters')
   t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(path), pathParameters: { userID: 'lambda-1' } }, lambdaContext('getUserLoan'))), expected, 'a parameter missing')
+  // Missing, not the text "undefined": a path whose ID reads so is taken as it is too, as the server takes it.
+  const undefinedID = '/users/lambda-1/loans/undefined'
+  t.strictSame(answerOf(await lambda.getUserLoan({ ...httpApiEvent(undefinedID), pathParameters: { userID: 'lambda-1' } }, lambdaContext('getUserLoan'))),
+    answerOf(await server.inject({ method: 'GET', url: undefinedID })), 'a parameter missing, the path\'s ID "undefined"')
   // A decoded path that does not end in the route filled with its parameters is taken as it is.
   const withSlash = answerOf(await server.inject({ method: 'GET', url: `${path}/` }))
   t.equal(withSlash.statusCode, 404)
