@@ -615,6 +615,34 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
   t.equal(await ssm.openConnections(), 0, 'no connection left open to SSM')
 })
 
+for (const mode of ['hang', 'stall'] as const) {
+  t.test(`the key from SSM, which ${mode === 'hang' ? 'never answers' : 'stalls in its body'}: the read is given up by its own bounds, and a later request reads the key`, async (t) => {
+    const ssm = await startSsmPeer(ALMA_TEST_KEY)
+    t.teardown(() => ssm.close())
+    ssm.mode = mode
+    await withEnv({
+      ALMA_API_KEY: undefined,
+      ALMA_API_KEY_NAME: '/alma/api-key',
+      AWS_ENDPOINT_URL_SSM: ssm.url,
+      REQUEST_BUDGET_MS: '1000',
+      ALMA_CALL_TIMEOUT_MS: '1000'
+    }, async () => {
+      const { app } = await buildTestApp(t)
+      t.equal((await app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })).statusCode, 504)
+      // SSM answers from now on; the read under way is still the silent one, which its
+      // bounds end (attempts of 3 s, 7 s in all), never a socket's idle timeout of minutes.
+      ssm.mode = 'answer'
+      const started = Date.now()
+      let status = 0
+      while (status !== 200 && Date.now() - started < 30_000) {
+        status = (await app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })).statusCode
+        if (status !== 200) await sleep(250)
+      }
+      t.equal(status, 200, `the key read after ${Date.now() - started} ms (bounds of 7 s; 30 s allowed)`)
+    })
+  })
+}
+
 t.test('the key from SSM, which never answers: 504 by the request budget; the read goes on for the next request', async (t) => {
   const ssm = await startSsmPeer(ALMA_TEST_KEY)
   t.teardown(() => ssm.close())

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 // A stand-in for SSM's GetParameter over its real JSON protocol (AWS JSON 1.1),
 // so that the AWS SDK client is tested as it is, not mocked.
 
-export type SsmMode = 'answer' | 'fail' | 'no-value' | 'empty' | 'hang'
+export type SsmMode = 'answer' | 'fail' | 'no-value' | 'empty' | 'hang' | 'stall'
 
 export interface SsmPeer {
   url: string
@@ -31,6 +31,12 @@ export async function startSsmPeer (value: string): Promise<SsmPeer> {
       peer.asked.push({ target: String(request.headers['x-amz-target']), name: Name, withDecryption: WithDecryption })
       if (peer.mode === 'hang') return
       response.setHeader('content-type', 'application/x-amz-json-1.1')
+      // The headers and the start of a body, then nothing more.
+      if (peer.mode === 'stall') {
+        response.writeHead(200)
+        response.write('{"Parameter":')
+        return
+      }
       if (failures > 0 || peer.mode === 'fail') {
         failures--
         response.statusCode = 500
