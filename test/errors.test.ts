@@ -571,8 +571,10 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
     t.equal((await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })).statusCode, 502, 'a parameter without a value')
     ssm.mode = 'empty'
     stack.alma.resetCalls()
+    const loggedBeforeEmpty = built.rawLogs().length
     const empty = await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })
     t.same(empty.json().message, 'The service could not read its Alma API key', 'a parameter with an empty value')
+    t.match(built.rawLogs().slice(loggedBeforeEmpty), /SSM parameter \/alma\/api-key has no value/, 'logged as having no value, not as holding characters no key has')
     t.equal(stack.alma.calls.length, 0, 'no Alma call with an empty key')
     ssm.mode = 'answer'
     ssm.value = ' \n'
