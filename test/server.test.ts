@@ -197,6 +197,26 @@ t.test('a connection whose body trickles in is closed after its answer: no reque
   t.equal(answer.match(/^HTTP\/1\.1 /gm)?.length, 1, 'one answer')
 })
 
+t.test('a connection whose chunked body trickles in is closed after its answer too', async (t) => {
+  const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  app.server.keepAliveTimeout = 300
+  const socket = connect((app.server.address() as AddressInfo).port, '127.0.0.1', () => {
+    socket.write('GET /users/server-1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n')
+  })
+  let answer = ''
+  socket.on('data', (chunk: Buffer) => { answer += chunk.toString() })
+  socket.on('error', () => {})
+  // A chunk of one byte every 100 ms, never the last chunk.
+  const trickle = setInterval(() => { if (socket.writable) socket.write('1\r\na\r\n') }, 100)
+  const closed = once(socket, 'close').then(() => true)
+  const stillOpen = new Promise<false>((resolve) => { setTimeout(() => { resolve(false) }, 5000) })
+  t.teardown(() => { clearInterval(trickle); socket.destroy() })
+  t.ok(await Promise.race([closed, stillOpen]), 'closed within 5 s, however long the body would take')
+  t.match(answer, /^HTTP\/1\.1 200 /)
+  t.match(answer, /\r\nconnection: close\r\n/i, 'the client told so')
+})
+
 t.test('a request with an empty body (Content-Length: 0, as some clients send on a GET) keeps its connection for the next', async (t) => {
   const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
