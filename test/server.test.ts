@@ -359,6 +359,40 @@ t.test('closing, a connection with two answers under way (pipelined) ends after 
   t.match(answers[1], /^HTTP\/1\.1 200 [^]*\{"second":true\}$/, 'the second whole')
 })
 
+t.test('closing, a keep-alive connection busy at the start ends after its answer, whatever it answered before', async (t) => {
+  const later = held()
+  const app = await startServer({
+    config: loadConfig(),
+    port: 0,
+    host: '127.0.0.1',
+    plugins: [async (fastify) => {
+      fastify.get('/held/now', async () => ({ now: true }))
+      fastify.get('/held/later', async () => { later.asked(); await later.released; return { later: true } })
+    }]
+  })
+  const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`
+  const socket = connect((app.server.address() as AddressInfo).port, '127.0.0.1')
+  t.teardown(() => { socket.destroy() })
+  let received = ''
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString() })
+  const ended = once(socket, 'close').then(() => true)
+  await once(socket, 'connect')
+  // One answer out before the close, then a second request on the same connection, busy when it starts.
+  socket.write(get('/held/now'))
+  while (!received.includes('{"now":true}')) await new Promise((resolve) => setTimeout(resolve, 5))
+  socket.write(get('/held/later'))
+  await later.reached
+  const closed = app.close()
+  while (app.server.listening) await new Promise(setImmediate)
+  later.release()
+  // Expected at once; the keep-alive timeout (72 s) would end it otherwise.
+  const stillOpen = new Promise<false>((resolve) => { setTimeout(() => { resolve(false) }, 5000) })
+  t.ok(await Promise.race([ended, stillOpen]), 'the connection ended once its answer was out')
+  socket.destroy()
+  await closed
+  t.match(received, /\{"later":true\}$/, 'the second answer whole')
+})
+
 t.test('a start that cannot listen closes what it opened and says so in one line', async (t) => {
   const taken = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
   t.teardown(() => taken.close())
