@@ -407,6 +407,9 @@ t.test('a start that cannot listen closes what it opened and says so in one line
   t.equal(startFailure(configError), 'Invalid configuration: PORT (not a port number: abc). See "Configuration" in docs/operations.md.')
   const bug = new TypeError('a bug')
   t.equal(startFailure(bug), bug, 'anything else is printed whole')
+  // A code is not enough: only the listen errors read as the operator's mistake.
+  const codedBug = Object.assign(new Error('a bug with a code'), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.equal(startFailure(codedBug), codedBug, 'an error with another code is printed whole too')
 })
 
 /** Writes `request` as it is on a new connection to `app`, and returns all that comes back by the time the connection closes. */
