@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { connect, type AddressInfo, type Socket } from 'node:net'
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { get, STATUS_CODES, type Server } from 'node:http'
 import { request } from 'undici'
 import t from 'tap'
@@ -461,6 +461,23 @@ t.test('node dist/server.js', async (t) => {
   t.equal(bareCode, 1, 'stops without configuration')
   t.match(stderr, /USER_CACHE_TABLE_NAME, LOAN_CACHE_TABLE_NAME, REQUEST_CACHE_TABLE_NAME, FEE_CACHE_TABLE_NAME, USER_QUEUE_URL, AWS_REGION, ALMA_API_KEY_NAME/)
   t.notMatch(stderr, /at .*\.js:\d+/, 'one clear line, no stack trace')
+  // (The AWS SDK may print a warning of its own before it: the last line is the service's.)
+  t.match(stderr, /(^|\n)Missing configuration: [^\n]+\n$/, 'the message alone, as startFailure gives it')
+
+  // A port taken: the listen error, told in one line as startFailure gives it, and status 1.
+  const holder = createNetServer()
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => holder.close(resolve)))
+  const takenPort = (holder.address() as AddressInfo).port
+  const refused = spawn(process.execPath, ['dist/server.js'], {
+    env: { ...process.env, ...stack.env, ...NO_COVERAGE, PORT: String(takenPort), HOST: '127.0.0.1', LOG_LEVEL: 'silent' }
+  })
+  let refusedStderr = ''
+  refused.stderr.on('data', (chunk: Buffer) => { refusedStderr += chunk.toString() })
+  const [refusedCode] = await once(refused, 'exit')
+  t.equal(refusedCode, 1, 'stops when it cannot listen')
+  t.ok(refusedStderr.endsWith(`\nCannot listen: listen EADDRINUSE: address already in use 127.0.0.1:${takenPort}. Check PORT and HOST.\n`) ||
+    refusedStderr === `Cannot listen: listen EADDRINUSE: address already in use 127.0.0.1:${takenPort}. Check PORT and HOST.\n`, 'one line saying so, no stack trace', { stderr: refusedStderr })
 
   const server = spawn(process.execPath, ['dist/server.js'], {
     env: { ...process.env, ...stack.env, ...NO_COVERAGE, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' }
