@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config.js'
 import { ITEM_ID_RULE, USER_ID_RULE } from '../src/resolution/identifiers.js'
 import { KIND_SPECS } from '../src/resolution/kinds.js'
 import { toRecord } from '../src/resolution/records.js'
-import { startSsmPeer } from './support/ssm-peer.js'
+import { startSsmPeer, type SsmPeer } from './support/ssm-peer.js'
 import { ALMA_TEST_KEY, buildTestApp, holdsKeyPart, DAY, nowSeconds, startTestStack } from './helper.js'
 
 // CONTRACT 2.2, 2.3, 3.6 and 3.7: statuses, headers and degraded modes.
@@ -45,6 +45,12 @@ async function withEnv<T> (changes: Record<string, string | undefined>, build: (
     apply(saved)
   }
 }
+
+/** The process variables of an app that reads its Alma key from `ssm`, SSM's stand-in. */
+const keyFromSsm = (ssm: SsmPeer): Record<string, string | undefined> =>
+  ({ ALMA_API_KEY: undefined, ALMA_API_KEY_NAME: '/alma/api-key', AWS_ENDPOINT_URL_SSM: ssm.url })
+/** A request budget short enough for a silent SSM to use up. */
+const ONE_SECOND_BUDGET = { REQUEST_BUDGET_MS: '1000', ALMA_CALL_TIMEOUT_MS: '1000' }
 
 async function closedPort (): Promise<string> {
   const server = createServer()
@@ -550,11 +556,7 @@ t.test('the key from SSM: read once, a failure retried on the next request', asy
   t.teardown(() => ssm.close())
   ssm.mode = 'fail'
 
-  const fromSsm = await withEnv({
-    ALMA_API_KEY: undefined,
-    ALMA_API_KEY_NAME: '/alma/api-key',
-    AWS_ENDPOINT_URL_SSM: ssm.url
-  }, async () => {
+  const fromSsm = await withEnv(keyFromSsm(ssm), async () => {
     const built = await buildTestApp(t)
     // The SSM client is made on first use, so the endpoint must stay set until then.
     const failed = await built.app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })
@@ -622,13 +624,7 @@ for (const mode of ['hang', 'stall'] as const) {
     const ssm = await startSsmPeer(ALMA_TEST_KEY)
     t.teardown(() => ssm.close())
     ssm.mode = mode
-    await withEnv({
-      ALMA_API_KEY: undefined,
-      ALMA_API_KEY_NAME: '/alma/api-key',
-      AWS_ENDPOINT_URL_SSM: ssm.url,
-      REQUEST_BUDGET_MS: '1000',
-      ALMA_CALL_TIMEOUT_MS: '1000'
-    }, async () => {
+    await withEnv({ ...keyFromSsm(ssm), ...ONE_SECOND_BUDGET }, async () => {
       const { app } = await buildTestApp(t)
       t.equal((await app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })).statusCode, 504)
       // SSM answers from now on; the read under way is still the silent one, which its
@@ -649,13 +645,7 @@ t.test('the key from SSM, which never answers: 504 by the request budget; the re
   const ssm = await startSsmPeer(ALMA_TEST_KEY)
   t.teardown(() => ssm.close())
   ssm.mode = 'hang'
-  await withEnv({
-    ALMA_API_KEY: undefined,
-    ALMA_API_KEY_NAME: '/alma/api-key',
-    AWS_ENDPOINT_URL_SSM: ssm.url,
-    REQUEST_BUDGET_MS: '1000',
-    ALMA_CALL_TIMEOUT_MS: '1000'
-  }, async () => {
+  await withEnv({ ...keyFromSsm(ssm), ...ONE_SECOND_BUDGET }, async () => {
     const { app } = await buildTestApp(t)
     const started = Date.now()
     const response = await app.inject({ method: 'GET', url: '/users/faults-ssm/fees' })
