@@ -459,6 +459,57 @@ t.test('retries after a 429 are spread out, not sent together', async (t) => {
   t.ok(Math.max(...retries) - Math.min(...retries) >= 100, `spread over ${Math.round(Math.max(...retries) - Math.min(...retries))} ms`)
 })
 
+t.test('after a 429 over the per-second threshold, the process\'s other calls wait out the window too: none is sent only to be refused', async (t) => {
+  const gated = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 5 })
+  t.teardown(() => gated.close())
+  const id = String(records.fees[0]?.id)
+  alma.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '1' })
+  const refused = gated.item('fees', 'client-1', id, soon())
+  while (alma.calls.length === 0) await sleep(5)
+  await sleep(100)
+  // Asked for after the refusal, within the second Alma asked for.
+  t.ok(await gated.item('fees', 'client-1', id, soon()))
+  t.ok(await refused)
+  const [first, ...others] = alma.calls
+  t.same(alma.calls.map((call) => call.status), [429, 200, 200])
+  t.ok(others.every((call) => call.startedAt - (first?.startedAt ?? 0) >= 990), 'no call before the second is over')
+  // A call whose deadline comes first is not made: Alma's refusal stands for it too.
+  // A longer Retry-After is the refused call's own: the others wait out the second only.
+  alma.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '3' })
+  await t.rejects(gated.item('fees', 'client-1', id, Date.now() + 2000), AlmaThrottledError, 'refused, with no time to come back')
+  alma.resetCalls()
+  const error = await gated.item('fees', 'client-1', id, Date.now() + 500).catch((error: unknown) => error)
+  t.type(error, AlmaThrottledError, 'a 503 without a call')
+  t.equal((error as AlmaThrottledError).retryAfterSeconds, 1, 'saying when the second ends')
+  t.equal(alma.calls.length, 0)
+  await sleep(1000)
+  const asked = performance.now()
+  t.ok(await gated.item('fees', 'client-1', id, soon()))
+  t.ok((alma.calls.at(-1)?.startedAt ?? Number.NaN) - asked < 500, 'after it, calls are made at once, whatever the refused call was told to wait')
+})
+
+t.test('a retry that meets a second another call was refused for, and cannot outwait it: its own refusal stands', async (t) => {
+  const gated = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 400 })
+  t.teardown(() => gated.close())
+  const random = Math.random
+  Math.random = () => 0.999
+  t.teardown(() => { Math.random = random })
+  const id = String(records.fees[0]?.id)
+  // The first call is refused with no code and no wait: it comes back in 400 ms (the jitter at its top)...
+  alma.injectFaults(1, { status: 429, retryAfter: '0', body: 'Too Many Requests' })
+  alma.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '1' })
+  const first = gated.item('fees', 'client-1', id, Date.now() + 900).catch((error: unknown) => error)
+  while (alma.calls.length === 0) await sleep(5)
+  await sleep(50)
+  // ...into the second another call was refused for meanwhile, which its deadline comes before the end of.
+  const other = gated.item('fees', 'client-1', id, soon())
+  const error = await first
+  t.type(error, AlmaThrottledError)
+  t.match((error as AlmaThrottledError).detail, /429 \(no code\)/, 'its own refusal')
+  t.ok(await other)
+  t.same(alma.calls.map((call) => call.status), [429, 429, 200], 'its retry never made')
+})
+
 t.test('a list longer than Alma\'s per-second threshold: the refused pages wait out the second, and the list is whole', async (t) => {
   const strict = await AlmaSimulator.start({ apiKey: KEY, callsPerSecond: 25 })
   t.teardown(() => strict.close())

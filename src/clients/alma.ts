@@ -102,6 +102,11 @@ export class AlmaClient implements AlmaReader {
   readonly #callTimeoutMs: number
   readonly #maxRetries: number
   readonly #retryBaseDelayMs: number
+  // Until when no call of this process is made: Alma's per-second threshold is the
+  // whole institution's, so once it refuses one call, the others sent in that
+  // second would be refused too, and spend quota for nothing (a burst of users then
+  // fails as a herd, every call's retries meeting the others').
+  #thresholdUntil = 0
 
   constructor (options: AlmaClientOptions) {
     const base = new URL(options.baseUrl)
@@ -225,9 +230,12 @@ export class AlmaClient implements AlmaReader {
       return await this.#attempt(call, refused)
     } catch (error) {
       if (!(error instanceof Retryable)) throw error
+      const retryAfterMs = error.retryAfterMs ?? 0
+      // A second at most: the window the threshold counts (a longer Retry-After is the refused call's to wait).
+      if (error.final instanceof AlmaThrottledError) this.#thresholdUntil = Math.max(this.#thresholdUntil, Date.now() + Math.min(retryAfterMs, THRESHOLD_WINDOW_MS))
       // The jitter comes on top of Retry-After: calls refused together (a list's
       // pages) would otherwise all come back in the same second.
-      const delay = (error.retryAfterMs ?? 0) + Math.random() * this.#retryBaseDelayMs * 2 ** attempt
+      const delay = retryAfterMs + Math.random() * this.#retryBaseDelayMs * 2 ** attempt
       // A retry is worth its quota only with time left for an answer: at least
       // what this attempt's call took. Otherwise the refusal stands (a 503 that
       // says when to come back, not a 504). Nor for a call no longer wanted.
@@ -252,12 +260,26 @@ export class AlmaClient implements AlmaReader {
     const late = (): ServiceError => refused?.final ?? new AlmaTimeoutError()
     // What the refused attempt took; a first attempt needs only some time left at all.
     const needsMs = refused?.attemptMs ?? 0
+    await this.#outsideThreshold(deadline - needsMs, refused?.final, unwanted)
     const response = await this.#inTurn(deadline, late, () => {
       const remainingMs = deadline - Date.now()
       if (remainingMs <= needsMs) throw late()
       return this.#call(pool, apiKey, path, query, remainingMs)
     }, unwanted)
     return bodyOrError(response, mode)
+  }
+
+  /**
+   * Waits out a per-second threshold another call of this process met. A call that
+   * could not be made `by` then is not made: the refusal stands (a retry's own; for
+   * a first attempt, Alma's word for every call of that window). A list's page no
+   * longer wanted stops waiting (turned away, as in its turn).
+   */
+  async #outsideThreshold (by: number, refusal: ServiceError | undefined, unwanted: AbortSignal | undefined): Promise<void> {
+    const waitMs = this.#thresholdUntil - Date.now()
+    if (waitMs <= 0) return
+    if (Date.now() + waitMs >= by) throw refusal ?? new AlmaThrottledError(Math.ceil(waitMs / 1000), 'PER_SECOND_THRESHOLD')
+    await sleep(waitMs, undefined, { signal: unwanted })
   }
 
   /**
