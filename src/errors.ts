@@ -68,12 +68,15 @@ export class UnavailableError extends ServiceError {
   }
 }
 
-/** Alma kept answering 429 after the bounded retries. */
+/** Alma kept answering 429 after the bounded retries, or its refusal of another call still stands. */
 export class AlmaThrottledError extends UnavailableError {
-  /** `code`: Alma's, PER_SECOND_THRESHOLD or DAILY_THRESHOLD, for the log */
-  constructor (retryAfterSeconds: number, code: string | undefined, options?: { cause?: unknown }) {
-    super(retryAfterSeconds, ALMA_REFUSING_MESSAGE, options)
-    this.detail = `Alma answered 429 (${code ?? 'no code'}); Retry-After ${retryAfterSeconds} s`
+  /**
+   * `code`: Alma's, PER_SECOND_THRESHOLD or DAILY_THRESHOLD, for the log.
+   * `notAsked`: Alma was not asked, as it had refused another call of this process for a threshold that still holds.
+   */
+  constructor (retryAfterSeconds: number, readonly code: string | undefined, options?: { cause?: unknown, notAsked?: boolean }) {
+    super(retryAfterSeconds, ALMA_REFUSING_MESSAGE, { cause: options?.cause })
+    this.detail = `${options?.notAsked === true ? 'Alma not asked: it answered another call' : 'Alma answered'} 429 (${code ?? 'no code'}); Retry-After ${retryAfterSeconds} s`
   }
 }
 

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { AlmaSimulator } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
 import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
@@ -15,6 +15,12 @@ t.teardown(() => alma.close())
 const client = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 5, callTimeoutMs: 500 })
 t.teardown(() => client.close())
 const soon = () => Date.now() + 5000
+/** A client of the test's own, for a test that leaves one paused: a daily threshold's refusal stops a client's calls for a while. */
+const ownClient = (t: Test): AlmaClient => {
+  const own = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 5 })
+  t.teardown(() => own.close())
+  return own
+}
 
 const records = almaUserRecords('client-1', { loans: 250, requests: 0, fees: 3 })
 alma.addUser({ primary_id: 'client-1', ...records })
@@ -560,36 +566,85 @@ t.test('no retry without time left for its answer: the 429 stands, a 503', async
 })
 
 t.test('the daily threshold is not retried', async (t) => {
+  const refusalTo = async () => await ownClient(t).item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
   alma.injectFaults(3, { status: 429, errorCode: 'DAILY_THRESHOLD' })
-  const error = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+  const error = await refusalTo()
   t.type(error, AlmaThrottledError)
   t.equal((error as AlmaThrottledError).retryAfterSeconds, 3600, 'an hour when Alma does not say')
   t.equal(alma.calls.length, 1)
   alma.clearFaults()
   alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '7200' })
-  const told = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+  const told = await refusalTo()
   t.equal((told as AlmaThrottledError).retryAfterSeconds, 7200, 'what Alma says when it does')
   t.match((told as AlmaThrottledError).detail, /DAILY_THRESHOLD/, 'the log names the threshold')
   for (const retryAfter of ['0', new Date(Date.now() - 60_000).toUTCString()]) {
     alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter })
-    const now = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+    const now = await refusalTo()
     t.equal((now as AlmaThrottledError).retryAfterSeconds, 3600, `not "now" for a day's quota (Retry-After: ${retryAfter})`)
   }
   alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '1' })
-  const inASecond = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+  const inASecond = await refusalTo()
   t.equal((inASecond as AlmaThrottledError).retryAfterSeconds, 1, 'one second is not "now": what Alma says')
   alma.clearFaults()
   alma.injectFaults(3, { status: 429, body: 'Too Many Requests' })
-  const bare = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+  const bare = await refusalTo()
   t.match((bare as AlmaThrottledError).detail, /429 \(no code\)/, 'a 429 without an Alma body')
   alma.clearFaults()
   alma.resetCalls()
   const xml = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">' +
     '<errorsExist>true</errorsExist><errorList><error><errorCode>DAILY_THRESHOLD</errorCode><errorMessage>Daily API threshold reached</errorMessage></error></errorList></web_service_result>'
   alma.injectFaults(3, { status: 429, body: xml })
-  const inXml = await client.item('fees', 'client-1', 'x1', soon()).catch((e: unknown) => e)
+  const inXml = await refusalTo()
   t.match(inXml, { retryAfterSeconds: 3600 }, 'told in XML, whatever Accept asked for: a day\'s quota all the same')
   t.equal(alma.calls.length, 1, 'and not retried')
+})
+
+t.test('after a daily threshold refusal, the process asks Alma nothing for a minute: its calls are refused with it, then one call finds out whether the day is over', async (t) => {
+  const paused = ownClient(t)
+  const id = String(records.fees[0]?.id)
+  alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '7200' })
+  t.match(await paused.item('fees', 'client-1', id, soon()).catch((e: unknown) => e), { name: 'AlmaThrottledError', retryAfterSeconds: 7200 })
+  for (const [name, call] of [['an item', () => paused.item('loans', 'client-2', 'x1', soon())], ['a list', () => paused.list('requests', 'client-2', soon())]] as const) {
+    const error = await call().catch((e: unknown) => e)
+    t.type(error, AlmaThrottledError, name)
+    t.ok([7199, 7200].includes((error as AlmaThrottledError).retryAfterSeconds), `${name}: told to come back when Alma said`)
+    t.match((error as AlmaThrottledError).detail, /^Alma not asked: .*DAILY_THRESHOLD/, `${name}: the log says Alma was not asked`)
+  }
+  // Later on (the clock moved forward, not waited for): half a minute, still no call; a minute, a call, answered.
+  const realNow = Date.now
+  const later = async <T>(ms: number, call: () => Promise<T>): Promise<T> => {
+    Date.now = () => realNow() + ms
+    try {
+      return await call()
+    } finally {
+      Date.now = realNow
+    }
+  }
+  t.match(await later(30_000, () => paused.item('fees', 'client-1', id, soon())).catch((e: unknown) => e), { name: 'AlmaThrottledError', retryAfterSeconds: 7170 })
+  t.equal(alma.calls.length, 1, 'no call but the refused one')
+  t.ok(await later(60_000, () => paused.item('fees', 'client-1', id, soon())))
+  t.same(alma.calls.map((call) => call.status), [429, 200])
+})
+
+t.test('a retry that meets a daily threshold another call was refused for: that refusal stands, not its own second', async (t) => {
+  const gated = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 400 })
+  t.teardown(() => gated.close())
+  const random = Math.random
+  Math.random = () => 0.999
+  t.teardown(() => { Math.random = random })
+  const id = String(records.fees[0]?.id)
+  // The first call is refused for a second that is already over: its retry comes in 400 ms...
+  alma.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '0' })
+  alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '7200' })
+  const first = gated.item('fees', 'client-1', id, soon()).catch((error: unknown) => error)
+  while (alma.calls.length === 0) await sleep(5)
+  await sleep(50)
+  // ...after the day's quota ran out for another call.
+  t.match(await gated.item('fees', 'client-1', id, soon()).catch((e: unknown) => e), { name: 'AlmaThrottledError', retryAfterSeconds: 7200 })
+  const error = await first
+  t.type(error, AlmaThrottledError)
+  t.ok((error as AlmaThrottledError).retryAfterSeconds >= 7199, 'told to come back when the quota returns, not in a second')
+  t.same(alma.calls.map((call) => call.status), [429, 429], 'its retry never made')
 })
 
 t.test("Alma's errors in XML read as in JSON; a code-like text inside another body is no code", async (t) => {
@@ -632,7 +687,7 @@ t.test('threshold codes at other statuses: the code decides', async (t) => {
 
   alma.resetCalls()
   alma.injectFaults(3, { status: 400, errorCode: 'DAILY_THRESHOLD' })
-  const daily = await client.item('fees', 'client-1', id, soon()).catch((e: unknown) => e)
+  const daily = await ownClient(t).item('fees', 'client-1', id, soon()).catch((e: unknown) => e)
   t.type(daily, AlmaThrottledError, '400 DAILY_THRESHOLD: throttled')
   t.match(daily, { statusCode: 503, retryAfterSeconds: 3600 })
   t.equal(alma.calls.length, 1, 'and not retried')

@@ -420,6 +420,27 @@ t.test('Alma keeps answering 429, expired copy exists: the copy', async (t) => {
   t.ok(stack.alma.calls.length > 1, 'retried before falling back to the copy')
 })
 
+t.test("Alma's daily quota spent: after its refusal, expired copies are served at once and the rest refused, with no Alma call", async (t) => {
+  // An app of its own: the refusal holds for a while.
+  const { app: spent, logs } = await buildTestApp(t)
+  const daily = almaUserRecords('faults-daily', { loans: 1, requests: 1, fees: 1 })
+  stack.alma.addUser({ primary_id: 'faults-daily', ...daily })
+  await stack.writeCacheRows(cacheRowsOf('faults-daily', daily, nowSeconds() - DAY))
+  stack.alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '7200' })
+  const refused = await spent.inject(`/users/faults-daily/loans/${String(daily.loans[0]?.loan_id)}`)
+  t.equal(refused.headers['x-cache'], 'stale', 'the copy, once Alma refused')
+  t.equal(stack.alma.calls.length, 1)
+  const copy = await spent.inject('/users/faults-daily/fees')
+  t.equal(copy.statusCode, 200)
+  t.equal(copy.headers['x-cache'], 'stale')
+  const noCopy = await spent.inject('/users/faults-daily-uncached/loans/x1')
+  t.equal(noCopy.statusCode, 503)
+  t.ok(Number(noCopy.headers['retry-after']) >= 7199, 'told to come back when Alma said')
+  t.equal(stack.alma.calls.length, 1, 'Alma not asked again')
+  const failed = logs().filter((line) => line.msg === 'request failed')
+  t.match(failed.at(-1), { err: { detail: /^Alma not asked/ } }, 'the log says why')
+})
+
 t.test('Alma fails for an item with no copy: the error stands', async (t) => {
   // One request of three missing: the per-item path.
   const few = almaUserRecords('faults-item-nocopy', { loans: 0, requests: 3, fees: 0 })

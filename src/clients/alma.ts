@@ -36,6 +36,9 @@ const KEY_ERROR_CODES = new Set(['INVALID_REQUEST', 'UNAUTHORIZED', '60258'])
 const THRESHOLD_CODES = new Set(['PER_SECOND_THRESHOLD', 'DAILY_THRESHOLD'])
 // Alma's per-second threshold (alma-api.md): the window a 429 without Retry-After waits out.
 const THRESHOLD_WINDOW_MS = 1000
+// After a DAILY_THRESHOLD, how long the process makes no call: not the rest of Alma's day,
+// which may end sooner than Alma said, or the library's quota be raised; one call a minute finds out.
+const DAILY_THRESHOLD_PAUSE_MS = 60_000
 // A day's quota does not come back within a request; tell callers to come back much later.
 const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
 /**
@@ -81,6 +84,9 @@ interface AlmaResponse {
   callMs: number
 }
 
+/** A threshold Alma refused a call of this process for: no call is made until `until`; callers are told to come back at `comeBackAt`. */
+interface ThresholdPause { until: number, code: string | undefined, comeBackAt: number }
+
 /** Thrown inside the retry loop for answers worth another attempt. */
 class Retryable extends Error {
   constructor (readonly final: ServiceError, readonly retryAfterMs: number | undefined, readonly attemptMs: number) {
@@ -102,11 +108,12 @@ export class AlmaClient implements AlmaReader {
   readonly #callTimeoutMs: number
   readonly #maxRetries: number
   readonly #retryBaseDelayMs: number
-  // Until when no call of this process is made: Alma's per-second threshold is the
-  // whole institution's, so once it refuses one call, the others sent in that
-  // second would be refused too, and spend quota for nothing (a burst of users then
-  // fails as a herd, every call's retries meeting the others').
-  #thresholdUntil = 0
+  // Alma's thresholds are the whole institution's: once it refuses one call, the
+  // others this process sends meanwhile would be refused too, and spend quota for
+  // nothing (after a per-second refusal, a burst of users then fails as a herd,
+  // every call's retries meeting the others'; after a daily one, every miss waits
+  // for a refusal before it can be answered from an expired copy).
+  #pause: ThresholdPause | undefined
 
   constructor (options: AlmaClientOptions) {
     const base = new URL(options.baseUrl)
@@ -231,8 +238,6 @@ export class AlmaClient implements AlmaReader {
     } catch (error) {
       if (!(error instanceof Retryable)) throw error
       const retryAfterMs = error.retryAfterMs ?? 0
-      // A second at most: the window the threshold counts (a longer Retry-After is the refused call's to wait).
-      if (error.final instanceof AlmaThrottledError) this.#thresholdUntil = Math.max(this.#thresholdUntil, Date.now() + Math.min(retryAfterMs, THRESHOLD_WINDOW_MS))
       // The jitter comes on top of Retry-After: calls refused together (a list's
       // pages) would otherwise all come back in the same second.
       const delay = retryAfterMs + Math.random() * this.#retryBaseDelayMs * 2 ** attempt
@@ -266,19 +271,40 @@ export class AlmaClient implements AlmaReader {
       if (remainingMs <= needsMs) throw late()
       return this.#call(pool, apiKey, path, query, remainingMs)
     }, unwanted)
-    return bodyOrError(response, mode)
+    try {
+      return bodyOrError(response, mode)
+    } catch (error) {
+      this.#pauseAfter(error)
+      throw error
+    }
   }
 
   /**
-   * Waits out a per-second threshold another call of this process met. A call that
-   * could not be made `by` then is not made: the refusal stands (a retry's own; for
-   * a first attempt, Alma's word for every call of that window). A list's page no
-   * longer wanted stops waiting (turned away, as in its turn).
+   * After a refusal over one of Alma's thresholds, no call until the time Alma gave:
+   * a second at most for the per-second one (the window it counts; a longer
+   * Retry-After is the refused call's to wait), a minute at most for the daily one.
+   */
+  #pauseAfter (error: unknown): void {
+    const refusal = error instanceof Retryable ? error.final : error
+    if (!(refusal instanceof AlmaThrottledError)) return
+    const daily = refusal.code === 'DAILY_THRESHOLD'
+    const retryAfterMs = error instanceof Retryable ? error.retryAfterMs ?? THRESHOLD_WINDOW_MS : refusal.retryAfterSeconds * 1000
+    const now = Date.now()
+    const until = now + Math.min(retryAfterMs, daily ? DAILY_THRESHOLD_PAUSE_MS : THRESHOLD_WINDOW_MS)
+    if (until <= (this.#pause?.until ?? 0)) return
+    this.#pause = { until, code: refusal.code, comeBackAt: daily ? now + retryAfterMs : until }
+  }
+
+  /**
+   * Waits out a threshold another call of this process met. A call that could not
+   * be made `by` then is not made: a refusal stands (see standingRefusal). A list's
+   * page no longer wanted stops waiting (turned away, as in its turn).
    */
   async #outsideThreshold (by: number, refusal: ServiceError | undefined, unwanted: AbortSignal | undefined): Promise<void> {
-    const waitMs = this.#thresholdUntil - Date.now()
-    if (waitMs <= 0) return
-    if (Date.now() + waitMs >= by) throw refusal ?? new AlmaThrottledError(Math.ceil(waitMs / 1000), 'PER_SECOND_THRESHOLD')
+    const pause = this.#pause
+    const waitMs = (pause?.until ?? 0) - Date.now()
+    if (pause === undefined || waitMs <= 0) return
+    if (Date.now() + waitMs >= by) throw standingRefusal(refusal, pause)
     await sleep(waitMs, undefined, { signal: unwanted })
   }
 
@@ -337,6 +363,16 @@ export class AlmaClient implements AlmaReader {
     line({ status: response.statusCode })
     return { status: response.statusCode, headers: response.headers, text, callMs: performance.now() - started }
   }
+}
+
+/**
+ * The answer of a call not made for a pause: the refusal that set it, for every call
+ * of its window, unless the call is a retry, whose own refusal stands (its
+ * Retry-After may be the longer) where it tells callers to come back no sooner.
+ */
+function standingRefusal (own: ServiceError | undefined, pause: ThresholdPause): ServiceError {
+  const paused = new AlmaThrottledError(Math.max(1, Math.ceil((pause.comeBackAt - Date.now()) / 1000)), pause.code, { notAsked: true })
+  return own === undefined || (own instanceof UnavailableError && own.retryAfterSeconds < paused.retryAfterSeconds) ? paused : own
 }
 
 /** `/users/{userID}/loans/{id}` for a call's path: IDs are personal data, and stay out of the logs. */
