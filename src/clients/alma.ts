@@ -87,9 +87,9 @@ interface AlmaResponse {
 /** A threshold Alma refused a call of this process for: no call is made until `until`; callers are told to come back at `comeBackAt`. */
 interface ThresholdPause { until: number, code: string | undefined, comeBackAt: number }
 
-/** Thrown inside the retry loop for answers worth another attempt. */
+/** Thrown inside the retry loop for answers worth another attempt; `retryAfterMs`: the least wait before it (0: none). */
 class Retryable extends Error {
-  constructor (readonly final: ServiceError, readonly retryAfterMs: number | undefined, readonly attemptMs: number) {
+  constructor (readonly final: ServiceError, readonly retryAfterMs: number, readonly attemptMs: number) {
     super(final.message)
   }
 }
@@ -237,10 +237,9 @@ export class AlmaClient implements AlmaReader {
       return await this.#attempt(call, refused)
     } catch (error) {
       if (!(error instanceof Retryable)) throw error
-      const retryAfterMs = error.retryAfterMs ?? 0
       // The jitter comes on top of Retry-After: calls refused together (a list's
       // pages) would otherwise all come back in the same second.
-      const delay = retryAfterMs + Math.random() * this.#retryBaseDelayMs * 2 ** attempt
+      const delay = error.retryAfterMs + Math.random() * this.#retryBaseDelayMs * 2 ** attempt
       // A retry is worth its quota only with time left for an answer: at least
       // what this attempt's call took. Otherwise the refusal stands (a 503 that
       // says when to come back, not a 504). Nor for a call no longer wanted.
@@ -288,7 +287,7 @@ export class AlmaClient implements AlmaReader {
     const refusal = error instanceof Retryable ? error.final : error
     if (!(refusal instanceof AlmaThrottledError)) return
     const daily = refusal.code === 'DAILY_THRESHOLD'
-    const retryAfterMs = error instanceof Retryable ? error.retryAfterMs ?? THRESHOLD_WINDOW_MS : refusal.retryAfterSeconds * 1000
+    const retryAfterMs = error instanceof Retryable ? error.retryAfterMs : refusal.retryAfterSeconds * 1000
     const now = Date.now()
     const until = now + Math.min(retryAfterMs, daily ? DAILY_THRESHOLD_PAUSE_MS : THRESHOLD_WINDOW_MS)
     if (until <= (this.#pause?.until ?? 0)) return
@@ -391,7 +390,7 @@ function callFailure (error: unknown, callMs: number): ServiceError | Retryable 
   }
   // Any other failure of the exchange (refused or reset connections, a failed name lookup
   // or TLS handshake): Alma, or the way to it, is down for now; retried as a 5xx is.
-  return new Retryable(new AlmaUnreachableError({ cause: error }), undefined, callMs)
+  return new Retryable(new AlmaUnreachableError({ cause: error }), 0, callMs)
 }
 
 function recordsOf (body: JsonObject, listField: string): AlmaRecord[] {
@@ -462,7 +461,7 @@ function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: Cal
     throw new Retryable(new AlmaThrottledError(retryAfterSeconds, code), retryAfterMs ?? THRESHOLD_WINDOW_MS, callMs)
   }
   if (status >= 500) {
-    throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs, callMs)
+    throw new Retryable(new AlmaBadGatewayError(`status ${status}${code === undefined ? '' : ` code ${code}`}`), retryAfterMs ?? 0, callMs)
   }
   const keyRefused = () => new AlmaKeyRefusedError(`Alma refused the API key or its permissions (status ${status}, code ${code ?? 'none'}); check the key`)
   if (code !== undefined && KEY_ERROR_CODES.has(code)) throw keyRefused()
