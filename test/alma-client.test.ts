@@ -621,6 +621,11 @@ t.test('after a daily threshold refusal, the process asks Alma nothing for a min
     }
   }
   t.match(await later(30_000, () => paused.item('fees', 'client-1', id, soon())).catch((e: unknown) => e), { name: 'AlmaThrottledError', retryAfterSeconds: 7170 })
+  // Nor a call whose budget outlasts the pause (a request's 20 s, 58 s in): it is refused at once, not held until
+  // the pause ends (its expired copy served late, and every such call sent to Alma together).
+  const started = performance.now()
+  t.match(await later(58_000, () => paused.item('fees', 'client-1', id, Date.now() + 20_000)).catch((e: unknown) => e), { name: 'AlmaThrottledError', retryAfterSeconds: 7142 })
+  t.ok(performance.now() - started < 1000, 'at once')
   t.equal(alma.calls.length, 1, 'no call but the refused one')
   t.ok(await later(60_000, () => paused.item('fees', 'client-1', id, soon())))
   t.same(alma.calls.map((call) => call.status), [429, 200])

@@ -295,15 +295,17 @@ export class AlmaClient implements AlmaReader {
   }
 
   /**
-   * Waits out a threshold another call of this process met. A call that could not
-   * be made `by` then is not made: a refusal stands (see standingRefusal). A list's
-   * page no longer wanted stops waiting (turned away, as in its turn).
+   * Waits out a threshold another call of this process met, a second at most. A call
+   * that could not be made `by` then is not made: a refusal stands (see standingRefusal).
+   * Nor is one meeting a longer pause (a daily threshold's): held until it ends, its
+   * expired copy would be served late, and every call so held sent to Alma together.
+   * A list's page no longer wanted stops waiting (turned away, as in its turn).
    */
   async #outsideThreshold (by: number, refusal: ServiceError | undefined, unwanted: AbortSignal | undefined): Promise<void> {
     const pause = this.#pause
     const waitMs = (pause?.until ?? 0) - Date.now()
     if (pause === undefined || waitMs <= 0) return
-    if (Date.now() + waitMs >= by) throw standingRefusal(refusal, pause)
+    if (waitMs > THRESHOLD_WINDOW_MS || Date.now() + waitMs >= by) throw standingRefusal(refusal, pause)
     await sleep(waitMs, undefined, { signal: unwanted })
   }
 
