@@ -652,6 +652,30 @@ t.test('a retry that meets a daily threshold another call was refused for: that 
   t.same(alma.calls.map((call) => call.status), [429, 429], 'its retry never made')
 })
 
+t.test('a per-second refusal answered after a daily one does not cut the daily pause short', async (t) => {
+  const paths: string[] = []
+  const refusing = createServer((request, response) => {
+    paths.push(request.url ?? '')
+    const refuse = (code: string) => { response.writeHead(429, { 'content-type': 'application/json', 'retry-after': code === 'DAILY_THRESHOLD' ? '7200' : '1' }).end(JSON.stringify({ errorsExist: true, errorList: { error: [{ errorCode: code }] } })) }
+    // The per-second refusal of a call sent before the daily one comes back after it.
+    if (request.url?.includes('per-second') === true) setTimeout(() => { refuse('PER_SECOND_THRESHOLD') }, 200)
+    else refuse('DAILY_THRESHOLD')
+  })
+  await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => refusing.close(resolve)))
+  const mixed = new AlmaClient({ baseUrl: `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`, readApiKey: async () => KEY, maxRetries: 0 })
+  t.teardown(() => mixed.close())
+  const perSecond = mixed.item('fees', 'client-1', 'per-second', soon()).catch((e: unknown) => e)
+  while (paths.length === 0) await sleep(5)
+  t.match(await mixed.item('fees', 'client-1', 'daily', soon()).catch((e: unknown) => e), { code: 'DAILY_THRESHOLD' })
+  t.match(await perSecond, { code: 'PER_SECOND_THRESHOLD' })
+  await sleep(1100)
+  const later = await mixed.item('fees', 'client-1', 'daily', soon()).catch((e: unknown) => e)
+  t.match(later, { detail: /^Alma not asked: .*DAILY_THRESHOLD/ }, 'still the daily pause, a second on')
+  t.ok((later as AlmaThrottledError).retryAfterSeconds >= 7198)
+  t.equal(paths.length, 2)
+})
+
 t.test("Alma's errors in XML read as in JSON; a code-like text inside another body is no code", async (t) => {
   const xml = (code: string) => '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">' +
     `<errorsExist>true</errorsExist><errorList><error><errorCode>${code}</errorCode><errorMessage>General Error</errorMessage></error></errorList></web_service_result>`
