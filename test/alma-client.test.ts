@@ -676,6 +676,25 @@ t.test('a per-second refusal answered after a daily one does not cut the daily p
   t.equal(paths.length, 2)
 })
 
+t.test('a call waiting for its turn when a daily threshold refusal comes is not made', async (t) => {
+  let asked = 0
+  const spent = createServer((_request, response) => {
+    asked++
+    // The refusal takes a while: the next call waits for the one connection meanwhile.
+    setTimeout(() => {
+      response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7200' }).end(JSON.stringify({ errorsExist: true, errorList: { error: [{ errorCode: 'DAILY_THRESHOLD' }] } }))
+    }, 100)
+  })
+  await new Promise<void>((resolve) => spent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => spent.close(resolve)))
+  const single = new AlmaClient({ baseUrl: `http://127.0.0.1:${(spent.address() as AddressInfo).port}`, readApiKey: async () => KEY, maxConnections: 1 })
+  t.teardown(() => single.close())
+  const [refused, queued] = await Promise.all(['a', 'b'].map(async (id) => await single.item('fees', 'client-1', id, soon()).catch((e: unknown) => e)))
+  t.match(refused, { detail: /^Alma answered 429 \(DAILY_THRESHOLD\)/ })
+  t.match(queued, { detail: /^Alma not asked: .*DAILY_THRESHOLD/, retryAfterSeconds: 7200 })
+  t.equal(asked, 1)
+})
+
 t.test("Alma's errors in XML read as in JSON; a code-like text inside another body is no code", async (t) => {
   const xml = (code: string) => '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">' +
     `<errorsExist>true</errorsExist><errorList><error><errorCode>${code}</errorCode><errorMessage>General Error</errorMessage></error></errorList></web_service_result>`

@@ -265,17 +265,21 @@ export class AlmaClient implements AlmaReader {
     // What the refused attempt took; a first attempt needs only some time left at all.
     const needsMs = refused?.attemptMs ?? 0
     await this.#outsideThreshold(deadline - needsMs, refused?.final, unwanted)
-    const response = await this.#inTurn(deadline, late, () => {
+    return await this.#inTurn(deadline, late, async () => {
+      // A refusal answered while this call waited for its turn holds it too (no other
+      // call is made meanwhile, so waiting here keeps no call from its turn).
+      await this.#outsideThreshold(deadline - needsMs, refused?.final, unwanted)
       const remainingMs = deadline - Date.now()
       if (remainingMs <= needsMs) throw late()
-      return this.#call(pool, apiKey, path, query, remainingMs)
+      const response = await this.#call(pool, apiKey, path, query, remainingMs)
+      // Read in the turn: the pause a refusal sets is in force before the next call has its turn.
+      try {
+        return bodyOrError(response, mode)
+      } catch (error) {
+        this.#pauseAfter(error)
+        throw error
+      }
     }, unwanted)
-    try {
-      return bodyOrError(response, mode)
-    } catch (error) {
-      this.#pauseAfter(error)
-      throw error
-    }
   }
 
   /**
