@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { AlmaSimulator } from '../dev/alma-simulator.js'
+import { AlmaSimulator, type InjectedFault } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
 import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
 import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, UnavailableError } from '../src/errors.js'
@@ -494,26 +494,56 @@ t.test('after a 429 over the per-second threshold, the process\'s other calls wa
   t.ok((alma.calls.at(-1)?.startedAt ?? Number.NaN) - asked < 500, 'after it, calls are made at once, whatever the refused call was told to wait')
 })
 
-t.test('a retry that meets a second another call was refused for, and cannot outwait it: its own refusal stands', async (t) => {
-  const gated = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 400 })
-  t.teardown(() => gated.close())
+t.test('a retry that meets a refusal of another call, and cannot outwait it: the refusal that says to come back later stands', async (t) => {
   const random = Math.random
   Math.random = () => 0.999
   t.teardown(() => { Math.random = random })
   const id = String(records.fees[0]?.id)
-  // The first call is refused with no code and no wait: it comes back in 400 ms (the jitter at its top)...
-  alma.injectFaults(1, { status: 429, retryAfter: '0', body: 'Too Many Requests' })
-  alma.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '1' })
-  const first = gated.item('fees', 'client-1', id, Date.now() + 900).catch((error: unknown) => error)
-  while (alma.calls.length === 0) await sleep(5)
-  await sleep(50)
-  // ...into the second another call was refused for meanwhile, which its deadline comes before the end of.
-  const other = gated.item('fees', 'client-1', id, soon())
-  const error = await first
-  t.type(error, AlmaThrottledError)
-  t.match((error as AlmaThrottledError).detail, /429 \(no code\)/, 'its own refusal')
-  t.ok(await other)
-  t.same(alma.calls.map((call) => call.status), [429, 429, 200], 'its retry never made')
+  const cases: Array<{ name: string, own: InjectedFault, other: InjectedFault, deadlineMs: number, stands: RegExp, statuses: number[] }> = [
+    {
+      name: 'its own, where the other is for a second it does not outlast',
+      own: { status: 429, retryAfter: '0', body: 'Too Many Requests' },
+      other: { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '1' },
+      deadlineMs: 900,
+      stands: /^Alma answered 429 \(no code\)/,
+      statuses: [429, 429, 200]
+    },
+    {
+      name: "the other's, for a day's quota",
+      own: { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '0' },
+      other: { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '7200' },
+      deadlineMs: 5000,
+      stands: /^Alma not asked: .*DAILY_THRESHOLD.*Retry-After 7(199|200) s/,
+      statuses: [429, 429]
+    },
+    {
+      name: "the other's, where its own was a 5xx, which says nothing of when to come back",
+      own: { status: 500 },
+      other: { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '1' },
+      deadlineMs: 900,
+      stands: /^Alma not asked: .*PER_SECOND_THRESHOLD/,
+      statuses: [500, 429, 200]
+    }
+  ]
+  for (const { name, own, other, deadlineMs, stands, statuses } of cases) {
+    alma.clearFaults()
+    alma.resetCalls()
+    const gated = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 400 })
+    t.teardown(() => gated.close())
+    // The first call is refused with no wait: its retry comes in 400 ms (the jitter at its top)...
+    alma.injectFaults(1, own)
+    alma.injectFaults(1, other)
+    const first = gated.item('fees', 'client-1', id, Date.now() + deadlineMs).catch((error: unknown) => error)
+    while (alma.calls.length === 0) await sleep(5)
+    await sleep(50)
+    // ...into the refusal of another call made meanwhile, which its deadline comes before the end of.
+    const second = gated.item('fees', 'client-1', id, soon()).catch((error: unknown) => error)
+    const error = await first
+    t.type(error, AlmaThrottledError, name)
+    t.match((error as AlmaThrottledError).detail, stands, name)
+    await second
+    t.same(alma.calls.map((call) => call.status), statuses, `${name}: its retry never made`)
+  }
 })
 
 t.test('a page waiting out a refused second is not waited for once another page has failed the list', async (t) => {
@@ -629,27 +659,6 @@ t.test('after a daily threshold refusal, the process asks Alma nothing for a min
   t.equal(alma.calls.length, 1, 'no call but the refused one')
   t.ok(await later(60_000, () => paused.item('fees', 'client-1', id, soon())))
   t.same(alma.calls.map((call) => call.status), [429, 200])
-})
-
-t.test('a retry that meets a daily threshold another call was refused for: that refusal stands, not its own second', async (t) => {
-  const gated = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, retryBaseDelayMs: 400 })
-  t.teardown(() => gated.close())
-  const random = Math.random
-  Math.random = () => 0.999
-  t.teardown(() => { Math.random = random })
-  const id = String(records.fees[0]?.id)
-  // The first call is refused for a second that is already over: its retry comes in 400 ms...
-  alma.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '0' })
-  alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '7200' })
-  const first = gated.item('fees', 'client-1', id, soon()).catch((error: unknown) => error)
-  while (alma.calls.length === 0) await sleep(5)
-  await sleep(50)
-  // ...after the day's quota ran out for another call.
-  t.match(await gated.item('fees', 'client-1', id, soon()).catch((e: unknown) => e), { name: 'AlmaThrottledError', retryAfterSeconds: 7200 })
-  const error = await first
-  t.type(error, AlmaThrottledError)
-  t.ok((error as AlmaThrottledError).retryAfterSeconds >= 7199, 'told to come back when the quota returns, not in a second')
-  t.same(alma.calls.map((call) => call.status), [429, 429], 'its retry never made')
 })
 
 t.test('a per-second refusal answered after a daily one does not cut the daily pause short', async (t) => {

@@ -328,8 +328,8 @@ export class AlmaClient implements AlmaReader {
     const turn = this.#turns(async () => {
       if (givenUp) throw late()
       if (unwanted !== undefined) {
-        // A turn comes as the call before it ends, before that call's answer is read: once
-        // that is done (within this turn of the event loop), the list may have been lost.
+        // A turn comes as the call before it ends, before the list has seen that call's answer:
+        // once it has (within this turn of the event loop), the list may have been lost.
         await new Promise(setImmediate)
         if (unwanted.aborted) throw new AlmaBadGatewayError('call no longer wanted')
       }
@@ -371,13 +371,14 @@ export class AlmaClient implements AlmaReader {
 }
 
 /**
- * The answer of a call not made for a pause: the refusal that set it, for every call
- * of its window, unless the call is a retry, whose own refusal stands (its
- * Retry-After may be the longer) where it tells callers to come back no sooner.
+ * The answer of a call not made for a pause: the refusal that set it, unless the
+ * call is a retry of a refusal that tells callers to come back no sooner (its
+ * Retry-After may be the longer). A retried 5xx says nothing of when to come back:
+ * the pause's refusal does.
  */
 function standingRefusal (own: ServiceError | undefined, pause: ThresholdPause): ServiceError {
   const paused = new AlmaThrottledError(Math.max(1, Math.ceil((pause.comeBackAt - Date.now()) / 1000)), pause.code, { notAsked: true })
-  return own === undefined || (own instanceof UnavailableError && own.retryAfterSeconds < paused.retryAfterSeconds) ? paused : own
+  return own instanceof UnavailableError && own.retryAfterSeconds >= paused.retryAfterSeconds ? own : paused
 }
 
 /** `/users/{userID}/loans/{id}` for a call's path: IDs are personal data, and stay out of the logs. */
