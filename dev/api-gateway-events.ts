@@ -10,11 +10,14 @@ const API_ID = 'a1b2c3d4e5'
 const HOST = `${API_ID}.execute-api.eu-west-2.amazonaws.com`
 const STAGE = 'stg'
 
-/** The API Gateway resource for a concrete path: /users/alice/loans/1 -> /users/{userID}/loans/{loanID} */
-function resourceOf (path: string): { resource: string, pathParameters: Record<string, string> } {
+/**
+ * The API Gateway resource for a concrete path: /users/alice/loans/1 -> /users/{userID}/loans/{loanID}.
+ * A REST API hands the parameters over as sent (`%40` stays `%40`); an HTTP API, decoded.
+ */
+function resourceOf (path: string, decoded = true): { resource: string, pathParameters: Record<string, string> } {
   const [, , userID = '', kind, itemID] = path.split('/')
   const itemParam = kind === undefined ? undefined : ITEM_PARAMS[kind as Kind]?.name
-  const decode = (segment: string) => { try { return decodeURIComponent(segment) } catch { return segment } }
+  const decode = (segment: string) => { if (!decoded) return segment; try { return decodeURIComponent(segment) } catch { return segment } }
   const pathParameters: Record<string, string> = { userID: decode(userID) }
   let resource = '/users/{userID}'
   if (kind !== undefined) resource += `/${kind}`
@@ -26,7 +29,7 @@ function resourceOf (path: string): { resource: string, pathParameters: Record<s
 }
 
 export function restApiEvent (path: string): APIGatewayProxyEvent {
-  const { resource, pathParameters } = resourceOf(path)
+  const { resource, pathParameters } = resourceOf(path, false)
   const requestId = randomUUID()
   const headers = {
     Accept: 'application/json',
