@@ -104,7 +104,7 @@ t.test('every handler answers as the server does, to REST and HTTP API events', 
 })
 
 t.test('a decoded path (as HTTP APIs send it) cannot cut an ID short', async (t) => {
-  // `lambda%2D1`: a caller's `lambda%252D1`, decoded once by the HTTP API; decoded again it would be `lambda-1`.
+  // `lambda%2D1`: a caller's `lambda%252D1` decoded once; decoded again here, it would be `lambda-1`.
   const ids = ['lambda-1#x', 'lambda-1 x', 'lambda-1?x', 'lambda-1%', 'lambda-1/..', 'lambda%2D1', 'lambda-1\u{1F600}', 'lambda-1\uD800']
   for (const id of ids) {
     const event = { ...httpApiEvent('/users/lambda-1'), rawPath: `/users/${id}`, pathParameters: { userID: id } }
