@@ -6,7 +6,7 @@ import type { AlmaRecord, JsonObject } from '../src/resolution/kinds.js'
 // shared/alma-api.md: the key check, JSON only on request, paging (default 10,
 // at most 100) with total_record_count, list keys absent when empty, loans'
 // `renewable` only with expand=renewable, Alma's error bodies and codes, faults on
-// demand (429, 5xx, silence, latency), and, when asked, the per-second threshold.
+// demand (429, 5xx, silence, latency), and, when asked, the per-second and daily thresholds.
 
 export interface SimulatedUser {
   primary_id: string
@@ -35,6 +35,11 @@ export interface InjectedFault {
   path?: RegExp
 }
 
+const THRESHOLD_MESSAGES: Record<string, string> = {
+  PER_SECOND_THRESHOLD: 'HTTP requests are more than allowed per second',
+  DAILY_THRESHOLD: 'Daily API Request Threshold has been reached'
+}
+
 /** Alma's per-second threshold for an institution (alma-api.md: about 25 calls a second). */
 export const ALMA_CALLS_PER_SECOND = 25
 
@@ -43,6 +48,8 @@ export interface AlmaSimulatorOptions {
   latencyMs?: number
   /** the per-second threshold past which calls get 429 PER_SECOND_THRESHOLD (Alma's is ALMA_CALLS_PER_SECOND); off unless set */
   callsPerSecond?: number
+  /** the daily threshold: past this many calls in the simulator's day (see newDay), every call gets 429 DAILY_THRESHOLD; off unless set */
+  callsPerDay?: number
   host?: string
   port?: number
 }
@@ -83,6 +90,7 @@ class AlmaAnswer extends Error {
 export class AlmaSimulator {
   latencyMs: number
   callsPerSecond: number | undefined
+  callsPerDay: number | undefined
   readonly calls: AlmaCall[] = []
   /** the most calls in progress at once since the last resetCalls() */
   maxConcurrentCalls = 0
@@ -94,11 +102,14 @@ export class AlmaSimulator {
   readonly #server = Fastify({ logger: false, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } })
   #url = ''
   #trackingId = 0
+  /** calls past the key check since the simulator's day began, refused ones too */
+  #callsToday = 0
 
   private constructor (options: AlmaSimulatorOptions) {
     this.#apiKey = options.apiKey
     this.latencyMs = options.latencyMs ?? 0
     this.callsPerSecond = options.callsPerSecond
+    this.callsPerDay = options.callsPerDay
     for (const kind of ['loans', 'requests', 'fees'] as const) {
       this.#server.get(`/almaws/v1/users/:userId/${kind}`, (request, reply) => this.#answer(request, reply, () => this.#list(kind, request)))
       this.#server.get(`/almaws/v1/users/:userId/${kind}/:itemId`, (request, reply) => this.#answer(request, reply, () => this.#item(kind, request)))
@@ -122,6 +133,9 @@ export class AlmaSimulator {
   callsTo (pathPrefix: string): AlmaCall[] {
     return this.calls.filter((call) => call.path.startsWith(pathPrefix))
   }
+
+  /** The simulator's day ends: the daily threshold counts afresh. */
+  newDay (): void { this.#callsToday = 0 }
 
   resetCalls (): void {
     this.calls.length = 0
@@ -174,6 +188,7 @@ export class AlmaSimulator {
       if (request.headers.authorization !== `apikey ${this.#apiKey}`) {
         throw new AlmaAnswer(401, 'UNAUTHORIZED', 'API-key not defined or not configured to allow this API.')
       }
+      if (this.callsPerDay !== undefined && ++this.#callsToday > this.callsPerDay) return this.#sendFault(call, reply, { status: 429, errorCode: 'DAILY_THRESHOLD' })
       if (this.#overThreshold(call)) return this.#sendFault(call, reply, { status: 429, errorCode: 'PER_SECOND_THRESHOLD' })
       const fault = this.#takeFault(path)
       if (fault === 'hang') {
@@ -208,9 +223,8 @@ export class AlmaSimulator {
     if (fault.retryAfter !== undefined) reply.header('retry-after', fault.retryAfter)
     reply.code(fault.status)
     if (fault.body !== undefined) return reply.type('text/plain').send(fault.body)
-    const [code, message] = fault.status === 429
-      ? [fault.errorCode ?? 'PER_SECOND_THRESHOLD', 'HTTP requests are more than allowed per second']
-      : [fault.errorCode ?? 'INTERNAL_SERVER_ERROR', 'Internal server error']
+    const code = fault.errorCode ?? (fault.status === 429 ? 'PER_SECOND_THRESHOLD' : 'INTERNAL_SERVER_ERROR')
+    const message = THRESHOLD_MESSAGES[code] ?? 'Internal server error'
     return reply.type('application/json').send(JSON.stringify(this.#errorBody(code, message)))
   }
 

@@ -420,26 +420,34 @@ t.test('Alma keeps answering 429, expired copy exists: the copy', async (t) => {
   t.ok(stack.alma.calls.length > 1, 'retried before falling back to the copy')
 })
 
-t.test("Alma's daily quota spent: after its refusal, expired copies are served at once and the rest refused, with no Alma call", async (t) => {
+t.test("Alma's daily quota runs out: after its first refusal, expired copies are served at once and the rest refused, with no Alma call", async (t) => {
   // An app of its own: the refusal holds for a while.
   const { app: spent, logs } = await buildTestApp(t)
-  const daily = almaUserRecords('faults-daily', { loans: 1, requests: 1, fees: 1 })
+  const daily = almaUserRecords('faults-daily', { loans: 2, requests: 1, fees: 1 })
   stack.alma.addUser({ primary_id: 'faults-daily', ...daily })
   await stack.writeCacheRows(cacheRowsOf('faults-daily', daily, nowSeconds() - DAY))
-  stack.alma.injectFaults(1, { status: 429, errorCode: 'DAILY_THRESHOLD', retryAfter: '7200' })
-  const refused = await spent.inject(`/users/faults-daily/loans/${String(daily.loans[0]?.loan_id)}`)
-  t.equal(refused.headers['x-cache'], 'stale', 'the copy, once Alma refused')
-  t.equal(stack.alma.calls.length, 1)
-  const copy = await spent.inject('/users/faults-daily/fees')
-  t.equal(copy.statusCode, 200)
-  t.equal(copy.headers['x-cache'], 'stale')
+  stack.alma.callsPerDay = 1
+  t.teardown(() => {
+    stack.alma.callsPerDay = undefined
+    stack.alma.newDay()
+  })
+  const [first, second] = daily.loans.map((loan) => `/users/faults-daily/loans/${String(loan.loan_id)}`)
+  t.equal((await spent.inject(String(first))).headers['x-cache'], 'miss', 'the last call of the day, answered')
+  t.equal((await spent.inject(String(second))).headers['x-cache'], 'stale', 'the copy, once Alma refused')
+  t.same(stack.alma.calls.map((call) => call.status), [200, 429])
+  for (const url of ['/users/faults-daily', '/users/faults-daily/fees', String(first)]) {
+    const copy = await spent.inject(url)
+    t.equal(copy.statusCode, 200, url)
+    t.equal(copy.headers['x-cache'], 'stale', url)
+  }
   const noCopy = await spent.inject('/users/faults-daily-uncached/loans/x1')
   t.equal(noCopy.statusCode, 503)
-  t.ok(Number(noCopy.headers['retry-after']) >= 7199, 'told to come back when Alma said')
-  t.equal(stack.alma.calls.length, 1, 'Alma not asked again')
+  t.ok(Number(noCopy.headers['retry-after']) >= 3599, 'told to come back in an hour, as Alma gave no time')
+  t.equal(stack.alma.calls.length, 2, 'Alma not asked again')
   const said = (msg: string) => logs().filter((line) => line.msg === msg).map((line) => (line.err as { detail?: unknown } | undefined)?.detail)
-  t.match(said('Alma failed; serving an expired cache copy'), [/^Alma answered 429 \(DAILY_THRESHOLD\)/, /^Alma not asked: .*DAILY_THRESHOLD/], 'the log says why, for the copies')
-  t.match(said('request failed'), [/^Alma not asked: .*DAILY_THRESHOLD/], 'and for the 503')
+  const notAsked = /^Alma not asked: .*DAILY_THRESHOLD/
+  t.match(said('Alma failed; serving an expired cache copy'), [/^Alma answered 429 \(DAILY_THRESHOLD\)/, notAsked, notAsked, notAsked, notAsked, notAsked], 'the log says why, for the copies (get-user: one line a list)')
+  t.match(said('request failed'), [notAsked], 'and for the 503')
 })
 
 t.test('Alma fails for an item with no copy: the error stands', async (t) => {
