@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit, { type LimitFunction } from 'p-limit'
+import { THRESHOLD_WINDOW_MS, ThresholdPause } from './alma-thresholds.js'
 import type { Connections } from './undici-pool.js'
 import {
   AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, ServiceError, SHUTTING_DOWN_MESSAGE, UnavailableError, USER_NOT_FOUND_MESSAGE
@@ -34,11 +35,6 @@ const ITEM_NOT_FOUND_CODES = new Set([...USER_NOT_FOUND_CODES, '401665', '401823
 // the key's configuration, to be fixed by the library, not a patron's missing record.
 const KEY_ERROR_CODES = new Set(['INVALID_REQUEST', 'UNAUTHORIZED', '60258'])
 const THRESHOLD_CODES = new Set(['PER_SECOND_THRESHOLD', 'DAILY_THRESHOLD'])
-// Alma's per-second threshold (alma-api.md): the window a 429 without Retry-After waits out.
-const THRESHOLD_WINDOW_MS = 1000
-// After a DAILY_THRESHOLD, how long the process makes no call: not the rest of Alma's day,
-// which may end sooner than Alma said, or the library's quota be raised; one call a minute finds out.
-const DAILY_THRESHOLD_PAUSE_MS = 60_000
 // A day's quota does not come back within a request; tell callers to come back much later.
 const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
 /**
@@ -84,9 +80,6 @@ interface AlmaResponse {
   callMs: number
 }
 
-/** A threshold Alma refused a call of this process for: no call is made until `until`; callers are told to come back at `comeBackAt`. */
-interface ThresholdPause { until: number, code: string | undefined, comeBackAt: number }
-
 /** Thrown inside the retry loop for answers worth another attempt; `retryAfterMs`: the least wait before it (0: none). */
 class Retryable extends Error {
   constructor (readonly final: ServiceError, readonly retryAfterMs: number, readonly attemptMs: number) {
@@ -108,12 +101,7 @@ export class AlmaClient implements AlmaReader {
   readonly #callTimeoutMs: number
   readonly #maxRetries: number
   readonly #retryBaseDelayMs: number
-  // Alma's thresholds are the whole institution's: once it refuses one call, the
-  // others this process sends meanwhile would be refused too, and spend quota for
-  // nothing (after a per-second refusal, a burst of users then fails as a herd,
-  // every call's retries meeting the others'; after a daily one, every miss waits
-  // for a refusal before it can be answered from an expired copy).
-  #pause: ThresholdPause | undefined
+  readonly #pause = new ThresholdPause()
 
   constructor (options: AlmaClientOptions) {
     const base = new URL(options.baseUrl)
@@ -264,11 +252,11 @@ export class AlmaClient implements AlmaReader {
     const late = (): ServiceError => refused?.final ?? new AlmaTimeoutError()
     // What the refused attempt took; a first attempt needs only some time left at all.
     const needsMs = refused?.attemptMs ?? 0
-    await this.#outsideThreshold(deadline - needsMs, refused?.final, unwanted)
+    await this.#pause.waitOut(deadline - needsMs, refused?.final, unwanted)
     return await this.#inTurn(deadline, late, async () => {
       // A refusal answered while this call waited for its turn holds it too (no other
       // call is made meanwhile, so waiting here keeps no call from its turn).
-      await this.#outsideThreshold(deadline - needsMs, refused?.final, unwanted)
+      await this.#pause.waitOut(deadline - needsMs, refused?.final, unwanted)
       const remainingMs = deadline - Date.now()
       if (remainingMs <= needsMs) throw late()
       const response = await this.#call(pool, apiKey, path, query, remainingMs)
@@ -276,41 +264,11 @@ export class AlmaClient implements AlmaReader {
       try {
         return bodyOrError(response, mode)
       } catch (error) {
-        this.#pauseAfter(error)
+        if (error instanceof Retryable && error.final instanceof AlmaThrottledError) this.#pause.after(error.final, error.retryAfterMs)
+        else if (error instanceof AlmaThrottledError) this.#pause.after(error)
         throw error
       }
     }, unwanted)
-  }
-
-  /**
-   * After a refusal over one of Alma's thresholds, no call until the time Alma gave:
-   * a second at most for the per-second one (the window it counts; a longer
-   * Retry-After is the refused call's to wait), a minute at most for the daily one.
-   */
-  #pauseAfter (error: unknown): void {
-    const refusal = error instanceof Retryable ? error.final : error
-    if (!(refusal instanceof AlmaThrottledError)) return
-    const daily = refusal.code === 'DAILY_THRESHOLD'
-    const retryAfterMs = error instanceof Retryable ? error.retryAfterMs : refusal.retryAfterSeconds * 1000
-    const now = Date.now()
-    const until = now + Math.min(retryAfterMs, daily ? DAILY_THRESHOLD_PAUSE_MS : THRESHOLD_WINDOW_MS)
-    if (until <= (this.#pause?.until ?? 0)) return
-    this.#pause = { until, code: refusal.code, comeBackAt: daily ? now + retryAfterMs : until }
-  }
-
-  /**
-   * Waits out a threshold another call of this process met, a second at most. A call
-   * that could not be made `by` then is not made: a refusal stands (see standingRefusal).
-   * Nor is one meeting a longer pause (a daily threshold's): held until it ends, its
-   * expired copy would be served late, and every call so held sent to Alma together.
-   * A list's page no longer wanted stops waiting (turned away, as in its turn).
-   */
-  async #outsideThreshold (by: number, refusal: ServiceError | undefined, unwanted: AbortSignal | undefined): Promise<void> {
-    const pause = this.#pause
-    const waitMs = (pause?.until ?? 0) - Date.now()
-    if (pause === undefined || waitMs <= 0) return
-    if (waitMs > THRESHOLD_WINDOW_MS || Date.now() + waitMs >= by) throw standingRefusal(refusal, pause)
-    await sleep(waitMs, undefined, { signal: unwanted })
   }
 
   /**
@@ -368,17 +326,6 @@ export class AlmaClient implements AlmaReader {
     line({ status: response.statusCode })
     return { status: response.statusCode, headers: response.headers, text, callMs: performance.now() - started }
   }
-}
-
-/**
- * The answer of a call not made for a pause: the refusal that set it, unless the
- * call is a retry of a refusal that tells callers to come back no sooner (its
- * Retry-After may be the longer). A retried 5xx says nothing of when to come back:
- * the pause's refusal does.
- */
-function standingRefusal (own: ServiceError | undefined, pause: ThresholdPause): ServiceError {
-  const paused = new AlmaThrottledError(Math.max(1, Math.ceil((pause.comeBackAt - Date.now()) / 1000)), pause.code, { notAsked: true })
-  return own instanceof UnavailableError && own.retryAfterSeconds >= paused.retryAfterSeconds ? own : paused
 }
 
 /** `/users/{userID}/loans/{id}` for a call's path: IDs are personal data, and stay out of the logs. */
