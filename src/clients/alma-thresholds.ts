@@ -18,8 +18,9 @@ const DAILY_THRESHOLD_PAUSE_MS = 60_000
 export class ThresholdPause {
   /** no call is made before this time */
   #until = 0
-  /** the refusal's code, and when it told callers to come back */
+  /** the code of the refusal that set the pause */
   #code: string | undefined
+  /** when that refusal told callers to come back (for a daily one, often past #until) */
   #comeBackAt = 0
 
   /**
