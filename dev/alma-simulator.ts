@@ -35,8 +35,9 @@ export interface InjectedFault {
   path?: RegExp
 }
 
+const PER_SECOND_MESSAGE = 'HTTP requests are more than allowed per second'
 const THRESHOLD_MESSAGES: Record<string, string> = {
-  PER_SECOND_THRESHOLD: 'HTTP requests are more than allowed per second',
+  PER_SECOND_THRESHOLD: PER_SECOND_MESSAGE,
   DAILY_THRESHOLD: 'Daily API Request Threshold has been reached'
 }
 
@@ -224,7 +225,7 @@ export class AlmaSimulator {
     reply.code(fault.status)
     if (fault.body !== undefined) return reply.type('text/plain').send(fault.body)
     const code = fault.errorCode ?? (fault.status === 429 ? 'PER_SECOND_THRESHOLD' : 'INTERNAL_SERVER_ERROR')
-    const message = THRESHOLD_MESSAGES[code] ?? 'Internal server error'
+    const message = THRESHOLD_MESSAGES[code] ?? (fault.status === 429 ? PER_SECOND_MESSAGE : 'Internal server error')
     return reply.type('application/json').send(JSON.stringify(this.#errorBody(code, message)))
   }
 

@@ -41,15 +41,15 @@ export class ThresholdPause {
 
   /**
    * Waits out the pause, a second at most. A call that could not be made `by` then
-   * is not made: a refusal stands (see #refusal). Nor is one meeting a longer pause
+   * is not made: a refusal stands (see #refusal; `retried`: the refusal a retry is for). Nor is one meeting a longer pause
    * (a daily threshold's): held until it ends, its expired copy would be served
    * late, and every call so held sent to Alma together. A list's page no longer
    * wanted stops waiting (turned away, as in its turn).
    */
-  async waitOut (by: number, own: ServiceError | undefined, unwanted: AbortSignal | undefined): Promise<void> {
+  async waitOut (by: number, retried: ServiceError | undefined, unwanted: AbortSignal | undefined): Promise<void> {
     const waitMs = this.#until - Date.now()
     if (waitMs <= 0) return
-    if (waitMs > THRESHOLD_WINDOW_MS || Date.now() + waitMs >= by) throw this.#refusal(own)
+    if (waitMs > THRESHOLD_WINDOW_MS || Date.now() + waitMs >= by) throw this.#refusal(retried)
     await sleep(waitMs, undefined, { signal: unwanted })
   }
 
@@ -59,8 +59,8 @@ export class ThresholdPause {
    * Retry-After may be the longer). A retried 5xx says nothing of when to come back:
    * the pause's refusal does.
    */
-  #refusal (own: ServiceError | undefined): ServiceError {
+  #refusal (retried: ServiceError | undefined): ServiceError {
     const paused = new AlmaThrottledError(Math.max(1, Math.ceil((this.#comeBackAt - Date.now()) / 1000)), this.#code, { notAsked: true })
-    return own instanceof UnavailableError && own.retryAfterSeconds >= paused.retryAfterSeconds ? own : paused
+    return retried instanceof UnavailableError && retried.retryAfterSeconds >= paused.retryAfterSeconds ? retried : paused
   }
 }

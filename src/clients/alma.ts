@@ -264,6 +264,7 @@ export class AlmaClient implements AlmaReader {
       try {
         return bodyOrError(response, mode)
       } catch (error) {
+        // A per-second refusal pauses for the wait Alma asked for, to the millisecond (none for Retry-After: 0).
         if (error instanceof Retryable && error.final instanceof AlmaThrottledError) this.#pause.after(error.final, error.retryAfterMs)
         else if (error instanceof AlmaThrottledError) this.#pause.after(error)
         throw error
