@@ -13,10 +13,11 @@ import { PeerSetupError, startEmbeddedStack } from './embedded-stack.js'
 
 const given = (name: string) => variable(process.env, name)
 
-/** ALMA_SIMULATOR_LATENCY_MS: what the simulator adds to each answer (50 ms unset). */
-function simulatorLatencyMs (): number {
-  const text = given('ALMA_SIMULATOR_LATENCY_MS') ?? '50'
-  if (!/^\d{1,5}$/.test(text)) throw new ConfigError([], ['ALMA_SIMULATOR_LATENCY_MS (whole milliseconds, 0 to 99999)'])
+/** A whole number of at most `digits` digits from the environment variable `name`; undefined when unset. */
+function wholeNumber (name: string, digits: number, unit: string): number | undefined {
+  const text = given(name)
+  if (text === undefined) return undefined
+  if (!new RegExp(`^\\d{1,${digits}}$`).test(text)) throw new ConfigError([], [`${name} (whole ${unit}, 0 to ${'9'.repeat(digits)})`])
   return Number(text)
 }
 
@@ -24,12 +25,17 @@ async function main (): Promise<void> {
   // PORT and HOST first: a typo there should not wait on a whole stack starting.
   const { port, host } = listenAddress()
   const realKey = given('ALMA_API_KEY')
+  const almaCallsPerDay = wholeNumber('ALMA_SIMULATOR_CALLS_PER_DAY', 9, 'calls')
   const stack = await startEmbeddedStack({
     realAlma: realKey === undefined ? undefined : { url: given('ALMA_API_URL') ?? DEFAULT_ALMA_API_URL, key: realKey },
-    almaLatencyMs: simulatorLatencyMs(),
+    // What the simulator adds to each answer.
+    almaLatencyMs: wholeNumber('ALMA_SIMULATOR_LATENCY_MS', 5, 'milliseconds') ?? 50,
     // As Alma does (alma-api.md): past its per-second threshold, 429. The bench, the load script
     // and most tests leave it off: they count calls, and drive more than one institution's worth.
     almaCallsPerSecond: ALMA_CALLS_PER_SECOND,
+    // A daily quota only when asked for, to rehearse its running out: the expired copies
+    // and 503s patrons then get, and the log lines an alarm would catch.
+    almaCallsPerDay,
     dynamoEndpoint: given('AWS_ENDPOINT_URL_DYNAMODB'),
     sqsEndpoint: given('AWS_ENDPOINT_URL_SQS')
   })
@@ -47,7 +53,7 @@ async function main (): Promise<void> {
   const keyAssignment = stack.alma === undefined ? 'ALMA_API_KEY="$ALMA_API_KEY"' : `ALMA_API_KEY='${simulatorKey}'`
   const lines = [
     '',
-    `Alma cache API on ${base} (${stack.alma === undefined ? `real Alma at ${stack.env.ALMA_API_URL}` : `Alma simulator at ${stack.env.ALMA_API_URL}`})`,
+    `Alma cache API on ${base} (${stack.alma === undefined ? `real Alma at ${stack.env.ALMA_API_URL}` : `Alma simulator at ${stack.env.ALMA_API_URL}${almaCallsPerDay === undefined ? '' : `, refusing every call past ${almaCallsPerDay} with 429 DAILY_THRESHOLD`}`})`,
     `DynamoDB at ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}, SQS at ${stack.env.AWS_ENDPOINT_URL_SQS}`,
     `The API, described and browsable: ${base}/docs (the OpenAPI document: ${base}/docs/json)`,
     'Try:',

@@ -33,6 +33,8 @@ export interface EmbeddedStackOptions {
   almaLatencyMs?: number
   /** the simulator's per-second threshold (see AlmaSimulatorOptions); off unless set */
   almaCallsPerSecond?: number
+  /** the simulator's daily threshold (see AlmaSimulatorOptions); off unless set */
+  almaCallsPerDay?: number
   /** real Alma at this URL, with this key: no simulator */
   realAlma?: { url: string, key: string }
   /** a DynamoDB to use instead of dynalite, such as DynamoDB Local */
@@ -74,7 +76,7 @@ export async function startEmbeddedStack (options: EmbeddedStackOptions = {}): P
   const queueUrl = await settingUp('SQS', sqsEndpoint, () => createQueue(sqsEndpoint, credentials))
 
   const almaApiKey = options.almaApiKey ?? 'embedded-simulator-key'
-  const alma = options.realAlma === undefined ? await AlmaSimulator.start({ apiKey: almaApiKey, latencyMs: options.almaLatencyMs, callsPerSecond: options.almaCallsPerSecond }) : undefined
+  const alma = options.realAlma === undefined ? await AlmaSimulator.start({ apiKey: almaApiKey, latencyMs: options.almaLatencyMs, callsPerSecond: options.almaCallsPerSecond, callsPerDay: options.almaCallsPerDay }) : undefined
 
   const env: Record<string, string> = {
     AWS_REGION: REGION,

@@ -15,10 +15,11 @@ await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', resolve))
 t.teardown(() => new Promise<void>((resolve) => { dynamo.close(() => resolve()) }))
 const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`
 
-t.test('a bad PORT or simulator latency stops npm run dev at once, in one line', async (t) => {
+t.test('a bad PORT or simulator setting stops npm run dev at once, in one line', async (t) => {
   const cases: Array<[Record<string, string>, string]> = [
     [{ PORT: 'abc' }, 'PORT (not a port number: abc)'],
-    [{ PORT: '0', ALMA_SIMULATOR_LATENCY_MS: 'fast' }, 'ALMA_SIMULATOR_LATENCY_MS (whole milliseconds, 0 to 99999)']
+    [{ PORT: '0', ALMA_SIMULATOR_LATENCY_MS: 'fast' }, 'ALMA_SIMULATOR_LATENCY_MS (whole milliseconds, 0 to 99999)'],
+    [{ PORT: '0', ALMA_SIMULATOR_CALLS_PER_DAY: '-1' }, 'ALMA_SIMULATOR_CALLS_PER_DAY (whole calls, 0 to 999999999)']
   ]
   for (const [env, problem] of cases) {
     const child = spawnDev(t, env)

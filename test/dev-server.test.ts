@@ -7,7 +7,7 @@ import { startFauxqs } from 'fauxqs'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { loadConfig } from '../src/config.js'
-import { devCommand, spawnDev } from './support/dev-command.js'
+import { devCommand, servingDev, spawnDev } from './support/dev-command.js'
 
 // `npm run dev` against peers it did not start (as with docker-compose.yml's
 // DynamoDB Local and SQS emulator): it makes the tables and the queue when they
@@ -35,19 +35,7 @@ async function startDev (t: Test, env: Record<string, string> = {}): Promise<{ c
     LOG_LEVEL: 'warn',
     ...env
   })
-  let printed = ''
-  const base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed: ${printed}`)), 30_000)
-    child.stdout.on('data', (chunk: Buffer) => {
-      printed += chunk.toString()
-      const match = printed.match(/Alma cache API on (http:\/\/\S+)/)
-      if (match?.[1] !== undefined && /Ctrl-C/.test(printed)) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-  })
-  return { child, base, printed }
+  return { child, ...await servingDev(child) }
 }
 
 async function runDev (t: Test, env: Record<string, string> = {}): Promise<void> {

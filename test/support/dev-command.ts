@@ -15,3 +15,20 @@ export function spawnDev (t: Test, env: Record<string, string>): ChildProcessWit
   t.teardown(() => { child.kill('SIGKILL') })
   return child
 }
+
+/** Once `npm run dev` serves: its base URL, and all it printed by then. */
+export async function servingDev (child: ChildProcessWithoutNullStreams): Promise<{ base: string, printed: string }> {
+  let printed = ''
+  const base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed: ${printed}`)), 30_000)
+    child.stdout.on('data', (chunk: Buffer) => {
+      printed += chunk.toString()
+      const match = printed.match(/Alma cache API on (http:\/\/\S+)/)
+      if (match?.[1] !== undefined && /Ctrl-C/.test(printed)) {
+        clearTimeout(timer)
+        resolve(match[1])
+      }
+    })
+  })
+  return { base, printed }
+}
