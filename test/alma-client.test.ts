@@ -930,6 +930,31 @@ t.test('both IDs are percent-encoded by the client itself, whatever reaches it (
   t.same(alma.calls.map((call) => call.path), ['/almaws/v1/users/a%20b%2Fc/loans/x%2F..%2Fy%3Fz%23w'])
 })
 
+t.test('the simulator\'s thresholds answer with Alma\'s codes and words: a daily quota counts every call until its day ends', async (t) => {
+  const quota = await AlmaSimulator.start({ apiKey: KEY, callsPerDay: 1 })
+  t.teardown(() => quota.close())
+  quota.addUser({ primary_id: 'client-1', ...records })
+  const get = async () => {
+    const response = await fetch(`${quota.url}/almaws/v1/users/client-1/fees`, { headers: { authorization: `apikey ${KEY}`, accept: 'application/json' } })
+    const body = await response.json() as { errorList?: { error: Array<{ errorCode: string, errorMessage: string }> } }
+    return { status: response.status, error: body.errorList?.error[0] }
+  }
+  t.match(await get(), { status: 200, error: undefined }, 'the day\'s one call')
+  const daily = { status: 429, error: { errorCode: 'DAILY_THRESHOLD', errorMessage: 'Daily API Request Threshold has been reached' } }
+  t.match(await get(), daily, 'past it, refused')
+  t.match(await get(), daily, 'and refused again: refusals count too')
+  quota.newDay()
+  t.match(await get(), { status: 200 }, 'a new day, a new quota')
+  const perSecond = { status: 429, error: { errorCode: 'PER_SECOND_THRESHOLD', errorMessage: 'HTTP requests are more than allowed per second' } }
+  quota.callsPerDay = undefined
+  quota.injectFaults(1, { status: 429 })
+  t.match(await get(), perSecond, 'a 429 without a code: the per-second threshold\'s')
+  quota.injectFaults(1, { status: 429, errorCode: 'SOME_OTHER_CODE' })
+  t.match(await get(), { status: 429, error: { errorCode: 'SOME_OTHER_CODE', errorMessage: perSecond.error.errorMessage } }, 'another code keeps the per-second words')
+  quota.injectFaults(1, { status: 500 })
+  t.match(await get(), { status: 500, error: { errorCode: 'INTERNAL_SERVER_ERROR', errorMessage: 'Internal server error' } })
+})
+
 t.test('the simulator, asked without Accept, answers XML as Alma does: its errors with their codes', async (t) => {
   const get = async (path: string, headers: Record<string, string>) => {
     const response = await fetch(`${alma.url}/almaws/v1${path}`, { headers })
