@@ -33,11 +33,6 @@ t.test('a bad PORT or simulator setting stops npm run dev at once, in one line',
 })
 
 t.test('a DynamoDB or SQS endpoint where nothing answers stops npm run dev in one line saying which', async (t) => {
-  // A port just closed: nothing listens there.
-  const closed = dynalite()
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
-  const nowhere = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
-  await new Promise<void>((resolve) => { closed.close(() => resolve()) })
   // A port held by something that takes connections and never answers (reading them, so that it sees them end).
   const silent = createNetServer((socket) => { socket.resume() })
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
@@ -48,6 +43,12 @@ t.test('a DynamoDB or SQS endpoint where nothing answers stops npm run dev in on
   await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => { other.close(() => resolve()) }))
   const elsewhere = `http://127.0.0.1:${(other.address() as AddressInfo).port}`
+  // A port just closed: nothing listens there. Closed last, so that the servers above cannot
+  // be given it (a run had the 404 server on the port the refused cases were to find empty).
+  const closed = dynalite()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const nowhere = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
+  await new Promise<void>((resolve) => { closed.close(() => resolve()) })
   const cases = [
     ['DynamoDB', nowhere, { AWS_ENDPOINT_URL_DYNAMODB: nowhere }, /ECONNREFUSED/],
     ['SQS', nowhere, { AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint, AWS_ENDPOINT_URL_SQS: nowhere }, /ECONNREFUSED/],
