@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyPluginAsync } from 'fastify'
 import type { LoggerOptions } from 'pino'
-import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, type Config } from './config.js'
+import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, corsAllowOrigin, type Config } from './config.js'
 import { loggedError } from './observability/logged-error.js'
 import almaPlugin from './plugins/alma.js'
 import cachePlugin from './plugins/cache.js'
@@ -59,8 +59,15 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger === false ? false : { level: config.logLevel, ...options.logger, serializers: { ...options.logger?.serializers, err: loggedError } },
     requestIdHeader: options.requestIdHeader ?? false,
     frameworkErrors: (error, request, reply) => {
+      // Refused by the router, before any hook (@fastify/cors's too): a browser app on an
+      // allowed origin must still be let read why, and the answer logged and counted here.
+      if (config.corsOrigins !== undefined) {
+        const allowOrigin = corsAllowOrigin(config.corsOrigins, request.headers.origin)
+        if (allowOrigin !== false) reply.header('access-control-allow-origin', allowOrigin)
+        if (allowOrigin !== '*') reply.header('vary', 'Origin')
+        reply.header('access-control-expose-headers', CORS_EXPOSED_HEADERS.join(', '))
+      }
       malformedPathAnswer(error, request, reply)
-      // Refused by the router, before any hook: logged and counted here instead.
       recordAnswer(request, reply, observabilityOptions)
     },
     clientErrorHandler: clientErrorAnswer,

@@ -43,6 +43,13 @@ export const CORS_ALLOWED_HEADERS = ['Content-Type', 'X-Api-Key', 'Authorization
  * (a stale one is worth telling the patron), and when to retry a 503.
  */
 export const CORS_EXPOSED_HEADERS = ['X-Cache', 'Retry-After']
+/**
+ * The `Access-Control-Allow-Origin` that @fastify/cors gives an answer to a
+ * browser app on `origin` under CORS_ORIGINS, or false for none; for the
+ * answers the router gives before @fastify/cors's hook runs.
+ */
+export const corsAllowOrigin = (corsOrigins: readonly string[], origin: string | undefined): string | false =>
+  corsOrigins.includes('*') ? '*' : origin !== undefined && corsOrigins.includes(origin) ? origin : false
 const DEFAULT_METRICS_NAMESPACE = 'AlmaCacheApi'
 // CloudWatch's rule for a namespace, less the AWS/ prefix kept for its own services.
 const METRICS_NAMESPACE_PATTERN = /^(?!AWS\/)[A-Za-z0-9 ._/#:-]{1,255}$/

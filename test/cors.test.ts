@@ -44,6 +44,32 @@ t.test('any origin', async (t) => {
   }
 })
 
+t.test('the router\'s refusals too, which come before any hook', async (t) => {
+  const refusedByRouter = ['/users/cors-1/fees/50%zz', `/users/${'x'.repeat(600)}/fees`]
+  const cases = [
+    { corsOrigins: ['https://app.example.ac.uk'], origin: 'https://app.example.ac.uk', allowed: 'https://app.example.ac.uk' },
+    { corsOrigins: ['https://app.example.ac.uk'], origin: 'https://evil.example', allowed: undefined },
+    { corsOrigins: ['https://app.example.ac.uk'], origin: undefined, allowed: undefined },
+    { corsOrigins: ['https://app.example.ac.uk', '*'], origin: 'https://anywhere.example', allowed: '*' },
+    { corsOrigins: undefined, origin: 'https://app.example.ac.uk', allowed: undefined }
+  ]
+  for (const { corsOrigins, origin, allowed } of cases) {
+    const { app } = await buildTestApp(t, { config: { ...loadConfig(), corsOrigins } })
+    const headers = origin === undefined ? {} : { origin }
+    const routed = await app.inject({ method: 'GET', url: '/users/cors-1/fees/a%20b', headers })
+    for (const url of refusedByRouter) {
+      const refused = await app.inject({ method: 'GET', url, headers })
+      const what = `${url.slice(0, 30)} from ${origin} under ${corsOrigins?.join(',')}`
+      t.equal(refused.statusCode, 400, what)
+      t.equal(refused.headers['access-control-allow-origin'], allowed, `${what}: as @fastify/cors answers`)
+      t.equal(refused.headers['access-control-allow-origin'], routed.headers['access-control-allow-origin'], `${what}: as for a 400 after routing`)
+      t.equal(refused.headers['access-control-expose-headers'], routed.headers['access-control-expose-headers'], what)
+      t.equal(refused.headers.vary, routed.headers.vary, what)
+      t.equal(refused.headers['cache-control'], 'no-store', what)
+    }
+  }
+})
+
 t.test('none when unset', async (t) => {
   const { app } = await buildTestApp(t)
   const response = await app.inject({ method: 'GET', url: '/users/cors-1/fees', headers: { origin: 'https://app.example.ac.uk' } })
