@@ -704,6 +704,29 @@ t.test('a call waiting for its turn when a daily threshold refusal comes is not 
   t.equal(asked, 1)
 })
 
+t.test('a call waiting out a per-second pause in its turn meets a daily refusal answered meanwhile: it is not made', async (t) => {
+  const paths: string[] = []
+  const refusing = createServer((request, response) => {
+    paths.push(request.url ?? '')
+    const refuse = (code: string, retryAfter: string) => { response.writeHead(429, { 'content-type': 'application/json', 'retry-after': retryAfter }).end(JSON.stringify({ errorsExist: true, errorList: { error: [{ errorCode: code }] } })) }
+    // The per-second refusal comes at once; the daily one, of a call sent with it, while the third call waits out the second.
+    if (request.url?.includes('per-second') === true) refuse('PER_SECOND_THRESHOLD', '1')
+    else if (request.url?.includes('daily') === true) setTimeout(() => { refuse('DAILY_THRESHOLD', '7200') }, 300)
+    else response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'waiting' }))
+  })
+  await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => refusing.close(resolve)))
+  // Two connections: the third call waits for a turn, and has the per-second one's when it is refused.
+  const two = new AlmaClient({ baseUrl: `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`, readApiKey: async () => KEY, maxRetries: 0, maxConnections: 2 })
+  t.teardown(() => two.close())
+  const calls = ['daily', 'per-second', 'waiting'].map(async (id) => await two.item('fees', 'client-1', id, soon()).catch((e: unknown) => e))
+  const [daily, perSecond, waiting] = await Promise.all(calls)
+  t.match(daily, { detail: /^Alma answered 429 \(DAILY_THRESHOLD\)/ })
+  t.match(perSecond, { detail: /^Alma answered 429 \(PER_SECOND_THRESHOLD\)/ })
+  t.match(waiting, { detail: /^Alma not asked: .*DAILY_THRESHOLD/ }, 'the daily pause stands when the second is over')
+  t.equal(paths.length, 2, 'no call made in the daily pause')
+})
+
 t.test("Alma's errors in XML read as in JSON; a code-like text inside another body is no code", async (t) => {
   const xml = (code: string) => '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">' +
     `<errorsExist>true</errorsExist><errorList><error><errorCode>${code}</errorCode><errorMessage>General Error</errorMessage></error></errorList></web_service_result>`

@@ -47,10 +47,11 @@ export class ThresholdPause {
    * wanted stops waiting (turned away, as in its turn).
    */
   async waitOut (by: number, retried: ServiceError | undefined, unwanted: AbortSignal | undefined): Promise<void> {
-    const waitMs = this.#until - Date.now()
-    if (waitMs <= 0) return
-    if (waitMs > THRESHOLD_WINDOW_MS || Date.now() + waitMs >= by) throw this.#refusal(retried)
-    await sleep(waitMs, undefined, { signal: unwanted })
+    // Again after each wait: a call already in flight may have been refused meanwhile (a daily threshold's, say).
+    for (let waitMs = this.#until - Date.now(); waitMs > 0; waitMs = this.#until - Date.now()) {
+      if (waitMs > THRESHOLD_WINDOW_MS || Date.now() + waitMs >= by) throw this.#refusal(retried)
+      await sleep(waitMs, undefined, { signal: unwanted })
+    }
   }
 
   /**
