@@ -11,7 +11,8 @@ import { AlmaThrottledError, UnavailableError, type ServiceError } from '../erro
 export const THRESHOLD_WINDOW_MS = 1000
 
 // After a DAILY_THRESHOLD, how long the process makes no call: not the rest of Alma's day,
-// which may end sooner than Alma said, or the library's quota be raised; after it, a call finds out.
+// which may end sooner than Alma said, or the library's quota be raised; after it, the calls
+// made then find out (those of one request, in a Lambda container: it serves one at a time).
 const DAILY_THRESHOLD_PAUSE_MS = 60_000
 
 /** The pause of a process's Alma calls after Alma refused one of them over a threshold. */

@@ -255,7 +255,8 @@ export class AlmaClient implements AlmaReader {
     await this.#pause.waitOut(deadline - needsMs, refused?.final, unwanted)
     return await this.#inTurn(deadline, late, async () => {
       // A refusal answered while this call waited for its turn holds it too (no other
-      // call is made meanwhile, so waiting here keeps no call from its turn).
+      // call is made meanwhile, so waiting here keeps no call from its turn; calls
+      // already in flight may still answer, hence waitOut's second look).
       await this.#pause.waitOut(deadline - needsMs, refused?.final, unwanted)
       const remainingMs = deadline - Date.now()
       if (remainingMs <= needsMs) throw late()
