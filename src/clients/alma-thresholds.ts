@@ -7,6 +7,10 @@ import { AlmaThrottledError, UnavailableError, type ServiceError } from '../erro
 // herd, every call's retries meeting the others'; after a daily one, every miss
 // would wait for a refusal before it could be answered from an expired copy.
 
+/** Alma's error codes for its two thresholds. */
+export const PER_SECOND_THRESHOLD = 'PER_SECOND_THRESHOLD'
+export const DAILY_THRESHOLD = 'DAILY_THRESHOLD'
+
 /** The window Alma's per-second threshold counts: what a 429 without Retry-After waits out. */
 export const THRESHOLD_WINDOW_MS = 1000
 
@@ -31,7 +35,7 @@ export class ThresholdPause {
    * daily one. A pause already longer stands.
    */
   after (refusal: AlmaThrottledError, retryAfterMs = refusal.retryAfterSeconds * 1000): void {
-    const daily = refusal.code === 'DAILY_THRESHOLD'
+    const daily = refusal.code === DAILY_THRESHOLD
     const now = Date.now()
     const until = now + Math.min(retryAfterMs, daily ? DAILY_THRESHOLD_PAUSE_MS : THRESHOLD_WINDOW_MS)
     if (until <= this.#until) return

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit, { type LimitFunction } from 'p-limit'
-import { THRESHOLD_WINDOW_MS, ThresholdPause } from './alma-thresholds.js'
+import { DAILY_THRESHOLD, PER_SECOND_THRESHOLD, THRESHOLD_WINDOW_MS, ThresholdPause } from './alma-thresholds.js'
 import type { Connections } from './undici-pool.js'
 import {
   AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, ServiceError, SHUTTING_DOWN_MESSAGE, UnavailableError, USER_NOT_FOUND_MESSAGE
@@ -34,7 +34,7 @@ const ITEM_NOT_FOUND_CODES = new Set([...USER_NOT_FOUND_CODES, '401665', '401823
 // not valid", names the API Restrictions profile assigned to the key in the Developer Network:
 // the key's configuration, to be fixed by the library, not a patron's missing record.
 const KEY_ERROR_CODES = new Set(['INVALID_REQUEST', 'UNAUTHORIZED', '60258'])
-const THRESHOLD_CODES = new Set(['PER_SECOND_THRESHOLD', 'DAILY_THRESHOLD'])
+const THRESHOLD_CODES = new Set([PER_SECOND_THRESHOLD, DAILY_THRESHOLD])
 // A day's quota does not come back within a request; tell callers to come back much later.
 const DAILY_THRESHOLD_RETRY_AFTER_SECONDS = 3600
 /**
@@ -406,7 +406,7 @@ function bodyOrError ({ status, headers, text, callMs }: AlmaResponse, mode: Cal
   const retryAfterMs = parseRetryAfter(headers['retry-after'])
 
   if (status === 429 || (code !== undefined && THRESHOLD_CODES.has(code))) {
-    if (code === 'DAILY_THRESHOLD') {
+    if (code === DAILY_THRESHOLD) {
       // Alma's own time when it gives one; "now" (0, or a date gone by) cannot be true of a day's quota.
       const seconds = retryAfterMs !== undefined && retryAfterMs >= 1000 ? Math.ceil(retryAfterMs / 1000) : DAILY_THRESHOLD_RETRY_AFTER_SECONDS
       throw new AlmaThrottledError(seconds, code)
