@@ -104,10 +104,11 @@ t.test('the simulator of npm run dev refuses calls past Alma\'s per-second thres
     return response.statusCode
   }))
   t.same(statuses, Array(12).fill(200), 'every refused call retried after the second, and answered')
+  // Read once the process has closed its output: a line and an answer come by different pipes.
+  child.kill('SIGTERM')
+  await once(child, 'close')
   const refused = logged.split('\n').filter((line) => line.includes('"Alma call"') && line.includes('"status":429')).length
   t.ok(refused > 0, `${refused} Alma calls refused with 429`)
-  child.kill('SIGTERM')
-  await once(child, 'exit')
 })
 
 t.test('with real Alma, the built server\'s command takes the key from the shell: never printed', async (t) => {
