@@ -108,6 +108,18 @@ t.test('a record valid until this very second is still valid (3.1, 3.2: at least
   }
   t.equal(stack.alma.calls.length, 0, 'no Alma call')
   t.equal((await stack.queuedUserIDs()).length, queued, 'the user record valid: not queued')
+
+  // The next second, halfway through: both rows are past their second, so neither is valid.
+  Date.now = () => (second + 1) * 1000 + 500
+  try {
+    const response = await get(`/users/item-edge/loans/${String(edge.loans[0]?.loan_id)}`)
+    t.equal(response.statusCode, 200)
+    t.equal(response.headers['x-cache'], 'miss', 'a second past its validity, the item is no longer valid')
+  } finally {
+    Date.now = realNow
+  }
+  t.equal(stack.alma.calls.length, 1, 'the item from Alma')
+  t.equal((await stack.queuedUserIDs()).length, queued + 1, 'a second past its validity, the user record is not valid: queued')
 })
 
 t.test('a value of a type the schemas do not list is sent as Alma gave it (2.1: nothing coerced), not refused by a serializer', async (t) => {
