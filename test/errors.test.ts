@@ -384,6 +384,17 @@ t.test('a failed Alma call is answered only once the request\'s other Alma calls
   started = performance.now()
   t.equal((await get('/users/faults-settle-lists')).statusCode, 502)
   t.ok(performance.now() - started >= 290, 'the fees call had its whole call budget before the requests failure was answered')
+
+  // get-user for a user the cache does not hold (3.3: Alma's lists, the user queued): the same.
+  const uncached = almaUserRecords('faults-settle-uncached', { loans: 0, requests: 1, fees: 1 })
+  stack.alma.addUser({ primary_id: 'faults-settle-uncached', ...uncached })
+  stack.alma.clearFaults()
+  stack.alma.injectFaults(3, { status: 500, path: /\/requests/ })
+  stack.alma.hang(1)
+  started = performance.now()
+  // Which list's failure stands depends on which call the simulator holds (the first of the array's to fail): 502 or 504.
+  t.match((await get('/users/faults-settle-uncached')).statusCode, /^50[24]$/)
+  t.ok(performance.now() - started >= 290, 'uncached user: the held list call had its whole call budget before the requests failure was answered')
 })
 
 t.test('Alma says it is gone, expired copy exists: 404, not the copy (stale is for Alma failing)', async (t) => {
