@@ -6,7 +6,8 @@ import * as lambda from '../src/lambda.js'
 import { ROUTE_NAMES } from '../src/app.js'
 import { answerOf } from './support/answers.js'
 import { httpApiEvent, lambdaContext, restApiEvent } from '../dev/api-gateway-events.js'
-import { buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
+import { startSsmPeer } from './support/ssm-peer.js'
+import { ALMA_TEST_KEY, buildTestApp, DAY, nowSeconds, startTestStack } from './helper.js'
 
 // The seven handlers of src/lambda.ts, in this process: each answers API Gateway
 // events exactly as the HTTP server answers the same request.
@@ -71,6 +72,36 @@ t.test('a container without its configuration fails its events until it has it',
   process.env.USER_QUEUE_URL = queueUrl
   const response = await lambda.getUserFees(restApiEvent('/users/lambda-1/fees'), lambdaContext('getUserFees'))
   t.equal(response.statusCode, 200, 'the failed start was not remembered')
+})
+
+t.test('a container builds its app once: the Alma key is read from SSM on its first Alma call, once; a failed read is tried again on the next invocation', async (t) => {
+  const ssm = await startSsmPeer(ALMA_TEST_KEY)
+  t.teardown(() => ssm.close())
+  const saved = { ALMA_API_KEY: process.env.ALMA_API_KEY, ALMA_API_KEY_NAME: process.env.ALMA_API_KEY_NAME, AWS_ENDPOINT_URL_SSM: process.env.AWS_ENDPOINT_URL_SSM }
+  t.teardown(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  })
+  delete process.env.ALMA_API_KEY
+  process.env.ALMA_API_KEY_NAME = '/alma/api-key'
+  process.env.AWS_ENDPOINT_URL_SSM = ssm.url
+  // A container of its own: the module loaded anew, its handlers not started yet.
+  const fresh = '../src/lambda.js?container=ssm'
+  const container = await import(fresh) as typeof lambda
+  // Not cached: every invocation asks Alma, so needs the key.
+  const invoke = async () => (await container.getUserFees(restApiEvent('/users/lambda-2/fees'), lambdaContext('getUserFees'))).statusCode
+  ssm.mode = 'fail'
+  t.equal(await invoke(), 502, 'SSM failing: the key could not be read')
+  const failedReads = ssm.asked.length
+  t.ok(failedReads > 0)
+  ssm.mode = 'answer'
+  t.equal(await invoke(), 200, 'the failed read was not remembered: tried again, and read')
+  const reads = ssm.asked.length
+  t.ok(reads > failedReads)
+  for (let invocation = 0; invocation < 3; invocation++) t.equal(await invoke(), 200, `warm invocation ${invocation + 1}`)
+  t.equal(ssm.asked.length, reads, 'warm invocations use the app built and the key read: SSM not asked again')
 })
 
 t.test('a handler returns only once its output is written', async (t) => {
