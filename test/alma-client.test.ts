@@ -739,6 +739,8 @@ t.test("Alma's errors in XML read as in JSON; a code-like text inside another bo
   }
   alma.injectFaults(1, { status: 400, body: xml('\n 401861 ') })
   await t.rejects(client.list('fees', 'client-1', soon()), NotFoundError, 'a user not-found code on a list call: 404 (its code trimmed)')
+  alma.injectFaults(1, { status: 400, body: `\r\n  ${xml('401861')}` })
+  await t.rejects(client.list('fees', 'client-1', soon()), NotFoundError, 'an XML error body after blank lines is read all the same')
   alma.resetCalls()
   alma.injectFaults(3, { status: 500, body: JSON.stringify({ message: '<errorsExist>true</errorsExist><errorCode>DAILY_THRESHOLD</errorCode>' }) })
   await t.rejects(client.item('fees', 'client-1', 'x1', soon()), AlmaBadGatewayError, 'a JSON 500 that quotes a code: a 5xx, retried')
