@@ -71,7 +71,9 @@ t.test('get-user not cached: one DynamoDB read, four Alma pages, queued', async 
   stack.alma.resetCalls()
   stack.alma.latencyMs = 25
   t.teardown(() => { stack.alma.latencyMs = 0 })
+  const started = performance.now()
   const summary = await summaryOf('/users/obs-uncached')
+  const tookMs = performance.now() - started
   t.match(summary, { cache: 'miss', dynamoCalls: 1, almaCalls: 4, queued: true })
   t.equal(stack.alma.calls.length, 4, 'as the simulator counted')
   t.ok((summary.almaMs as number) >= 4 * 25, `almaMs ${String(summary.almaMs)}: the four calls' time, added up`)
@@ -79,6 +81,7 @@ t.test('get-user not cached: one DynamoDB read, four Alma pages, queued', async 
   t.ok(Number.isInteger(summary.almaMs), `almaMs in whole milliseconds (${String(summary.almaMs)})`)
   // A list's first page, then its second: two rounds of 25 ms one after the other.
   t.ok((summary.durationMs as number) >= 2 * 25, `durationMs ${String(summary.durationMs)}: the time the request took`)
+  t.ok((summary.durationMs as number) <= Math.ceil(tookMs), `durationMs ${String(summary.durationMs)}: in milliseconds, within the ${Math.ceil(tookMs)} ms the test waited`)
 })
 
 t.test('cached user, 5 of 12 loans expired or missing: one Alma list page', async (t) => {
