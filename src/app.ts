@@ -60,7 +60,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: options.requestIdHeader ?? false,
     frameworkErrors: (error, request, reply) => {
       // Refused by the router, before any hook (@fastify/cors's too): a browser app on an
-      // allowed origin must still be let read why, and the answer logged and counted here.
+      // allowed origin must still be able to read why, and the answer is logged and counted here.
       if (config.corsOrigins !== undefined) {
         const allowOrigin = corsAllowOrigin(config.corsOrigins, request.headers.origin)
         if (allowOrigin !== false) reply.header('access-control-allow-origin', allowOrigin)
