@@ -141,6 +141,22 @@ t.test('unprocessed keys are asked for again after a growing, jittered pause, no
   t.ok(third - second >= 190, `the third ${Math.round(third - second)} ms after the second`)
 })
 
+t.test('the pauses between those rounds are drawn at random, down to none: not their full length', async (t) => {
+  const { proxy, cache } = await throughProxy(t, { unprocessedRetries: 5 })
+  const unprocessed = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
+  // Five rounds left unprocessed: their full pauses would add up to 100 + 200 + 400 + 800 + 1600 ms.
+  proxy.failNext(5, { status: 200, body: unprocessed })
+  const random = Math.random
+  Math.random = () => 0
+  t.teardown(() => { Math.random = random })
+  const started = performance.now()
+  const read = await cache.getRows([loanKey])
+  const tookMs = performance.now() - started
+  t.same(read.get('loans')?.get(loanKey.id), rows.loans[0])
+  t.equal(proxy.spans.length, 6)
+  t.ok(tookMs < 1500, `six rounds in ${Math.round(tookMs)} ms, not the 3.1 s of the full pauses`)
+})
+
 t.test('every round trip is counted, retries included', async (t) => {
   const { proxy, cache } = await throughProxy(t)
   proxy.failNext(1, awsError('ProvisionedThroughputExceededException', 'The level of configured provisioned throughput for the table was exceeded.'))
