@@ -259,6 +259,11 @@ t.test('a failed page answers only once the other pages are over', async (t) => 
 t.test('unusable answers are 502s', async (t) => {
   alma.injectFaults(1, { status: 200, body: '{"item_loan": []}' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'no total_record_count')
+  // The fee list, not paged, is a list body all the same: without its total it is not "no fees".
+  for (const body of ['{}', '{"errorsExist":true,"errorList":{"error":[{"errorCode":"401652","errorMessage":"General Error"}]},"result":null}']) {
+    alma.injectFaults(1, { status: 200, body })
+    await t.rejects(client.list('fees', 'client-1', soon()), { name: 'AlmaBadGatewayError', detail: 'list of fees without a usable total_record_count' }, `a fee list of status 200: ${body}`)
+  }
   alma.injectFaults(1, { status: 200, body: '{"item_loan": "one", "total_record_count": 1}' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'list is not an array of objects')
   alma.injectFaults(1, { status: 200, body: '[1, 2]' })

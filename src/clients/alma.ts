@@ -137,7 +137,12 @@ export class AlmaClient implements AlmaReader {
     const spec = KIND_SPECS[kind]
     const path = `/users/${encodeURIComponent(userID)}/${kind}`
     const query = spec.almaListQuery ?? {}
-    if (!spec.almaPaged) return recordsOf(await this.#get({ path, query, mode: 'list', deadline }), spec.almaListField)
+    if (!spec.almaPaged) {
+      // Not paged, yet a list body all the same: one without its total (an error body sent with 200, say) is not an empty list.
+      const body = await this.#get({ path, query, mode: 'list', deadline })
+      totalOf(body, kind)
+      return recordsOf(body, spec.almaListField)
+    }
 
     const page: PageReader = (offset, unwanted) =>
       this.#get({ path, query: { ...query, limit: String(ALMA_MAX_PAGE_SIZE), offset: String(offset) }, mode: 'list', deadline, unwanted })
