@@ -107,6 +107,10 @@ t.test('a record on two pages of equal totals: the list is read again', async (t
   alma.injectFaults(1, { status: 200, body: JSON.stringify({ item_loan: [records.loans[0], ...records.loans.slice(0, 99)], total_record_count: 250 }) })
   t.strictSame(await client.list('loans', 'client-1', soon()), [...records.loans.slice(0, 99), ...records.loans.slice(100)])
   t.equal(alma.calls.length, 3)
+  // So in the fee list, which is one answer too: a fee counted twice would be paid twice.
+  const [fee1, fee2] = records.fees
+  alma.injectFaults(1, { status: 200, body: JSON.stringify({ fee: [fee1, fee1, fee2], total_record_count: 3 }) })
+  t.strictSame(await client.list('fees', 'client-1', soon()), [fee1, fee2])
 })
 
 t.test('short pages are what Alma has: the pages after them are read all the same, and kept', async (t) => {
@@ -264,6 +268,11 @@ t.test('unusable answers are 502s', async (t) => {
     alma.injectFaults(1, { status: 200, body })
     await t.rejects(client.list('fees', 'client-1', soon()), { name: 'AlmaBadGatewayError', detail: 'list of fees without a usable total_record_count' }, `a fee list of status 200: ${body}`)
   }
+  // Nor is one whose total promises fees it does not hold (under another key, say), as a paged list's first page is not.
+  for (const body of ['{"total_record_count": 2, "total_sum": 3, "currency": "GBP"}', JSON.stringify({ fees: records.fees, total_record_count: 3 })]) {
+    alma.injectFaults(1, { status: 200, body })
+    await t.rejects(client.list('fees', 'client-1', soon()), { name: 'AlmaBadGatewayError', detail: 'list of fees with no records where its total promises some' }, `a fee list of status 200: ${body.slice(0, 40)}`)
+  }
   alma.injectFaults(1, { status: 200, body: '{"item_loan": "one", "total_record_count": 1}' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'list is not an array of objects')
   alma.injectFaults(1, { status: 200, body: '[1, 2]' })
@@ -273,6 +282,9 @@ t.test('unusable answers are 502s', async (t) => {
   await t.rejects(client.item('loans', 'client-1', 'x1', soon()), { name: 'AlmaBadGatewayError', detail: 'status 200 with a body that has no loan_id' })
   alma.injectFaults(1, { status: 200, body: '{"id": null, "balance": 1}' })
   await t.rejects(client.item('fees', 'client-1', 'x1', soon()), { name: 'AlmaBadGatewayError', detail: 'status 200 with a body that has no id' })
+  // Another record than the one asked for (another user's, maybe) is no answer for it either.
+  alma.injectFaults(1, { status: 200, body: JSON.stringify(records.loans[1]) })
+  await t.rejects(client.item('loans', 'client-1', String(records.loans[0]?.loan_id), soon()), { name: 'AlmaBadGatewayError', detail: 'status 200 with a record whose loan_id is not the one asked for' })
   // Nested deeper than any record of Alma's: the answer's JSON.stringify would overflow its stack (a 500) some thousands of levels down.
   const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels)
   alma.injectFaults(1, { status: 200, body: `{"loan_id": "x1", "title": ${nested(5000)}}` })

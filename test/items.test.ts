@@ -138,6 +138,25 @@ t.test('Alma answering "General Error" for a missing item is still 404', async (
   t.equal(response.statusCode, 404)
 })
 
+t.test('Alma answering an item call with another record is no answer: a 502, or the expired copy where there is one', async (t) => {
+  const almaOnly = almaUserRecords('item-alma-only', { loans: 2, requests: 2, fees: 2 })
+  stack.alma.addUser({ primary_id: 'item-alma-only', ...almaOnly })
+  t.teardown(() => { stack.alma.clearFaults() })
+  for (const kind of KINDS) {
+    const [asked, another] = almaOnly[kind] as [Record<string, unknown>, Record<string, unknown>]
+    stack.alma.injectFaults(1, { status: 200, body: JSON.stringify(another), path: new RegExp(`/${kind}/[^/]+$`) })
+    const response = await get(`/users/item-alma-only/${kind}/${idOf(kind, asked)}`)
+    t.equal(response.statusCode, 502, `${kind}: not another record served as the one asked for`)
+    t.notMatch(response.body, idOf(kind, another))
+    // The owner's second item has an expired copy (3.7).
+    const [, expired] = owner[kind] as [Record<string, unknown>, Record<string, unknown>]
+    stack.alma.injectFaults(1, { status: 200, body: JSON.stringify(owner[kind][0]), path: new RegExp(`/${kind}/[^/]+$`) })
+    const stale = await get(`/users/item-owner/${kind}/${idOf(kind, expired)}`)
+    t.equal(stale.headers['x-cache'], 'stale', kind)
+    t.strictSame(stale.json(), toRecord(KIND_SPECS[kind], expired))
+  }
+})
+
 t.test('user record missing: the item from Alma, the user queued', async (t) => {
   const records = almaUserRecords('item-uncached', { loans: 1, requests: 0, fees: 0 })
   stack.alma.addUser({ primary_id: 'item-uncached', ...records })

@@ -144,6 +144,21 @@ t.test('fees come in one list call however many are cached: 2 of 150 expired, on
   t.same(stack.alma.calls.map((call) => call.path), ['/almaws/v1/users/fees-150/fees'], 'Alma does not page fees: one call, not two item calls')
 })
 
+t.test('an item call answering with another record fills in nothing: no record listed twice', async (t) => {
+  const records = almaUserRecords('list-other-answer', { loans: 0, requests: 2, fees: 0 })
+  stack.alma.addUser({ primary_id: 'list-other-answer', ...records })
+  const rows = cacheRowsOf('list-other-answer', records, nowSeconds() + DAY)
+  // The user row and request 1 cached; request 2 comes from one item call, which answers with request 1.
+  await stack.writeCacheRows({ user: rows.user, requests: rows.requests.slice(0, 1) })
+  const [request1, request2] = records.requests as [AlmaRecord, AlmaRecord]
+  stack.alma.resetCalls()
+  stack.alma.injectFaults(1, { status: 200, body: JSON.stringify(request1), path: /\/requests\/[^/]+$/ })
+  t.teardown(() => { stack.alma.clearFaults() })
+  const response = await get('/users/list-other-answer/requests')
+  t.same(stack.alma.calls.map((call) => call.path), [`/almaws/v1/users/list-other-answer/requests/${String(request2.request_id)}`])
+  t.equal(response.statusCode, 502, 'Alma answered with something unusable (not request 1 twice)')
+})
+
 t.test('items Alma no longer has are left out', async (t) => {
   const records = almaUserRecords('gone-1', { loans: 3, requests: 0, fees: 0 })
   const rows = cacheRowsOf('gone-1', records, nowSeconds() + DAY)

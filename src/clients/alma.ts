@@ -140,8 +140,11 @@ export class AlmaClient implements AlmaReader {
     if (!spec.almaPaged) {
       // Not paged, yet a list body all the same: one without its total (an error body sent with 200, say) is not an empty list.
       const body = await this.#get({ path, query, mode: 'list', deadline })
-      totalOf(body, kind)
-      return recordsOf(body, spec.almaListField)
+      // No records where the total promises some (the list under another key, say) is no empty list either, as on a paged list (misfitOf).
+      if (totalOf(body, kind) > 0 && recordsOf(body, spec.almaListField).length === 0) {
+        throw new AlmaBadGatewayError(`list of ${kind} with no records where its total promises some`)
+      }
+      return onceEach([body], spec)
     }
 
     const page: PageReader = (offset, unwanted) =>
@@ -213,6 +216,8 @@ export class AlmaClient implements AlmaReader {
     // A record without its ID is no record (an error body sent with 200, say), not one to pass on as the caller's loan.
     const { idField } = KIND_SPECS[kind]
     if (idOf(record, idField) === undefined) throw new AlmaBadGatewayError(`status 200 with a body that has no ${idField}`)
+    // Nor is a record of another ID: another loan (of another user, maybe) passed on as the one asked for.
+    if (record[idField] !== itemID) throw new AlmaBadGatewayError(`status 200 with a record whose ${idField} is not the one asked for`)
     return record
   }
 
