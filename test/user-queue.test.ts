@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { startFauxqs } from 'fauxqs'
 import t, { type Test } from 'tap'
 import { queueRegion, SqsUserQueue } from '../src/clients/user-queue.js'
@@ -11,6 +11,8 @@ import { queueRegion, SqsUserQueue } from '../src/clients/user-queue.js'
 
 const received: Array<{ QueueUrl?: string, MessageBody?: string }> = []
 const signatures: string[] = []
+/** how many of the next messages the recorder takes but answers with a 500 */
+let takenThenFailed = 0
 const recorder = createServer((request, response) => {
   signatures.push(String(request.headers.authorization))
   let body = ''
@@ -19,6 +21,12 @@ const recorder = createServer((request, response) => {
     const message = JSON.parse(body) as { QueueUrl?: string, MessageBody?: string }
     received.push(message)
     response.setHeader('content-type', 'application/x-amz-json-1.0')
+    if (takenThenFailed > 0) {
+      takenThenFailed--
+      response.statusCode = 500
+      response.end(JSON.stringify({ __type: 'com.amazonaws.sqs#InternalError', message: 'taken, then failed' }))
+      return
+    }
     // The SDK checks the body's MD5 in SendMessage's answer.
     const md5 = createHash('md5').update(message.MessageBody ?? '').digest('hex')
     response.end(JSON.stringify({ MessageId: `m-${received.length}`, MD5OfMessageBody: md5 }))
@@ -125,4 +133,30 @@ t.test('a standard queue whose name holds "fifo" gets no FIFO fields: SQS refuse
   const queue = overriddenQueue(t, standard)
   await queue.send('Std-User')
   t.strictSame(received, [{ QueueUrl: standard, MessageBody: 'Std-User' }])
+})
+
+t.test('a send SQS answers with a 500 is not sent again: the message may have been taken (CONTRACT 3.5: at most once)', async (t) => {
+  received.length = 0
+  takenThenFailed = 1
+  t.teardown(() => { takenThenFailed = 0 })
+  const queue = overriddenQueue(t, QUEUE_URL)
+  await t.rejects(queue.send('Queue-Once-User'), { name: 'InternalError' })
+  t.same(received, [{ QueueUrl: QUEUE_URL, MessageBody: 'Queue-Once-User' }], 'one message, whatever the answer')
+})
+
+t.test('destroy closes the client\'s kept-alive connection', async (t) => {
+  const queue = new SqsUserQueue({ queueUrl: QUEUE_URL, endpointOverride: true })
+  // The recorder would close an idle connection itself after its keep-alive timeout: not for this test.
+  const keepAlive = recorder.keepAliveTimeout
+  recorder.keepAliveTimeout = 120_000
+  t.teardown(() => { recorder.keepAliveTimeout = keepAlive })
+  const opened = new Promise<Socket>((resolve) => recorder.once('connection', resolve))
+  await queue.send('Queue-Destroy-User')
+  const socket = await opened
+  const closed = new Promise<boolean>((resolve) => {
+    socket.once('close', () => resolve(true))
+    setTimeout(() => resolve(false), 10_000).unref()
+  })
+  queue.destroy()
+  t.ok(await closed, 'the connection was closed')
 })
