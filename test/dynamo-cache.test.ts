@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap'
 import { getEventListeners } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { CacheReadError, DynamoCache, type DynamoCacheOptions } from '../src/clients/dynamo-cache.js'
 import { withinBounds } from '../src/clients/aws-requests.js'
@@ -267,4 +269,40 @@ t.test('getRows called off during its pause before unprocessed keys are asked fo
   await t.rejects(cache.getRows([loanKey], caller.signal), { name: 'CacheReadError', cause: { message: 'Called off' } })
   t.equal(proxy.spans.length, 5, 'no sixth round asked for')
   t.ok(Date.now() - calledOffAt < 800, `over ${Date.now() - calledOffAt} ms after it was called off, not at the end of the pause`)
+})
+
+t.test('by default, keys left unprocessed are asked for again in three more rounds', async (t) => {
+  const { proxy, cache } = await throughProxy(t)
+  const unprocessed = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
+  proxy.failNext(3, { status: 200, body: unprocessed })
+  const random = Math.random
+  Math.random = () => 0
+  t.teardown(() => { Math.random = random })
+  const read = await cache.getRows([loanKey])
+  t.same(read.get('loans')?.get(loanKey.id), rows.loans[0], 'read in the fourth round')
+  t.equal(proxy.spans.length, 4)
+})
+
+t.test('destroy closes the client\'s kept-alive connection', async (t) => {
+  // A DynamoDB that answers every call with an empty item, and keeps idle connections open for this test.
+  const peer = createServer((request, response) => {
+    request.resume()
+    request.on('end', () => { response.setHeader('content-type', 'application/x-amz-json-1.0'); response.end('{}') })
+  })
+  peer.keepAliveTimeout = 120_000
+  await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { peer.close(() => resolve()); peer.closeAllConnections() }))
+  const saved = process.env.AWS_ENDPOINT_URL_DYNAMODB
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`
+  t.teardown(() => { process.env.AWS_ENDPOINT_URL_DYNAMODB = saved })
+  const cache = new DynamoCache({ tables: stack.tables })
+  const opened = new Promise<Socket>((resolve) => peer.once('connection', resolve))
+  t.equal(await cache.getUser('dynamo-destroy'), undefined)
+  const socket = await opened
+  const closed = new Promise<boolean>((resolve) => {
+    socket.once('close', () => resolve(true))
+    setTimeout(() => resolve(false), 10_000).unref()
+  })
+  cache.destroy()
+  t.ok(await closed, 'the connection was closed')
 })

@@ -58,6 +58,7 @@ async function reading<T> (operation: string, tables: readonly string[], read: (
 }
 
 export class DynamoCache implements CacheReader {
+  readonly #client: DynamoDBClient
   readonly #documents: DynamoDBDocumentClient
   readonly #tables: CacheTables
   readonly #tableOf: Map<string, CacheTable>
@@ -73,7 +74,7 @@ export class DynamoCache implements CacheReader {
     // request for minutes. DynamoDB answers in milliseconds; a cache that does not is
     // skipped (CONTRACT 3.7) after at most two attempts of 1.5 s.
     this.#bounds = fastPeerBounds(options)
-    const client = new DynamoDBClient(boundedClient(this.#bounds))
+    const client = this.#client = new DynamoDBClient(boundedClient(this.#bounds))
     // One count per HTTP round trip: below the retry middleware, so retries count too.
     client.middlewareStack.add((next, { commandName }) => async (args) => {
       const calls = requestCalls()
@@ -94,7 +95,8 @@ export class DynamoCache implements CacheReader {
   }
 
   destroy (): void {
-    this.#documents.destroy()
+    // The document client's destroy does nothing (lib-dynamodb): the client it wraps holds the sockets.
+    this.#client.destroy()
   }
 
   async getUser (userKey: string): Promise<unknown> {
