@@ -306,3 +306,16 @@ t.test('destroy closes the client\'s kept-alive connection', async (t) => {
   cache.destroy()
   t.ok(await closed, 'the connection was closed')
 })
+
+t.test('each round trip\'s debug line says how it went: a failed one its error, not a status', async (t) => {
+  const { proxy, cache } = await throughProxy(t)
+  proxy.failNext(1, awsError('ProvisionedThroughputExceededException', 'The level of configured provisioned throughput for the table was exceeded.'))
+  const lines: Array<Record<string, unknown>> = []
+  const calls = { ...newRequestCalls(), debug: (fields: Record<string, unknown>) => { lines.push(fields) } }
+  await countingCalls(calls, () => cache.getRows([loanKey]))
+  t.match(lines, [
+    { dynamo: { command: 'BatchGetItemCommand', error: 'ProvisionedThroughputExceededException', ms: Number } },
+    { dynamo: { command: 'BatchGetItemCommand', status: 200, ms: Number } }
+  ])
+  t.equal(lines.length, 2)
+})
