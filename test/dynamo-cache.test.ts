@@ -319,3 +319,13 @@ t.test('each round trip\'s debug line says how it went: a failed one its error, 
   ])
   t.equal(lines.length, 2)
 })
+
+t.test('an attempt past its request timeout is given up and tried again, not waited for', async (t) => {
+  const { proxy, cache } = await throughProxy(t, { maxAttempts: 2, connectionTimeoutMs: 100, requestTimeoutMs: 500 })
+  // The first answer comes long after the attempt's 500 ms, and after the read's own limit (1.1 s).
+  proxy.failNext(1, { lateMs: 1500 })
+  const calls = newRequestCalls()
+  const read = await countingCalls(calls, () => cache.getRows([loanKey]))
+  t.same(read.get('loans')?.get(loanKey.id), rows.loans[0], 'read by the second attempt')
+  t.equal(calls.dynamo, 2)
+})
