@@ -6,6 +6,7 @@ import { AlmaSimulator, type InjectedFault } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
 import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
 import { AlmaBadGatewayError, AlmaKeyRefusedError, AlmaThrottledError, AlmaTimeoutError, AlmaUnreachableError, NotFoundError, UnavailableError } from '../src/errors.js'
+import { holdRandomAt } from './support/hold-random.js'
 
 // The Alma client against the simulator, over HTTP: what each Alma answer becomes.
 
@@ -512,9 +513,7 @@ t.test('after a 429 over the per-second threshold, the process\'s other calls wa
 })
 
 t.test('a retry that meets a refusal of another call, and cannot outwait it: the refusal that says to come back later stands', async (t) => {
-  const random = Math.random
-  Math.random = () => 0.999
-  t.teardown(() => { Math.random = random })
+  holdRandomAt(t, 0.999)
   const id = String(records.fees[0]?.id)
   const cases: Array<{ name: string, own: InjectedFault, other: InjectedFault, deadlineMs: number, stands: RegExp, statuses: number[] }> = [
     {
@@ -825,9 +824,7 @@ t.test('by default a 5xx is retried after up to 250 ms, then up to 500 ms (full 
   const defaults = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY })
   t.teardown(() => defaults.close())
   // The jitter at its largest: the waits are the backoff's bounds.
-  const random = Math.random
-  Math.random = () => 1
-  t.teardown(() => { Math.random = random })
+  holdRandomAt(t, 1)
   alma.injectFaults(2, { status: 500 })
   t.ok(await defaults.item('fees', 'client-1', String(records.fees[0]?.id), soon()))
   const [first, second, third] = alma.calls

@@ -9,6 +9,7 @@ import { NumberValue } from '@aws-sdk/lib-dynamodb'
 import { countingCalls, newRequestCalls } from '../src/observability/request-calls.js'
 import { startFaultyProxy, type Span } from '../dev/peer-proxy.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
+import { holdRandomAt } from './support/hold-random.js'
 
 // The cache reader against dynalite: batching past 100 keys, and the keys a
 // BatchGetItem leaves unprocessed when its answer would be too large.
@@ -124,17 +125,16 @@ async function throughProxy (t: Test, options: Partial<DynamoCacheOptions> = {})
 }
 
 const loanKey = { table: 'loans' as const, id: String(rows.loans[0]?.loan_id) }
+/** BatchGetItem's answer when DynamoDB (throttled) processed none of the keys: the loan's key left for another round. */
+const unprocessedLoan = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
 const awsError = (type: string, message: string) => ({ status: 400, body: JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message }) })
 
 t.test('unprocessed keys are asked for again after a growing, jittered pause, not at once', async (t) => {
   const { proxy, cache } = await throughProxy(t)
   // Twice, DynamoDB (as when throttled) processes none of the keys.
-  const unprocessed = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
-  proxy.failNext(2, { status: 200, body: unprocessed })
+  proxy.failNext(2, { status: 200, body: unprocessedLoan })
   // The jitter at its top: pauses of up to 100 and 200 ms.
-  const random = Math.random
-  Math.random = () => 0.999
-  t.teardown(() => { Math.random = random })
+  holdRandomAt(t, 0.999)
   const read = await cache.getRows([loanKey])
   t.same(read.get('loans')?.get(loanKey.id), rows.loans[0])
   const [first, second, third] = proxy.spans.map((span) => span.startedAt) as [number, number, number]
@@ -145,12 +145,9 @@ t.test('unprocessed keys are asked for again after a growing, jittered pause, no
 
 t.test('the pauses between those rounds are drawn at random, down to none: not their full length', async (t) => {
   const { proxy, cache } = await throughProxy(t, { unprocessedRetries: 5 })
-  const unprocessed = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
   // Five rounds left unprocessed: their full pauses would add up to 100 + 200 + 400 + 800 + 1600 ms.
-  proxy.failNext(5, { status: 200, body: unprocessed })
-  const random = Math.random
-  Math.random = () => 0
-  t.teardown(() => { Math.random = random })
+  proxy.failNext(5, { status: 200, body: unprocessedLoan })
+  holdRandomAt(t, 0)
   const started = performance.now()
   const read = await cache.getRows([loanKey])
   const tookMs = performance.now() - started
@@ -250,12 +247,9 @@ t.test('getRows leaves no listener on the caller\'s signal once its read is over
 
 t.test('getRows called off during its pause before unprocessed keys are asked for again: over at once, not after the pause', async (t) => {
   const { proxy, cache } = await throughProxy(t, { unprocessedRetries: 6 })
-  const unprocessed = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
-  proxy.failNext(7, { status: 200, body: unprocessed })
+  proxy.failNext(7, { status: 200, body: unprocessedLoan })
   // The jitter at its top: the pause after the fifth round is 1.6 s.
-  const random = Math.random
-  Math.random = () => 0.999
-  t.teardown(() => { Math.random = random })
+  holdRandomAt(t, 0.999)
   const caller = new AbortController()
   let calledOffAt = Number.NaN
   const watch = setInterval(() => {
@@ -273,11 +267,8 @@ t.test('getRows called off during its pause before unprocessed keys are asked fo
 
 t.test('by default, keys left unprocessed are asked for again in three more rounds', async (t) => {
   const { proxy, cache } = await throughProxy(t)
-  const unprocessed = JSON.stringify({ Responses: {}, UnprocessedKeys: { [stack.tables.loans]: { Keys: [{ loan_id: { S: loanKey.id } }] } } })
-  proxy.failNext(3, { status: 200, body: unprocessed })
-  const random = Math.random
-  Math.random = () => 0
-  t.teardown(() => { Math.random = random })
+  proxy.failNext(3, { status: 200, body: unprocessedLoan })
+  holdRandomAt(t, 0)
   const read = await cache.getRows([loanKey])
   t.same(read.get('loans')?.get(loanKey.id), rows.loans[0], 'read in the fourth round')
   t.equal(proxy.spans.length, 4)
