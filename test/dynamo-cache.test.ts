@@ -10,6 +10,7 @@ import { countingCalls, newRequestCalls } from '../src/observability/request-cal
 import { startFaultyProxy, type Span } from '../dev/peer-proxy.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
 import { holdRandomAt } from './support/hold-random.js'
+import { closesWithin } from './support/sockets.js'
 
 // The cache reader against dynalite: batching past 100 keys, and the keys a
 // BatchGetItem leaves unprocessed when its answer would be too large.
@@ -290,10 +291,7 @@ t.test('destroy closes the client\'s kept-alive connection', async (t) => {
   const opened = new Promise<Socket>((resolve) => peer.once('connection', resolve))
   t.equal(await cache.getUser('dynamo-destroy'), undefined)
   const socket = await opened
-  const closed = new Promise<boolean>((resolve) => {
-    socket.once('close', () => resolve(true))
-    setTimeout(() => resolve(false), 10_000).unref()
-  })
+  const closed = closesWithin(socket, 10_000)
   cache.destroy()
   t.ok(await closed, 'the connection was closed')
 })

@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { startFauxqs } from 'fauxqs'
 import t, { type Test } from 'tap'
 import { queueRegion, SqsUserQueue } from '../src/clients/user-queue.js'
+import { closesWithin } from './support/sockets.js'
 
 // CONTRACT 5: with AWS_ENDPOINT_URL_SQS set, messages go to that endpoint
 // whatever host USER_QUEUE_URL names (emulators name queues with hosts that
@@ -153,10 +154,7 @@ t.test('destroy closes the client\'s kept-alive connection', async (t) => {
   const opened = new Promise<Socket>((resolve) => recorder.once('connection', resolve))
   await queue.send('Queue-Destroy-User')
   const socket = await opened
-  const closed = new Promise<boolean>((resolve) => {
-    socket.once('close', () => resolve(true))
-    setTimeout(() => resolve(false), 10_000).unref()
-  })
+  const closed = closesWithin(socket, 10_000)
   queue.destroy()
   t.ok(await closed, 'the connection was closed')
 })
