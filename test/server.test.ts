@@ -109,6 +109,8 @@ t.test('what the HTTP parser refuses is answered in the contract\'s shape, never
   t.match(await exchange('GET /users/server-1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n', () => {}), /^HTTP\/1.1 100 Continue\r\n\r\nHTTP\/1.1 200 /, 'Expect: 100-continue')
   // RFC 9112 allows an empty Host (a URI with no authority): it is there, and served.
   t.match(await exchange('GET /users/server-1 HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n', () => {}), /^HTTP\/1.1 200 /, 'an empty Host is a Host')
+  // Host counted among the header names only: a header whose value is "host" is no second Host.
+  t.match(await exchange('GET /users/server-1 HTTP/1.1\r\nHost: x\r\nX-Note: host\r\nConnection: close\r\n\r\n', () => {}), /^HTTP\/1.1 200 /, 'a header valued "host" is no second Host')
   // (The connection left open: HTTP/1.0 closes it after the answer.)
   const http10 = await exchange('GET /users/server-1 HTTP/1.0\r\n\r\n', () => {})
   t.match(http10, /^HTTP\/1.1 200 /, 'HTTP/1.0 has no Host to require')
