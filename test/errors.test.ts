@@ -156,6 +156,18 @@ t.test("an error another plugin writes as text takes the contract's shape: a 4xx
   t.ok(answers.every((answer) => answer.headers['content-type'] === 'application/json; charset=utf-8' && answer.headers['cache-control'] === 'no-store'))
 })
 
+t.test('a 4xx that another plugin throws keeps its words, as its own safe message', async (t) => {
+  const { app } = await buildTestApp(t, {
+    routes: [],
+    plugins: [async (app) => {
+      app.get('/limited', async () => { throw Object.assign(new Error('Rate limit exceeded, retry in 1 minute'), { statusCode: 429 }) })
+    }]
+  })
+  const response = await app.inject({ method: 'GET', url: '/limited' })
+  t.equal(response.statusCode, 429)
+  t.strictSame(response.json(), { statusCode: 429, error: 'Too Many Requests', message: 'Rate limit exceeded, retry in 1 minute' })
+})
+
 t.test('only path parameters are validated: a schema for any other part is refused at start-up', async (t) => {
   // TypeBox checks without the type coercion Ajv applied to query strings and headers.
   const { app } = await buildTestApp(t, {
