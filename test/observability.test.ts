@@ -327,6 +327,9 @@ t.test('at debug level, a line for each round trip: what it asked and how it wen
     // The queue send runs alongside the reads: the lines come in the order the calls end.
     return logs().slice(before).filter((line) => line.level === 20).sort((a, b) => String(a.msg).localeCompare(String(b.msg)))
   }
+  // Alma answering in 25 ms: its line's ms is the round trip's time, not a placeholder.
+  stack.alma.latencyMs = 25
+  t.teardown(() => { stack.alma.latencyMs = 0 })
   const list = await debugLines('/users/Obs-Debug-7/loans')
   t.match(list, [
     { msg: 'Alma call', alma: { path: '/users/{userID}/loans', offset: '0', limit: '100', expand: 'renewable', status: 200, ms: Number } },
@@ -334,6 +337,8 @@ t.test('at debug level, a line for each round trip: what it asked and how it wen
     { msg: 'SQS send', sqs: { sent: true, ms: Number } }
   ])
   t.equal(list.length, 3, 'one line a round trip')
+  const almaMs = (list[0]?.alma as { ms?: number } | undefined)?.ms
+  t.ok(Number(almaMs) >= 20, `the Alma call timed: ${String(almaMs)} ms, with Alma answering in 25`)
   const item = await debugLines(`/users/Obs-Debug-7/fees/${String(records.fees[0]?.id)}`)
   t.match(item, [
     { msg: 'Alma call', alma: { path: '/users/{userID}/fees/{id}', status: 200 } },
