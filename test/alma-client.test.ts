@@ -296,6 +296,10 @@ t.test('unusable answers are 502s', async (t) => {
   const deepest = { loan_id: 'x1', title: '[[{{"\\"[{', description: JSON.parse(nested(63)) as unknown }
   alma.injectFaults(1, { status: 200, body: JSON.stringify(deepest) })
   t.strictSame(await client.item('loans', 'client-1', 'x1', soon()), deepest, '64 levels are kept')
+  // An escaped quote does not end its string: the brackets after it are text, however many.
+  const quoted = { loan_id: 'x1', title: `"${'['.repeat(64)}` }
+  alma.injectFaults(1, { status: 200, body: JSON.stringify(quoted) })
+  t.strictSame(await client.item('loans', 'client-1', 'x1', soon()), quoted, 'brackets after an escaped quote nest nothing')
   alma.injectFaults(1, { status: 200, body: '{"item_loan": [], "total_record_count": -1}' })
   await t.rejects(client.list('loans', 'client-1', soon()), AlmaBadGatewayError, 'a negative total_record_count')
   alma.injectFaults(1, { status: 404, body: 'Not Found' })
@@ -445,6 +449,18 @@ t.test('a retry still waiting for its turn at the deadline: the refusal stands (
   const holdingAgain = narrow.item('fees', 'client-1', id, Date.now() + 3000).catch((error: unknown) => error)
   t.type(await failed, AlmaBadGatewayError)
   t.type(await holdingAgain, AlmaTimeoutError)
+})
+
+t.test('a retry made and not answered by the deadline is a 504: Alma, asked again, was late; its earlier refusal does not stand', async (t) => {
+  const patient = new AlmaClient({ baseUrl: alma.url, readApiKey: async () => KEY, callTimeoutMs: 5000, retryBaseDelayMs: 5 })
+  t.teardown(() => patient.close())
+  const id = String(records.fees[0]?.id)
+  alma.injectFaults(1, { status: 503 })
+  alma.hang(1)
+  const error = await patient.item('fees', 'client-1', id, Date.now() + 1000).catch((e: unknown) => e)
+  t.type(error, AlmaTimeoutError)
+  t.equal((error as AlmaTimeoutError).statusCode, 504)
+  t.same(alma.calls.map((call) => call.status), [503, -1], 'the retry was made')
 })
 
 t.test('a retry whose turn comes with less of the budget left than its refusal took is not made: the refusal stands', async (t) => {
@@ -609,6 +625,20 @@ t.test('no retry without time left for its answer: the 429 stands, a 503', async
   // 300 ms for the refusal and 1 s of waiting leave less than the 300 ms a retry would need.
   await t.rejects(hurried.item('fees', 'client-1', 'x1', Date.now() + 1450), AlmaThrottledError)
   t.equal(slow.calls.length, 1, 'no call spent on a retry that could not be answered in time')
+})
+
+t.test('a retry that could not be answered in time is not waited for: the refusal is answered at once, not after its Retry-After', async (t) => {
+  const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 300 })
+  t.teardown(() => slow.close())
+  const hurried = new AlmaClient({ baseUrl: slow.url, readApiKey: async () => KEY, retryBaseDelayMs: 5 })
+  t.teardown(() => hurried.close())
+  slow.injectFaults(1, { status: 429, errorCode: 'PER_SECOND_THRESHOLD', retryAfter: '3' })
+  // 300 ms for the refusal and 3 s of waiting leave time for the wait, not for a retry's 300 ms.
+  const started = Date.now()
+  const error = await hurried.item('fees', 'client-1', 'x1', started + 3500).catch((e: unknown) => e)
+  t.match(error, { name: 'AlmaThrottledError', retryAfterSeconds: 3 })
+  t.ok(Date.now() - started < 2500, `answered in ${Date.now() - started} ms: the 3 s were not waited out for a retry never made`)
+  t.equal(slow.calls.length, 1)
 })
 
 t.test('the daily threshold is not retried', async (t) => {
@@ -1047,6 +1077,7 @@ t.test('parseRetryAfter', async (t) => {
   t.equal(parseRetryAfter('0'), 0, 'now, not "not said"')
   t.equal(parseRetryAfter(undefined), undefined)
   t.equal(parseRetryAfter(' '), undefined)
+  t.equal(parseRetryAfter(' 4 '), 4000, 'the whitespace around a value is no part of it')
   t.equal(parseRetryAfter('-1'), undefined)
   t.equal(parseRetryAfter('soon'), undefined)
   t.equal(parseRetryAfter(new Date(Date.now() - 60_000).toUTCString()), 0, 'a date in the past: now')
