@@ -138,13 +138,13 @@ export class AlmaClient implements AlmaReader {
     const path = `/users/${encodeURIComponent(userID)}/${kind}`
     const query = spec.almaListQuery ?? {}
     if (!spec.almaPaged) {
-      // Not paged, yet a list body all the same: one without its total (an error body sent with 200, say) is not an empty list.
+      // Not paged, yet a list body all the same: one without its total (an error body sent with 200,
+      // say), or with no records where its total promises some (as misfitOf holds a page to), is not an empty list.
       const body = await this.#get({ path, query, mode: 'list', deadline })
-      // No records where the total promises some (the list under another key, say) is no empty list either, as on a paged list (misfitOf).
-      if (totalOf(body, kind) > 0 && recordsOf(body, spec.almaListField).length === 0) {
-        throw new AlmaBadGatewayError(`list of ${kind} with no records where its total promises some`)
-      }
-      return onceEach([body], spec)
+      const total = totalOf(body, kind)
+      const records = onceEach([body], spec)
+      if (total > 0 && records.length === 0) throw new AlmaBadGatewayError(`list of ${kind} with no records where its total promises some`)
+      return records
     }
 
     const page: PageReader = (offset, unwanted) =>
