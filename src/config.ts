@@ -63,6 +63,8 @@ const REQUIRED = [
   'AWS_REGION'
 ] as const
 
+const SDK_ENDPOINT_VARIABLES = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_SSM'] as const
+
 export class ConfigError extends Error {
   constructor (readonly missing: readonly string[], readonly invalid: readonly string[] = []) {
     const problems = [
@@ -118,6 +120,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   // alma-api.md writes the base with /almaws/v1; the service adds that itself (CONTRACT 3.6).
   if (!isWebURL(almaApiUrl) || /\/almaws(\/|$)/.test(new URL(almaApiUrl).pathname)) {
     invalid.push(`ALMA_API_URL (Alma's host, as ${DEFAULT_ALMA_API_URL}, without /almaws/v1)`)
+  }
+  // The AWS SDK reads these itself, untrimmed: a region with blanks around it, or a blank
+  // endpoint, would fail every call it makes (the cache read as missing, the key never read).
+  const region = env.AWS_REGION
+  if (region !== undefined && value('AWS_REGION') !== undefined && region !== region.trim()) invalid.push('AWS_REGION (a region\'s name, without blanks around it)')
+  for (const name of SDK_ENDPOINT_VARIABLES) {
+    if (env[name] !== undefined && env[name] !== '' && value(name) === undefined) invalid.push(`${name} (blank: unset it, or give an endpoint URL)`)
   }
   const userQueueUrl = value('USER_QUEUE_URL')
   // Not parsed as a URL: emulators name queues with hosts WHATWG's parser refuses (sqs.eu-west-2.127.0.0.1).

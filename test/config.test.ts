@@ -52,6 +52,10 @@ t.test('every value that cannot work is named in the same error, as invalid', as
     'a call timeout set alone over the default budget is named, with the default it exceeds')
   t.same(invalid({ ALMA_CALL_TIMEOUT_MS: 'abc', REQUEST_BUDGET_MS: '1000' }), ['ALMA_CALL_TIMEOUT_MS (whole milliseconds, 1 to 9999999)'],
     'an unreadable timeout is said once, not compared with the budget as its default')
+  // The AWS SDK reads these untrimmed: with blanks around the region, or a blank endpoint, every call it made would fail.
+  t.same(invalid({ AWS_REGION: ' eu-west-2 ' }), ['AWS_REGION (a region\'s name, without blanks around it)'])
+  t.same(invalid({ AWS_ENDPOINT_URL_DYNAMODB: ' ', AWS_ENDPOINT_URL_SQS: '\t', AWS_ENDPOINT_URL_SSM: '  ' }),
+    ['AWS_ENDPOINT_URL_DYNAMODB (blank: unset it, or give an endpoint URL)', 'AWS_ENDPOINT_URL_SQS (blank: unset it, or give an endpoint URL)', 'AWS_ENDPOINT_URL_SSM (blank: unset it, or give an endpoint URL)'])
   t.same(invalid({ LOG_PSEUDONYM_KEY: 'short' }), ['LOG_PSEUDONYM_KEY (at least 16 characters)'])
   for (const namespace of ['AWS/Lambda', 'Alma|Cache', 'a'.repeat(256)]) {
     t.same(invalid({ METRICS_NAMESPACE: namespace }), ['METRICS_NAMESPACE (a CloudWatch namespace: letters, digits, spaces and . _ / # : -, not starting AWS/)'], namespace)
@@ -98,7 +102,7 @@ t.test('a complete environment', async (t) => {
   t.equal(loadConfig({ ...complete, LOG_PSEUDONYM_KEY: 'x'.repeat(16) }).logPseudonymKey, 'x'.repeat(16), 'a pseudonym key of 16 characters is enough')
   t.throws(() => loadConfig({ ...complete, LOG_PSEUDONYM_KEY: 'x'.repeat(15) }), /LOG_PSEUDONYM_KEY \(at least 16 characters\)/, '15 are not')
   t.equal(DEFAULT_ALMA_API_URL, 'https://api-eu.hosted.exlibrisgroup.com', "CONTRACT 5's default host")
-  t.equal(loadConfig({ ...complete, AWS_ENDPOINT_URL_SQS: ' ' }).sqsEndpointOverride, false, 'a blank endpoint variable is unset: the queue URL names the host')
+  t.equal(loadConfig({ ...complete, AWS_ENDPOINT_URL_SQS: '' }).sqsEndpointOverride, false, 'an empty endpoint variable is unset: the queue URL names the host')
   t.match(loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '3000', REQUEST_BUDGET_MS: '10000' }), { almaCallTimeoutMs: 3000, requestBudgetMs: 10_000 })
   t.match(loadConfig({ ...complete, ALMA_CALL_TIMEOUT_MS: '5000', REQUEST_BUDGET_MS: '5000' }), { almaCallTimeoutMs: 5000, requestBudgetMs: 5000 }, 'a call may have the whole budget')
   t.same(loadConfig({ ...complete, CORS_ORIGINS: 'https://app.example.ac.uk, https://m.example.ac.uk,' }).corsOrigins,
