@@ -212,11 +212,14 @@ export class AlmaSimulator {
     return index === -1 ? undefined : this.#faults.splice(index, 1)[0]
   }
 
-  /** More calls than the per-second threshold arrived in the second up to this one (every call counts, refused ones too). */
+  /**
+   * More calls than the per-second threshold arrived in the second up to this one (every call counts, refused ones too).
+   * Judged when the call has waited out its latency: the calls that arrived meanwhile came after it, and do not count against it.
+   */
   #overThreshold (call: AlmaCall): boolean {
     if (this.callsPerSecond === undefined) return false
     const windowStart = call.startedAt - 1000
-    return this.calls.filter((other) => other.startedAt > windowStart).length > this.callsPerSecond
+    return this.calls.slice(0, this.calls.indexOf(call) + 1).filter((other) => other.startedAt > windowStart).length > this.callsPerSecond
   }
 
   #sendFault (call: AlmaCall, reply: FastifyReply, fault: InjectedFault): FastifyReply {

@@ -1024,6 +1024,19 @@ t.test('the simulator\'s thresholds answer with Alma\'s codes and words: a daily
   t.match(await get(), { status: 500, error: { errorCode: 'INTERNAL_SERVER_ERROR', errorMessage: 'Internal server error' } })
 })
 
+t.test('the simulator\'s per-second threshold counts the calls that came before a call, not those that came during its latency', async (t) => {
+  const slow = await AlmaSimulator.start({ apiKey: KEY, callsPerSecond: 3, latencyMs: 100 })
+  t.teardown(() => slow.close())
+  slow.addUser({ primary_id: 'client-1', ...records })
+  const statuses = await Promise.all(Array.from({ length: 4 }, async () => {
+    const response = await fetch(`${slow.url}/almaws/v1/users/client-1/fees`, { headers: { authorization: `apikey ${KEY}`, accept: 'application/json' } })
+    await response.arrayBuffer()
+    return response.status
+  }))
+  t.same(statuses.sort(), [200, 200, 200, 429], 'four calls at once, three a second: only the fourth refused')
+  t.same(slow.calls.map((call) => call.status), [200, 200, 200, 429], 'the last to arrive')
+})
+
 t.test('the simulator, asked without Accept, answers XML as Alma does: its errors with their codes', async (t) => {
   const get = async (path: string, headers: Record<string, string>) => {
     const response = await fetch(`${alma.url}/almaws/v1${path}`, { headers })
