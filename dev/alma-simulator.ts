@@ -186,7 +186,8 @@ export class AlmaSimulator {
     let status = 200
     let body: JsonObject
     try {
-      if (request.headers.authorization !== `apikey ${this.#apiKey}`) {
+      // alma-api.md: the header, or the apikey query parameter.
+      if (request.headers.authorization !== `apikey ${this.#apiKey}` && (request.query as Record<string, unknown>).apikey !== this.#apiKey) {
         throw new AlmaAnswer(401, 'UNAUTHORIZED', 'API-key not defined or not configured to allow this API.')
       }
       if (this.callsPerDay !== undefined && ++this.#callsToday > this.callsPerDay) return this.#sendFault(call, reply, { status: 429, errorCode: 'DAILY_THRESHOLD' })

@@ -1037,6 +1037,15 @@ t.test('the simulator\'s per-second threshold counts the calls that came before 
   t.same(slow.calls.map((call) => call.status), [200, 200, 200, 429], 'the last to arrive')
 })
 
+t.test('the simulator takes the key as Alma does: in the Authorization header, or as the apikey query parameter', async (t) => {
+  const get = async (query: string, headers: Record<string, string>) =>
+    (await fetch(`${alma.url}/almaws/v1/users/client-1/fees${query}`, { headers: { accept: 'application/json', ...headers } })).status
+  t.equal(await get('', { authorization: `apikey ${KEY}` }), 200)
+  t.equal(await get(`?apikey=${KEY}`, {}), 200, 'the query form')
+  t.equal(await get('?apikey=wrong', {}), 401)
+  t.equal(await get('', { authorization: 'apikey wrong' }), 401)
+})
+
 t.test('the simulator, asked without Accept, answers XML as Alma does: its errors with their codes', async (t) => {
   const get = async (path: string, headers: Record<string, string>) => {
     const response = await fetch(`${alma.url}/almaws/v1${path}`, { headers })
