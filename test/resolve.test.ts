@@ -1,6 +1,6 @@
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf, type AlmaUserRecords, type CacheRowSet } from '../dev/demo-records.js'
-import { AlmaBadGatewayError, NotFoundError, UnavailableError } from '../src/errors.js'
+import { AlmaBadGatewayError, AlmaThrottledError, NotFoundError, UnavailableError } from '../src/errors.js'
 import { KIND_SPECS, KINDS, type AlmaRecord, type Kind } from '../src/resolution/kinds.js'
 import type { AlmaReader, CacheKey, CacheReader, CacheTable, ResolutionContext } from '../src/resolution/ports.js'
 import { toRecord } from '../src/resolution/records.js'
@@ -162,4 +162,27 @@ t.test('an expired user\'s lists: a bug on one list stands, whatever Alma does o
   await t.rejects(resolveUser(ctx, 'rules-5'), bug, 'the bug, not Alma\'s error')
   t.same(staleLines(ctx.lines), [], 'no copy said to be served')
   t.same(ctx.queued, ['rules-5'], 'queued all the same')
+})
+
+t.test('item calls failing in different ways without copies: the failure that stands is the earliest listed item\'s, however the calls finish', async (t) => {
+  const records = almaUserRecords('rules-6', { loans: 0, requests: 101, fees: 0 })
+  const valid = cacheRowsOf('rules-6', records, NOW + DAY)
+  // A valid user row; the first two of 101 requests not cached: two item calls (a tie with two pages goes to them).
+  const cache = memoryCache({ user: valid.user, requests: valid.requests.slice(2) })
+  const [first, second] = records.requests.map((request) => String(request.request_id))
+  const throttled = new AlmaThrottledError(30, 'PER_SECOND_THRESHOLD')
+  const almaDown = new AlmaBadGatewayError('Alma answered 500')
+  const failing = (delays: Record<string, number>): AlmaReader => ({
+    list: async () => { throw new TypeError('no list call expected') },
+    item: async (_kind, _userID, itemID) => {
+      await new Promise((resolve) => setTimeout(resolve, delays[itemID]))
+      throw itemID === first ? throttled : almaDown
+    }
+  })
+  for (const [what, delays] of [
+    ['the first listed failing last', { [String(first)]: 30, [String(second)]: 0 }],
+    ['the first listed failing first', { [String(first)]: 0, [String(second)]: 30 }]
+  ] as const) {
+    await t.rejects(resolveList(contextOf(cache, failing(delays)), 'rules-6', 'requests'), throttled, what)
+  }
 })

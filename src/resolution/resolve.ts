@@ -174,8 +174,9 @@ async function oneByOne (
     }
   }))
   if (failed.size === 0) return found
-  // The failure that stands should there be no copies: a bug's before Alma's.
-  const errors = [...failed.values()]
+  // The failure that stands should there be no copies: a bug's before Alma's, then the earliest
+  // listed item's (as settleAll's), not whichever call happened to end first: the same failures, the same answer.
+  const errors = missing.flatMap((id) => failed.has(id) ? [failed.get(id)] : [])
   const error = errors.find((failure) => !isAlmaFailure(failure)) ?? errors[0]
   for (const [id, copy] of copiesInstead(error, [...failed.keys()], cached)) found.set(id, copy)
   sources.staleFor.set(kind, error)
