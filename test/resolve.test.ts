@@ -186,3 +186,24 @@ t.test('item calls failing in different ways without copies: the failure that st
     await t.rejects(resolveList(contextOf(cache, failing(delays)), 'rules-6', 'requests'), throttled, what)
   }
 })
+
+t.test('an expired user\'s lists failing in different ways without copies: the error that stands is the earliest kind\'s, however the calls finish', async (t) => {
+  const records = almaUserRecords('rules-7', { loans: 2, requests: 0, fees: 2 })
+  // The users row lists the loans and fees, whose rows are gone: neither list has copies to stand in.
+  const cache = memoryCache({ user: cacheRowsOf('rules-7', records, NOW - DAY).user })
+  const throttled = new AlmaThrottledError(30, 'PER_SECOND_THRESHOLD')
+  const almaDown = new AlmaBadGatewayError('Alma answered 500')
+  const failing = (delays: Partial<Record<Kind, number>>): AlmaReader => ({
+    list: async (kind) => {
+      await new Promise((resolve) => setTimeout(resolve, delays[kind]))
+      throw kind === 'loans' ? throttled : almaDown
+    },
+    item: async () => { throw new TypeError('no item call expected') }
+  })
+  for (const [what, delays] of [
+    ['the loans failing last', { loans: 30, fees: 0 }],
+    ['the loans failing first', { loans: 0, fees: 30 }]
+  ] as const) {
+    await t.rejects(resolveUser(contextOf(cache, failing(delays)), 'rules-7'), throttled, what)
+  }
+})

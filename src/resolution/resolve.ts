@@ -211,7 +211,9 @@ async function listsFromAlma (ctx: ResolutionContext, userID: string, kinds: rea
   // thawed for another request, its lines logged there).
   const user = expiredUser as CachedUser
   const rows = await copiesByGrace(ctx, [...failed.keys()].flatMap((kind) => listedKeys(user, kind)))
-  for (const [kind, error] of failed) {
+  // In the kinds' order, not the calls' (as settleAll): with no copies for two lists, the same error stands whichever call ended first.
+  for (const kind of kinds.filter((kind) => failed.has(kind))) {
+    const error = failed.get(kind)
     const ids = user.ids[kind]
     if (ids === undefined) throw error
     lists[kind] = [...copiesInstead(error, ids, cachedItems(ctx, userID, kind, ids, rows)).values()]
