@@ -170,7 +170,7 @@ t.test('a request not sent whole in time is a 408, as Node and Fastify answer it
 t.test('a connection stalled in its request body gets its one answer at once, and no 408 after it', async (t) => {
   const app = await startServer({ config: loadConfig(), port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
-  t.equal(app.server.keepAliveTimeout, 72_000, 'as docs/operations.md says')
+  t.equal(app.server.keepAliveTimeout, 72_000, "Fastify's default keep-alive timeout")
   // Shortened, for the connections made from now on.
   app.server.keepAliveTimeout = 300
   const answer = await rawExchange(app, 'GET /users/server-1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nten bytes.')
