@@ -58,7 +58,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === false ? false : { level: config.logLevel, ...options.logger, serializers: { ...options.logger?.serializers, err: loggedError } },
     requestIdHeader: options.requestIdHeader ?? false,
-    frameworkErrors: (error, request, reply) => {
+    frameworkErrors: (_error, request, reply) => {
       // Refused by the router, before any hook (@fastify/cors's too): a browser app on an
       // allowed origin must still be able to read why, and the answer is logged and counted here.
       if (config.corsOrigins !== undefined) {
@@ -67,7 +67,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
         if (allowOrigin !== '*') reply.header('vary', 'Origin')
         reply.header('access-control-expose-headers', CORS_EXPOSED_HEADERS.join(', '))
       }
-      malformedPathAnswer(error, request, reply)
+      malformedPathAnswer(reply)
       recordAnswer(request, reply, observabilityOptions)
     },
     clientErrorHandler: clientErrorAnswer,

@@ -9,11 +9,11 @@ import { EVERY_ANSWER_HEADERS } from '../schemas/headers.js'
 import { invalidIDMessage, MALFORMED_PATH_MESSAGE } from '../resolution/identifiers.js'
 
 /**
- * For Fastify's `frameworkErrors` option: what Fastify refuses before any hook of
+ * For Fastify's `frameworkErrors` (app.ts): what Fastify refuses before any hook of
  * ours runs (a path that does not percent-decode, a parameter longer than the
  * router takes) is a malformed identifier too, answered as CONTRACT 2.2 and 2.3 say.
  */
-export function malformedPathAnswer (_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function malformedPathAnswer (reply: FastifyReply): FastifyReply {
   return reply.code(400).headers(EVERY_ANSWER_HEADERS)
     .send(errorBody(400, MALFORMED_PATH_MESSAGE))
 }
