@@ -41,26 +41,6 @@ export function clientErrorAnswer (this: FastifyInstance, error: Error & { code?
   socket.end(lastAnswer(statusCode, message))
 }
 
-/**
- * For the server's 'connect' event: Node hands a CONNECT request (a proxy's
- * method) to its listeners, and closes the connection without a word where there
- * are none. Answered as any other method no route takes.
- */
-function connectAnswer (request: IncomingMessage, socket: Duplex): void {
-  socket.end(lastAnswer(404, `No route for CONNECT ${String(request.url)}`))
-}
-
-/**
- * For the server's 'checkExpectation' event: Node answers a request whose Expect
- * names anything but 100-continue with a bare 417 (no body, no no-store) where
- * there are no listeners. Answered with the same status, in the contract's shape;
- * the connection is closed, as a body the client may be holding back is never read.
- */
-function expectationAnswer (response: ServerResponse): void {
-  const { json, headers } = lastAnswerParts(417, 'The only expectation this server meets is 100-continue')
-  response.writeHead(417, headers).end(json)
-}
-
 /** An error answer in the contract's shape, for a connection closed after it: its body and headers. */
 function lastAnswerParts (statusCode: number, message: string): { json: string, headers: Record<string, string | number> } {
   const json = JSON.stringify(errorBody(statusCode, message))
@@ -95,15 +75,21 @@ export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
       return reply.code(400).send(errorBody(400, 'A request must have one Host header, not several'))
     }
   })
+  // Node hands a CONNECT request (a proxy's method) to these listeners, and closes the
+  // connection without a word where there are none: answered as any other method no route takes.
   fastify.server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     // Never reaches Fastify, so no summary line: this one instead (the target, a host, left out).
     fastify.log.info({ method: 'CONNECT', status: 404 }, 'CONNECT request refused')
-    connectAnswer(request, socket)
+    socket.end(lastAnswer(404, `No route for CONNECT ${String(request.url)}`))
   })
+  // Node answers an Expect naming anything but 100-continue with a bare 417 (no body, no
+  // no-store) where there are no listeners. The same status, in the contract's shape; the
+  // connection is closed, as a body the client may be holding back is never read.
   fastify.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     // Never reaches Fastify either: a line of its own, as for CONNECT.
     fastify.log.info({ method: request.method, status: 417 }, 'request with an unmet Expect refused')
-    expectationAnswer(response)
+    const { json, headers } = lastAnswerParts(417, 'The only expectation this server meets is 100-continue')
+    response.writeHead(417, headers).end(json)
   })
 
   // The headers of every answer, set as it is sent, so that no plugin's own
