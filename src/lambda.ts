@@ -45,10 +45,15 @@ function handlerFor (route: RouteName): Handler {
  * Gateway's (a test event of the console) has no request ID; the error is
  * logged all the same.
  */
-function logFailure (event: Partial<ProxyEvent> | null | undefined, context: Context, error: unknown, message: string): void {
-  const requestId: unknown = typeof event === 'object' ? event?.requestContext?.requestId : undefined
+function logFailure (event: unknown, context: Context, error: unknown, message: string): void {
   pino({ serializers: { err: loggedError } }, process.stdout)
-    .error({ reqId: typeof requestId === 'string' ? requestId : undefined, awsRequestId: context.awsRequestId, err: error }, message)
+    .error({ reqId: apiGatewayRequestIdOf(event), awsRequestId: context.awsRequestId, err: error }, message)
+}
+
+/** API Gateway's request ID; none in a hand-made event (the console's test events) without a request context. */
+function apiGatewayRequestIdOf (event: unknown): string | undefined {
+  const requestId: unknown = (event as Partial<ProxyEvent> | null | undefined)?.requestContext?.requestId
+  return typeof requestId === 'string' ? requestId : undefined
 }
 
 /**
@@ -83,11 +88,10 @@ function isProxyEvent (event: unknown): event is ProxyEvent {
 
 /** The event as the app should see it: the path encoded, the two request IDs in headers. */
 function forTheApp (event: ProxyEvent, context: Context): ProxyEvent {
-  // A hand-made event (the console's test events) may lack the request context:
-  // Fastify then makes a request ID of its own, and the request is served all the same.
-  const apiGatewayRequestId: unknown = (event as Partial<ProxyEvent>).requestContext?.requestId
+  // Without API Gateway's request ID, Fastify makes one of its own, and the request is served all the same.
+  const apiGatewayRequestId = apiGatewayRequestIdOf(event)
   const ours: Record<string, string> = {
-    ...(typeof apiGatewayRequestId !== 'string' ? {} : { [API_GATEWAY_REQUEST_ID_HEADER]: apiGatewayRequestId }),
+    ...(apiGatewayRequestId === undefined ? {} : { [API_GATEWAY_REQUEST_ID_HEADER]: apiGatewayRequestId }),
     [LAMBDA_REQUEST_ID_HEADER]: context.awsRequestId
   }
   const theirs = <T>(headers: Record<string, T> | null | undefined) =>
