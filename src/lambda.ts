@@ -122,12 +122,14 @@ const isPlainRoute = (template: string | null | undefined): template is string =
   typeof template === 'string' && template.startsWith('/') && !template.includes('+}')
 
 function appPath (path: string, template: string | undefined, parameters: PathParameters, isDecoded: boolean): string {
-  const escape = (unsafe: RegExp, sent: string) => sent.replace(unsafe, (character) => encodeURIComponent(character.toWellFormed()))
   const encoded = isDecoded
-    ? rebuiltRoute(path, template, parameters) ?? escape(NOT_IN_A_DECODED_PATH, path)
-    : escape(NOT_IN_AN_ENCODED_PATH, routePath(path, template, parameters))
+    ? rebuiltRoute(path, template, parameters) ?? path.replace(NOT_IN_A_DECODED_PATH, percentEncoded)
+    : routePath(path, template, parameters).replace(NOT_IN_AN_ENCODED_PATH, percentEncoded)
   return withDotSegmentsKept(encoded)
 }
+
+/** Half a surrogate pair, which encodeURIComponent throws on, is sent as U+FFFD. */
+const percentEncoded = (text: string): string => encodeURIComponent(text.toWellFormed())
 
 const ROUTE_PARAMETER = /\{([^}]+)\}/g
 
@@ -145,7 +147,7 @@ function rebuiltRoute (path: string, template: string | undefined, parameters: P
     given.set(name, value)
   }
   const filled = (encode: (value: string) => string) => template.replace(ROUTE_PARAMETER, (_, name: string) => encode(given.get(name) as string))
-  return path.endsWith(filled((value) => value)) ? filled((value) => encodeURIComponent(value.toWellFormed())) : undefined
+  return path.endsWith(filled((value) => value)) ? filled(percentEncoded) : undefined
 }
 
 /**
