@@ -106,20 +106,16 @@ export class DynamoCache implements CacheReader {
   }
 
   async getRows (keys: readonly CacheKey[], signal?: AbortSignal): Promise<CacheRows> {
-    const unique = new Map(keys.map((key) => [`${key.table}\0${key.id}`, key]))
+    const unique = [...new Map(keys.map((key) => [`${key.table}\0${key.id}`, key])).values()]
     const chunks: CacheKey[][] = []
-    for (const key of unique.values()) {
-      const last = chunks.at(-1)
-      if (last !== undefined && last.length < BATCH_LIMIT) last.push(key)
-      else chunks.push([key])
-    }
+    for (let start = 0; start < unique.length; start += BATCH_LIMIT) chunks.push(unique.slice(start, start + BATCH_LIMIT))
     const rows = new Map<CacheTable, Map<string, unknown>>()
     // One time limit for the whole read, as for one call: batches waiting their turn must
     // not make a slow DynamoDB cost a limit for each group of them. And once a batch has
     // failed, so has the read: the others are called off, the waiting ones never sent.
     const read = new AbortController()
     const limitMs = boundsMs(this.#bounds)
-    const tables = () => [...new Set([...unique.values()].map((key) => this.#tables[key.table]))]
+    const tables = () => [...new Set(unique.map((key) => this.#tables[key.table]))]
     const timer = setTimeout(() => { read.abort(new CacheReadError('BatchGetItem', tables(), new Error(`No answer within ${limitMs} ms`))) }, limitMs)
     // Called off by the caller (the request is answered without it): over at once, nothing left in flight.
     const callOff = () => { read.abort(new CacheReadError('BatchGetItem', tables(), new Error('Called off'))) }
