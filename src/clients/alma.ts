@@ -80,7 +80,11 @@ interface AlmaResponse {
   callMs: number
 }
 
-/** Thrown inside the retry loop for answers worth another attempt; `retryAfterMs`: the least wait before it (0: none). */
+/**
+ * An attempt's failure worth another attempt (see #get): `final`, what stands if none
+ * is made; `retryAfterMs`, the least wait before it (0: none); `attemptMs`, what the
+ * attempt took, the least time a retry needs left.
+ */
 class Retryable extends Error {
   constructor (readonly final: ServiceError, readonly retryAfterMs: number, readonly attemptMs: number) {
     super(final.message)
