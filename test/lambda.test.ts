@@ -330,3 +330,13 @@ t.test('an answer larger than Lambda can return is a 502 that says so, not API G
   const edgeAnswer = await lambda.getUserLoans(restApiEvent('/users/lambda-edge/loans'), lambdaContext('getUserLoans'))
   t.equal(edgeAnswer.statusCode, 502, 'the headers counted too')
 })
+
+t.test('every metrics record carries both request IDs, as every log line does: a Logs Insights query by reqId finds it too', async (t) => {
+  for (const [route, event] of [['getUserFees', restApiEvent('/users/lambda-1/fees')], ['getUserFees', httpApiEvent('/users/lambda-1/fees')], ['getUser', restApiEvent('/users/bad%20id')], ['getUser', restApiEvent('/users/%E0%A4%A')], ['getUser', restApiEvent('/nowhere')]] as const) {
+    const context = lambdaContext(route)
+    const before = metricsLines.length
+    await lambda[route](event, context)
+    t.equal(metricsLines.length - before, 1)
+    t.match(JSON.parse(metricsLines.at(-1) as string), { reqId: event.requestContext.requestId, awsRequestId: context.awsRequestId }, `${route} ${'rawPath' in event ? event.rawPath : event.path}`)
+  }
+})

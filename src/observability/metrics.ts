@@ -15,6 +15,8 @@ export interface AnsweredRequest {
   durationMs: number
   /** the CloudWatch namespace (METRICS_NAMESPACE) */
   namespace: string
+  /** the fields every log line of the request carries (reqId; in Lambda awsRequestId too), which its record carries as well */
+  logFields?: Record<string, unknown>
 }
 
 const OUTCOMES = { hit: 'CacheHit', partial: 'CachePartial', miss: 'CacheMiss', stale: 'CacheStale' } as const
@@ -47,7 +49,7 @@ const ROUTE_STATUS_AND_STATUS: string[][] = [['route', 'status'], ['status']]
  * route and the status (errors by status, with the contract's few statuses), and the status alone.
  */
 export function metricsRecord (answered: AnsweredRequest, timestamp = Date.now()): Record<string, unknown> {
-  const { route, status, cache, calls, durationMs, namespace } = answered
+  const { route, status, cache, calls, durationMs, namespace, logFields } = answered
   const outcomes = Object.fromEntries(Object.entries(OUTCOMES).map(([outcome, name]) => [name, cache === outcome ? 1 : 0]))
   const almaLatencies = calls.almaCallMs.slice(0, MAX_VALUES).map(Math.round)
   const failed = status >= 400
@@ -63,6 +65,8 @@ export function metricsRecord (answered: AnsweredRequest, timestamp = Date.now()
         ...(failed ? [{ Namespace: namespace, Dimensions: ROUTE_STATUS_AND_STATUS, Metrics: [{ Name: 'Errors', Unit: 'Count' }] }] : [])
       ]
     },
+    // Properties, not metrics (no directive names them); before the record's own members, which win.
+    ...logFields,
     route: route ?? 'none',
     ...outcomes,
     AlmaCalls: calls.alma,

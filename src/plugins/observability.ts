@@ -65,7 +65,9 @@ function logSummaryAndMetrics (request: FastifyRequest, { status, cache, duratio
     queued: calls.queued,
     durationMs: Math.round(durationMs)
   }, 'request summary')
-  writeMetrics?.(JSON.stringify(metricsRecord({ route, status, cache, calls, durationMs, namespace: metricsNamespace })) + '\n')
+  // The record is a line of the same log: found by the request IDs, as the request's other lines are.
+  const logFields = 'bindings' in request.log && typeof request.log.bindings === 'function' ? request.log.bindings() as Record<string, unknown> : undefined
+  writeMetrics?.(JSON.stringify(metricsRecord({ route, status, cache, calls, durationMs, namespace: metricsNamespace, logFields })) + '\n')
 }
 
 /** nginx's status for a request whose client hung up before the answer: no HTTP status fits, and it is widely read. */
