@@ -25,6 +25,7 @@ const missingFields = (line: Record<string, unknown> | undefined) => SUMMARY_FIE
 // The counts as JSON numbers, for log queries that compare them (t.match would take "2" for 2).
 const COUNTS = ['status', 'dynamoCalls', 'almaCalls', 'almaMs', 'durationMs']
 const typesOf = (line: Record<string, unknown> | undefined) => Object.fromEntries([...COUNTS, 'queued'].map((field) => [field, typeof line?.[field]]))
+const pick = (line: Record<string, unknown>, fields: string[]) => Object.fromEntries(fields.map((field) => [field, line[field]]))
 async function summaryOf (url: string): Promise<Record<string, unknown>> {
   const before = summaries().length
   await app.inject({ method: 'GET', url })
@@ -102,6 +103,10 @@ t.test('refused and unknown requests are summarised too', async (t) => {
   // Refused by the router itself (a path that does not percent-decode, a parameter past its limit), before any hook.
   t.match(await summaryOf('/users/%E0%A4%A/loans'), { route: null, user: null, status: 400, dynamoCalls: 0, almaCalls: 0, queued: false })
   t.match(await summaryOf(`/users/${'a'.repeat(600)}/loans`), { route: null, user: null, status: 400 })
+  // An empty segment names no identifier: no route, as the answer says, and no user (not the pseudonym of "").
+  for (const url of ['/users/', '/users//loans', '/users/obs-cached/loans/']) {
+    t.strictSame(pick(await summaryOf(url), ['route', 'user', 'status']), { route: null, user: null, status: 404 }, url)
+  }
 })
 
 t.test('logged errors are typed by their name; what is not an error is logged as it is', async (t) => {

@@ -7,6 +7,7 @@ import { AnswerTooLargeError, INTERNAL_ERROR_MESSAGE, ServiceError, UnavailableE
 import { errorBody } from '../schemas/errors.js'
 import { EVERY_ANSWER_HEADERS } from '../schemas/headers.js'
 import { invalidIDMessage, MALFORMED_PATH_MESSAGE } from '../resolution/identifiers.js'
+import { recordAsUnrouted } from './observability.js'
 
 /**
  * For Fastify's `frameworkErrors` (app.ts): what Fastify refuses before any hook of
@@ -128,8 +129,10 @@ export default fp<HttpContractOptions>(async (fastify, { maxAnswerBytes }) => {
     done(null)
   })
 
-  const noRoute = (request: FastifyRequest, reply: FastifyReply) =>
-    reply.code(404).send(errorBody(404, `No route for ${request.method} ${request.url.split('?')[0]}`))
+  const noRoute = (request: FastifyRequest, reply: FastifyReply) => {
+    recordAsUnrouted(request)
+    return reply.code(404).send(errorBody(404, `No route for ${request.method} ${request.url.split('?')[0]}`))
+  }
   fastify.setNotFoundHandler(noRoute)
 
   fastify.setErrorHandler(async (error: FastifyError, request, reply) => {

@@ -49,9 +49,21 @@ export function recordAnswer (request: FastifyRequest, reply: FastifyReply, opti
   logSummaryAndMetrics(request, { status: reply.statusCode, cache: header === undefined ? undefined : String(header), durationMs: reply.elapsedTime }, options)
 }
 
+/**
+ * Requests answered as for no route although the router matched one: a path with
+ * an empty segment (`/users/`), which names no identifier (plugins/http-contract.ts).
+ */
+const unrouted = new WeakSet<FastifyRequest>()
+
+/** Marks a request answered as for no route: its summary and metrics then name neither a route nor a user. */
+export function recordAsUnrouted (request: FastifyRequest): void {
+  unrouted.add(request)
+}
+
 function logSummaryAndMetrics (request: FastifyRequest, { status, cache, durationMs }: Answer, { writeMetrics, pseudonymKey, metricsNamespace }: ObservabilityOptions): void {
-  const { userID } = (request.params ?? {}) as { userID?: unknown }
-  const route = request.routeOptions.url
+  const routed = !unrouted.has(request)
+  const { userID } = (routed ? request.params ?? {} : {}) as { userID?: unknown }
+  const route = routed ? request.routeOptions.url : undefined
   const calls = request.calls ?? newRequestCalls()
   request.log.info({
     route: route ?? null,
