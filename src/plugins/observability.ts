@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Logger } from 'pino'
 import { metricsRecord } from '../observability/metrics.js'
 import { countingCalls, newRequestCalls, type RequestCalls } from '../observability/request-calls.js'
 import { userCacheKey } from '../resolution/identifiers.js'
@@ -78,7 +79,7 @@ function logSummaryAndMetrics (request: FastifyRequest, { status, cache, duratio
     durationMs: Math.round(durationMs)
   }, 'request summary')
   // The record is a line of the same log: found by the request IDs, as the request's other lines are.
-  const logFields = 'bindings' in request.log && typeof request.log.bindings === 'function' ? request.log.bindings() as Record<string, unknown> : undefined
+  const logFields = (request.log as Partial<Pick<Logger, 'bindings'>>).bindings?.()
   writeMetrics?.(JSON.stringify(metricsRecord({ route, status, cache, calls, durationMs, namespace: metricsNamespace, logFields })) + '\n')
 }
 
