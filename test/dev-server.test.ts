@@ -78,15 +78,29 @@ t.test('second start: the same tables and queue (and on an IPv6 address, URLs th
 })
 
 t.test('Ctrl-C while requests wait on Alma: each is answered, then npm run dev exits cleanly', async (t) => {
-  const { child, base } = await startDev(t, { ALMA_SIMULATOR_LATENCY_MS: '1500' })
-  // The uncached demo user: each request waits on the simulator's 1.5 s, by which all eight have
-  // long reached the server (once it closes, a connection it has not yet taken would be refused).
+  // At debug level: each request's DynamoDB read is a line, the sign that the server has taken it.
+  const { child, base } = await startDev(t, { ALMA_SIMULATOR_LATENCY_MS: '1500', LOG_LEVEL: 'debug' })
+  const reading = new Set<string>()
+  let logged = ''
+  const allReading = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`${reading.size} of 8 requests reached the server: ${logged.slice(-2000)}`)) }, 30_000)
+    child.stdout.on('data', (chunk: Buffer) => {
+      logged += chunk.toString()
+      // Whole lines only: a chunk can end mid-line.
+      const lines = logged.split('\n').slice(0, -1)
+      for (const line of lines.filter((line) => line.includes('"DynamoDB call"'))) reading.add(String((JSON.parse(line) as { reqId?: unknown }).reqId))
+      if (reading.size >= 8) { clearTimeout(timer); resolve() }
+    })
+  })
+  // The uncached demo user: each request waits on the simulator's 1.5 s after its DynamoDB read.
+  // Ctrl-C comes once all eight have reached the server (once it closes, a connection it has not
+  // yet taken would be refused), not after a fixed time that a busy machine can outlast.
   const inFlight = Array.from({ length: 8 }, async () => {
     const response = await request(`${base}/users/demo-alma-only/loans`)
     await response.body.dump()
     return response.statusCode
   })
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  await allReading
   const exited = once(child, 'exit')
   child.kill('SIGINT')
   t.same(await Promise.all(inFlight), Array(8).fill(200), 'every request under way when Ctrl-C came is answered')
