@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
-import { get, STATUS_CODES, type Server } from 'node:http'
+import { get, STATUS_CODES, type Server, type ServerResponse } from 'node:http'
 import { request } from 'undici'
 import t from 'tap'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
@@ -279,13 +279,14 @@ t.test('closing, keep-alive connections busy at the start end once every answer 
   const small = held()
   const large = held()
   const body = JSON.stringify({ padding: 'x'.repeat(8 * 1024 * 1024) })
+  let largeAnswer: ServerResponse | undefined
   const app = await startServer({
     config: loadConfig(),
     port: 0,
     host: '127.0.0.1',
     plugins: [async (fastify) => {
       fastify.get('/held/small', async () => { small.asked(); await small.released; return { small: true } })
-      fastify.get('/held/large', async (_request, reply) => { large.asked(); await large.released; return reply.type('application/json').send(body) })
+      fastify.get('/held/large', async (_request, reply) => { large.asked(); await large.released; largeAnswer = reply.raw; return reply.type('application/json').send(body) })
     }]
   })
   const port = (app.server.address() as { port: number }).port
@@ -304,7 +305,8 @@ t.test('closing, keep-alive connections busy at the start end once every answer 
   // B answers once the server has begun to close (Node itself then ends, once, the connections idle).
   while (app.server.listening) await new Promise(setImmediate)
   large.release()
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // B's answer handed to its connection (its headers written), not a fixed time a busy machine can outlast.
+  while (largeAnswer?.headersSent !== true) await new Promise((resolve) => setTimeout(resolve, 5))
   // A's answer goes out while B's is still on its way: B's connection must not be cut.
   small.release()
   await a.ended
