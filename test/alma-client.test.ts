@@ -137,17 +137,18 @@ t.test('short pages are what Alma has: the pages after them are read all the sam
 })
 
 t.test('a call waiting for a free connection does not spend its time limit waiting', async (t) => {
-  // 350 loans: four pages, three of them after the first at once, through one
-  // connection: the last call waits two calls' time (400 ms) for its turn, more
-  // than its 450 ms limit leaves after its own 200 ms.
+  // Three item calls at once through one connection: the third waits two calls' time
+  // (400 ms) for its turn, more than its 450 ms limit leaves after its own 200 ms.
   const slow = await AlmaSimulator.start({ apiKey: KEY, latencyMs: 200 })
   t.teardown(() => slow.close())
-  const four = almaUserRecords('client-4', { loans: 350, requests: 0, fees: 0 })
-  slow.addUser({ primary_id: 'client-4', ...four })
+  const three = almaUserRecords('client-4', { loans: 3, requests: 0, fees: 0 })
+  slow.addUser({ primary_id: 'client-4', ...three })
   const narrow = new AlmaClient({ baseUrl: slow.url, readApiKey: async () => KEY, maxConnections: 1, callTimeoutMs: 450 })
   t.teardown(() => narrow.close())
-  t.same(await narrow.list('loans', 'client-4', soon()), four.loans)
-  t.equal(slow.calls.length, 4)
+  const ids = three.loans.map((loan) => String(loan.loan_id))
+  const loans = await Promise.all(ids.map((id) => narrow.item('loans', 'client-4', id, soon())))
+  t.same(loans.map((loan) => loan?.loan_id), ids, 'each answered, the last after waiting 400 ms for its turn')
+  t.equal(slow.calls.length, 3)
   t.equal(slow.maxConcurrentCalls, 1)
 })
 
