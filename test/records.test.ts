@@ -121,6 +121,8 @@ t.test('readCachedUser', async (t) => {
   t.equal(readCachedUser({ ...row, expiry_date: 'soon' }, 'u1', NOW), undefined)
   t.equal(readCachedUser({ ...row, loan_ids: 'a1' }, 'u1', NOW), undefined, 'not a list: the row is a miss (CONTRACT 4)')
   t.equal(readCachedUser({ ...row, loan_ids: new Set([1, 2]) }, 'u1', NOW), undefined, 'numbers: a miss')
+  // DynamoDB holds NULL attributes: a null list is a list of no type CONTRACT 4 names, not an absent (empty) one.
+  t.equal(readCachedUser({ ...row, fee_ids: null }, 'u1', NOW), undefined, 'a null list: a miss, not an empty list')
   t.same(readCachedUser({ ...row, loan_ids: ['a1', '../admin'] }, 'u1', NOW)?.ids, { loans: undefined, requests: ['r1'], fees: [] },
     'an ID that breaks 2.2 is never used: that list alone comes from Alma')
   // An item ID's rules are narrower than a user ID's: no @ or +, 64 characters at most.
