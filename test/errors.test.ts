@@ -540,6 +540,30 @@ t.test('closing the app closes its keep-alive connections to Alma', async (t) =>
   t.equal(await open(), 0, 'none left open once the app is closed')
 })
 
+t.test('closing the app closes its keep-alive connections to DynamoDB and SQS too', async (t) => {
+  // One peer for both: an empty answer to every call, idle connections kept far longer than the test waits.
+  const aws = createServer((request, response) => {
+    request.resume()
+    request.on('end', () => { response.setHeader('content-type', 'application/x-amz-json-1.0'); response.end('{}') })
+  })
+  aws.keepAliveTimeout = 60_000
+  await new Promise<void>((resolve) => aws.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => { aws.closeAllConnections(); aws.close(resolve) }))
+  const open = () => new Promise<number>((resolve, reject) => { aws.getConnections((error, count) => { if (error === null) resolve(count); else reject(error) }) })
+  const endpoint = `http://127.0.0.1:${(aws.address() as AddressInfo).port}`
+  const saved = { dynamo: process.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: process.env.AWS_ENDPOINT_URL_SQS }
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint
+  process.env.AWS_ENDPOINT_URL_SQS = endpoint
+  t.teardown(() => { process.env.AWS_ENDPOINT_URL_DYNAMODB = saved.dynamo; process.env.AWS_ENDPOINT_URL_SQS = saved.sqs })
+  const { app: closing } = await buildTestApp(t)
+  // No users row: the cache read, then the user queued, each over a connection kept alive.
+  await closing.inject({ method: 'GET', url: '/users/faults-closing-aws/fees' })
+  t.ok(await open() >= 1, 'connections kept alive after the calls')
+  await closing.close()
+  for (let waited = 0; await open() > 0 && waited < 2000; waited += 50) await sleep(50)
+  t.equal(await open(), 0, 'none left open once the app is closed')
+})
+
 t.test('Alma unreachable (a closed port, connections reset): 502, or the expired copies; the key appears nowhere', async (t) => {
   const key = 'Ur3achQx8Zk2Lw7Tm5Pv9Bd4'
   const resetting = createNetServer((socket) => { socket.destroy() })
