@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
+import { keptAlivePeer } from './support/sockets.js'
 import { AlmaSimulator, type InjectedFault } from '../dev/alma-simulator.js'
 import { almaUserRecords } from '../dev/demo-records.js'
 import { AlmaClient, parseRetryAfter } from '../src/clients/alma.js'
@@ -1090,19 +1091,13 @@ t.test('a closed client opens no connections, even for a call that was waiting f
 })
 
 t.test('closing the client ends its keep-alive connections to Alma', async (t) => {
-  const sockets = new Set<Socket>()
-  const peer = createServer((_request, response) => { response.setHeader('content-type', 'application/json').end('{}') })
-  peer.on('connection', (socket) => { sockets.add(socket); socket.on('close', () => sockets.delete(socket)) })
-  // Both ends would keep it ten minutes (Node says so in its Keep-Alive header, undici heeds it): only closing ends it now.
-  peer.keepAliveTimeout = 600_000
-  await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => { peer.closeAllConnections(); peer.close(resolve) }))
-  const closing = new AlmaClient({ baseUrl: `http://127.0.0.1:${(peer.address() as AddressInfo).port}`, readApiKey: async () => KEY })
+  const peer = await keptAlivePeer(t, (_request, response) => { response.setHeader('content-type', 'application/json').end('{}') })
+  const closing = new AlmaClient({ baseUrl: peer.url, readApiKey: async () => KEY })
   await closing.item('fees', 'client-1', 'x1', soon()).catch(() => undefined)
-  t.equal(sockets.size, 1, 'the connection stays open after the answer')
+  t.equal(await peer.openConnections(), 1, 'the connection stays open after the answer')
   await closing.close()
-  while (sockets.size > 0) await new Promise((resolve) => setTimeout(resolve, 5))
-  t.pass('and is closed with the client')
+  for (let waited = 0; await peer.openConnections() > 0 && waited < 2000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(await peer.openConnections(), 0, 'and is closed with the client')
 })
 
 t.test('parseRetryAfter', async (t) => {

@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap'
 import { getEventListeners } from 'node:events'
-import { createServer } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import { CacheReadError, DynamoCache, type DynamoCacheOptions } from '../src/clients/dynamo-cache.js'
 import { withinBounds } from '../src/clients/aws-requests.js'
@@ -10,7 +9,7 @@ import { countingCalls, newRequestCalls } from '../src/observability/request-cal
 import { startFaultyProxy, type Span } from '../dev/peer-proxy.js'
 import { DAY, nowSeconds, startTestStack } from './helper.js'
 import { holdRandomAt } from './support/hold-random.js'
-import { closesWithin } from './support/sockets.js'
+import { closesWithin, emptyAwsAnswer, keptAlivePeer } from './support/sockets.js'
 
 // The cache reader against dynalite: batching past 100 keys, and the keys a
 // BatchGetItem leaves unprocessed when its answer would be too large.
@@ -276,19 +275,12 @@ t.test('by default, keys left unprocessed are asked for again in three more roun
 })
 
 t.test('destroy closes the client\'s kept-alive connection', async (t) => {
-  // A DynamoDB that answers every call with an empty item, and keeps idle connections open for this test.
-  const peer = createServer((request, response) => {
-    request.resume()
-    request.on('end', () => { response.setHeader('content-type', 'application/x-amz-json-1.0'); response.end('{}') })
-  })
-  peer.keepAliveTimeout = 120_000
-  await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { peer.close(() => resolve()); peer.closeAllConnections() }))
+  const peer = await keptAlivePeer(t, emptyAwsAnswer)
   const saved = process.env.AWS_ENDPOINT_URL_DYNAMODB
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = peer.url
   t.teardown(() => { process.env.AWS_ENDPOINT_URL_DYNAMODB = saved })
   const cache = new DynamoCache({ tables: stack.tables })
-  const opened = new Promise<Socket>((resolve) => peer.once('connection', resolve))
+  const opened = new Promise<Socket>((resolve) => peer.server.once('connection', resolve))
   t.equal(await cache.getUser('dynamo-destroy'), undefined)
   const socket = await opened
   const closed = closesWithin(socket, 10_000)

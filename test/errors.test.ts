@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
+import { emptyAwsAnswer, keptAlivePeer } from './support/sockets.js'
 import { almaUserRecords, cacheRowsOf } from '../dev/demo-records.js'
 import type { AlmaClient } from '../src/clients/alma.js'
 import { loadConfig } from '../src/config.js'
@@ -525,43 +526,29 @@ t.test('a wrong Alma key is 502 with an alarm line, and the key appears nowhere'
 })
 
 t.test('closing the app closes its keep-alive connections to Alma', async (t) => {
-  const alma = createServer((_request, response) => { response.writeHead(200, { 'content-type': 'application/json' }).end('{"total_record_count":0}') })
-  // Idle connections kept far longer than the test waits: only the app's closing ends them.
-  alma.keepAliveTimeout = 60_000
-  await new Promise<void>((resolve) => alma.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => { alma.closeAllConnections(); alma.close(resolve) }))
-  const open = () => new Promise<number>((resolve, reject) => { alma.getConnections((error, count) => { if (error === null) resolve(count); else reject(error) }) })
-  const almaApiUrl = `http://127.0.0.1:${(alma.address() as AddressInfo).port}`
-  const { app: closing } = await buildTestApp(t, { config: { ...loadConfig(), almaApiUrl, almaKey: { key: ALMA_TEST_KEY } } })
+  const alma = await keptAlivePeer(t, (_request, response) => { response.writeHead(200, { 'content-type': 'application/json' }).end('{"total_record_count":0}') })
+  const { app: closing } = await buildTestApp(t, { config: { ...loadConfig(), almaApiUrl: alma.url, almaKey: { key: ALMA_TEST_KEY } } })
   t.equal((await closing.inject({ method: 'GET', url: '/users/faults-closing/fees' })).statusCode, 200)
-  t.equal(await open(), 1, 'the connection kept alive after the call')
+  t.equal(await alma.openConnections(), 1, 'the connection kept alive after the call')
   await closing.close()
-  for (let waited = 0; await open() > 0 && waited < 2000; waited += 50) await sleep(50)
-  t.equal(await open(), 0, 'none left open once the app is closed')
+  for (let waited = 0; await alma.openConnections() > 0 && waited < 2000; waited += 50) await sleep(50)
+  t.equal(await alma.openConnections(), 0, 'none left open once the app is closed')
 })
 
 t.test('closing the app closes its keep-alive connections to DynamoDB and SQS too', async (t) => {
-  // One peer for both: an empty answer to every call, idle connections kept far longer than the test waits.
-  const aws = createServer((request, response) => {
-    request.resume()
-    request.on('end', () => { response.setHeader('content-type', 'application/x-amz-json-1.0'); response.end('{}') })
-  })
-  aws.keepAliveTimeout = 60_000
-  await new Promise<void>((resolve) => aws.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => { aws.closeAllConnections(); aws.close(resolve) }))
-  const open = () => new Promise<number>((resolve, reject) => { aws.getConnections((error, count) => { if (error === null) resolve(count); else reject(error) }) })
-  const endpoint = `http://127.0.0.1:${(aws.address() as AddressInfo).port}`
+  // One peer for both.
+  const aws = await keptAlivePeer(t, emptyAwsAnswer)
   const saved = { dynamo: process.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: process.env.AWS_ENDPOINT_URL_SQS }
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint
-  process.env.AWS_ENDPOINT_URL_SQS = endpoint
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = aws.url
+  process.env.AWS_ENDPOINT_URL_SQS = aws.url
   t.teardown(() => { process.env.AWS_ENDPOINT_URL_DYNAMODB = saved.dynamo; process.env.AWS_ENDPOINT_URL_SQS = saved.sqs })
   const { app: closing } = await buildTestApp(t)
   // No users row: the cache read, then the user queued, each over a connection kept alive.
   await closing.inject({ method: 'GET', url: '/users/faults-closing-aws/fees' })
-  t.ok(await open() >= 1, 'connections kept alive after the calls')
+  t.ok(await aws.openConnections() >= 1, 'connections kept alive after the calls')
   await closing.close()
-  for (let waited = 0; await open() > 0 && waited < 2000; waited += 50) await sleep(50)
-  t.equal(await open(), 0, 'none left open once the app is closed')
+  for (let waited = 0; await aws.openConnections() > 0 && waited < 2000; waited += 50) await sleep(50)
+  t.equal(await aws.openConnections(), 0, 'none left open once the app is closed')
 })
 
 t.test('Alma unreachable (a closed port, connections reset): 502, or the expired copies; the key appears nowhere', async (t) => {
